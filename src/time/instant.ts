@@ -1,0 +1,86 @@
+import { parseDuration } from './duration.ts';
+
+/**
+ * One end of a time range as a caller wrote it (DESIGN §4.1): ISO 8601 with an offset, epoch
+ * milliseconds, `now`, or `now-15m`. A timestamp without an offset is refused, never guessed:
+ * reading it in the server's zone is the classic gateway bug (peers.md, "Time zones").
+ */
+export type Instant = { kind: 'absolute'; ms: number } | { kind: 'relative'; offsetMs: number };
+
+const ISO_WITH_OFFSET =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})$/i;
+const ISO_WITHOUT_OFFSET = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$/;
+const EPOCH_MS = /^\d{1,15}$/;
+const DATE_MATH = /^now(?:-(\d{1,9}[smhdw]))?$/;
+
+/** Largest instant accepted: 9999-12-31, so every value formats as a four-digit-year ISO string. */
+const MAX_EPOCH_MS = 253_402_300_799_999;
+
+export type InstantParse = { ok: true; instant: Instant } | { ok: false; message: string };
+
+export function parseInstant(text: string): InstantParse {
+  const value = text.trim();
+  const math = DATE_MATH.exec(value);
+  if (math) {
+    return { ok: true, instant: { kind: 'relative', offsetMs: math[1] ? parseDuration(math[1])! : 0 } };
+  }
+  if (EPOCH_MS.test(value)) {
+    const ms = Number(value);
+    if (ms > MAX_EPOCH_MS) return { ok: false, message: 'epoch milliseconds out of range' };
+    return { ok: true, instant: { kind: 'absolute', ms } };
+  }
+  const iso = ISO_WITH_OFFSET.exec(value);
+  if (iso) {
+    const ms = isoToEpochMs(iso);
+    if (ms === undefined) return { ok: false, message: `not a valid date-time: ${value}` };
+    return { ok: true, instant: { kind: 'absolute', ms } };
+  }
+  if (ISO_WITHOUT_OFFSET.test(value)) {
+    return {
+      ok: false,
+      message: 'timestamp has no UTC offset; add one (e.g. "Z" or "+05:30") or use epoch milliseconds',
+    };
+  }
+  return {
+    ok: false,
+    message: 'expected ISO 8601 with an offset, epoch milliseconds, "now" or "now-<n><s|m|h|d|w>"',
+  };
+}
+
+function isoToEpochMs(m: RegExpExecArray): number | undefined {
+  const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const second = m[6] ? Number(m[6]) : 0;
+  const millis = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const local = Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  // Date.UTC rolls 31 February over into March; a real calendar date maps back to itself.
+  if (new Date(local).getUTCDate() !== day) return undefined;
+  const offset = m[8]!;
+  let offsetMs = 0;
+  if (offset.toUpperCase() !== 'Z') {
+    const sign = offset.startsWith('-') ? -1 : 1;
+    const digits = offset.slice(1).replace(':', '');
+    const oh = Number(digits.slice(0, 2));
+    const om = Number(digits.slice(2, 4));
+    if (oh > 23 || om > 59) return undefined;
+    offsetMs = sign * (oh * 60 + om) * 60_000;
+  }
+  const ms = local - offsetMs;
+  return ms < 0 || ms > MAX_EPOCH_MS ? undefined : ms;
+}
+
+/** The absolute time of an instant, given the moment "now" was read. */
+export function resolveInstant(instant: Instant, nowMs: number): number {
+  return instant.kind === 'absolute' ? instant.ms : nowMs - instant.offsetMs;
+}
+
+/** ISO 8601 UTC with milliseconds: the only time format in responses. */
+export function isoMs(epochMs: number): string {
+  return new Date(epochMs).toISOString();
+}

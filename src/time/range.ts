@@ -1,0 +1,71 @@
+import { AppError, type FieldError } from '../errors.ts';
+import { formatDuration, parseDuration } from './duration.ts';
+import { parseInstant, resolveInstant, type Instant } from './instant.ts';
+
+/** The time parameters of every GET query route (DESIGN §4.1), as the caller sent them. */
+export interface TimeParams {
+  from?: string | undefined;
+  to?: string | undefined;
+  since?: string | undefined;
+}
+
+/** An absolute range in epoch ms. `relative` is true when both ends moved with "now". */
+export interface TimeRange {
+  fromMs: number;
+  toMs: number;
+  relative: boolean;
+}
+
+export interface RangeRules {
+  nowMs: number;
+  /** Length of the default range when `from` is not given (15 min; 24 h for one trace). */
+  defaultSpanMs: number;
+  /** The profile's limit for this signal. */
+  maxRangeMs: number;
+}
+
+/** Turns from/to/since into an absolute range, or throws BAD_REQUEST listing every problem. */
+export function resolveRange(params: TimeParams, rules: RangeRules): TimeRange {
+  const problems: FieldError[] = [];
+  const read = (name: 'from' | 'to', text: string | undefined, fallback: Instant): Instant => {
+    if (text === undefined || text === '') return fallback;
+    const parsed = parseInstant(text);
+    if (parsed.ok) return parsed.instant;
+    problems.push({ path: name, message: parsed.message });
+    return fallback;
+  };
+
+  let from: Instant = { kind: 'relative', offsetMs: rules.defaultSpanMs };
+  let to: Instant = { kind: 'relative', offsetMs: 0 };
+  if (params.since !== undefined && params.since !== '') {
+    if (params.from || params.to) {
+      problems.push({ path: 'since', message: 'since is shorthand for from=now-<since>&to=now; do not combine it with from or to' });
+    }
+    const spanMs = parseDuration(params.since);
+    if (spanMs === undefined || spanMs === 0) {
+      problems.push({ path: 'since', message: 'expected a positive duration such as 15m, 1h or 7d (units s m h d w)' });
+    } else {
+      from = { kind: 'relative', offsetMs: spanMs };
+    }
+  } else {
+    from = read('from', params.from, from);
+    to = read('to', params.to, to);
+  }
+  if (problems.length > 0) throw invalid(problems);
+
+  const fromMs = resolveInstant(from, rules.nowMs);
+  const toMs = resolveInstant(to, rules.nowMs);
+  if (fromMs >= toMs) {
+    throw invalid([{ path: 'from', message: 'from must be before to' }]);
+  }
+  if (toMs - fromMs > rules.maxRangeMs) {
+    throw invalid([
+      { path: 'from', message: `the range is longer than this profile allows (${formatDuration(rules.maxRangeMs)})` },
+    ]);
+  }
+  return { fromMs, toMs, relative: from.kind === 'relative' && to.kind === 'relative' };
+}
+
+function invalid(errors: FieldError[]): AppError {
+  return new AppError('BAD_REQUEST', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
+}
