@@ -1,0 +1,59 @@
+import { AppError } from '../errors.ts';
+import type { Warning } from '../upstream/types.ts';
+
+/** Small readers for Datadog's JSON, which is loosely typed and often omits fields. */
+
+export type Json = Record<string, unknown>;
+
+export function asObject(value: unknown): Json {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : {};
+}
+
+/** A string, or a number written as one (ids sometimes come as numbers); otherwise undefined. */
+export function asString(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+export function asStringArray(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+/** A timestamp as ISO 8601 UTC with milliseconds; the raw text when it cannot be read. */
+export function isoTimestamp(value: unknown): string | null {
+  const text = asString(value);
+  if (text === undefined) return null;
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : text;
+}
+
+/** The `data` array of a search answer, or an UPSTREAM_ERROR when the answer has another shape. */
+export function dataArray(body: unknown, what: string): unknown[] {
+  const data = asObject(body).data;
+  if (data === undefined) return [];
+  if (!Array.isArray(data)) throw new AppError('UPSTREAM_ERROR', `Datadog's ${what} answer has an unexpected shape`);
+  return data;
+}
+
+/** Paging and completeness facts common to logs and spans search answers. */
+export interface PageMeta {
+  after: string | undefined;
+  /** Datadog stopped searching early (`meta.status: "timeout"`); the page may be incomplete. */
+  timedOut: boolean;
+  warnings: Warning[];
+}
+
+export function readPageMeta(body: unknown): PageMeta {
+  const meta = asObject(asObject(body).meta);
+  const after = asString(asObject(meta.page).after);
+  const warnings = Array.isArray(meta.warnings)
+    ? meta.warnings.map((w) => {
+        const o = asObject(w);
+        const code = asString(o.code) ?? 'upstream_warning';
+        const message = [asString(o.title), asString(o.detail)].filter(Boolean).join(': ') || code;
+        return { code: `datadog_${code}`.slice(0, 100), message: message.slice(0, 500) };
+      })
+    : [];
+  return { after: after && after.length > 0 ? after : undefined, timedOut: meta.status === 'timeout', warnings };
+}
