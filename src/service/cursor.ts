@@ -1,0 +1,70 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../clock.ts';
+import { badRequest } from '../errors.ts';
+
+/**
+ * `next_cursor`: an opaque, signed, expiring token. It pins the absolute range of the first
+ * page (so page 2 neither overlaps nor skips page 1 while "now" moves) and a fingerprint of the
+ * query parameters (so it cannot be replayed against another query).
+ */
+export interface CursorState {
+  kind: 'logs' | 'spans';
+  /** Fingerprint of the parameters that define the result set. */
+  fingerprint: string;
+  fromMs: number;
+  toMs: number;
+  /** Datadog's own cursor for the next page. */
+  after: string;
+}
+
+/** Cursors outlive a dashboard refresh or a person reading a page, not a working day. */
+export const CURSOR_TTL_MS = 60 * 60 * 1000;
+/** Longest cursor accepted; Datadog's cursors are a few hundred characters. */
+export const MAX_CURSOR_LENGTH = 4096;
+
+export interface CursorCodec {
+  encode(state: CursorState): string;
+  /** The state, or BAD_REQUEST when the cursor is forged, expired, or for other parameters. */
+  decode(token: string, kind: CursorState['kind'], fingerprint: string): CursorState;
+}
+
+export function createCursorCodec(secret: Uint8Array, clock: Clock, ttlMs = CURSOR_TTL_MS): CursorCodec {
+  const sign = (payload: string) => createHmac('sha256', secret).update(payload).digest();
+  return {
+    encode(state) {
+      const payload = Buffer.from(
+        JSON.stringify({ k: state.kind, p: state.fingerprint, f: state.fromMs, t: state.toMs, a: state.after, e: clock.now() + ttlMs }),
+      ).toString('base64url');
+      return `${payload}.${sign(payload).toString('base64url')}`;
+    },
+    decode(token, kind, fingerprint) {
+      const invalid = () => badRequest('cursor', 'not a cursor issued by this server (or it was altered)');
+      if (token.length > MAX_CURSOR_LENGTH) throw invalid();
+      const [payload, signature, ...rest] = token.split('.');
+      if (!payload || !signature || rest.length > 0) throw invalid();
+      const expected = sign(payload);
+      const given = Buffer.from(signature, 'base64url');
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
+      let parsed: { k?: unknown; p?: unknown; f?: unknown; t?: unknown; a?: unknown; e?: unknown };
+      try {
+        parsed = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+      } catch {
+        throw invalid();
+      }
+      if (typeof parsed.e !== 'number' || parsed.e < clock.now()) {
+        throw badRequest('cursor', 'the cursor has expired; start again without it');
+      }
+      if (parsed.k !== kind || parsed.p !== fingerprint) {
+        throw badRequest('cursor', 'the cursor belongs to a different query; repeat the original parameters with it');
+      }
+      if (typeof parsed.f !== 'number' || typeof parsed.t !== 'number' || typeof parsed.a !== 'string') throw invalid();
+      return { kind, fingerprint, fromMs: parsed.f, toMs: parsed.t, after: parsed.a };
+    },
+  };
+}
+
+/** A short, stable fingerprint of the parameters that define a result set. */
+export function fingerprint(parts: Record<string, unknown>): string {
+  const canonical = JSON.stringify(Object.keys(parts).sort().map((k) => [k, parts[k] ?? null]));
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 22);
+}

@@ -1,0 +1,25 @@
+import type { Clock } from '../clock.ts';
+import type { Upstream } from '../upstream/types.ts';
+import type { CursorCodec } from './cursor.ts';
+
+/** What the signal services need; built once in server.ts, swapped for fakes in tests. */
+export interface QueryDeps {
+  upstream: Upstream;
+  clock: Clock;
+  cursors: CursorCodec;
+  /** The profile's longest allowed range per signal, in ms. */
+  maxRangeMs: { logs: number; traces: number; metrics: number };
+}
+
+/** Response `meta` of the paged search routes (DESIGN §4.2, §4.4). */
+export interface SearchMeta {
+  from: string;
+  to: string;
+  count: number;
+  next_cursor: string | null;
+  partial: boolean;
+  warnings: Array<{ code: string; message: string }>;
+}
+
+/** Default `from` of the GET routes: `now-15m` (DESIGN §4.1). */
+export const DEFAULT_SPAN_MS = 15 * 60 * 1000;

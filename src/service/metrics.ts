@@ -1,0 +1,57 @@
+import { buildMetricQuery, metricsQueryRequest, readMetrics, type Aggregation, type SeriesRecord } from '../datadog/metrics.ts';
+import { AppError } from '../errors.ts';
+import { isoMs } from '../time/instant.ts';
+import { resolveRange, type TimeParams } from '../time/range.ts';
+import type { CacheStatus, CallContext } from '../upstream/types.ts';
+import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
+import type { Scope } from './scope.ts';
+
+/** `GET /metrics`: either a raw Datadog query or a metric built from parts (validated by the route). */
+export type MetricsParams =
+  | { kind: 'raw'; query: string; time: TimeParams }
+  | { kind: 'built'; metric: string; service?: string | undefined; aggregation: Aggregation; groupBy: string[]; time: TimeParams };
+
+export interface MetricsResult {
+  series: SeriesRecord[];
+  meta: { from: string; to: string; query: string; partial: boolean; warnings: Array<{ code: string; message: string }> };
+  cache: CacheStatus;
+}
+
+/** The query sent upstream for these parameters, confined to the key's scope. */
+export function metricsQueryFor(params: MetricsParams, scope: Scope): string {
+  if (params.kind === 'raw') {
+    if (scope.services || scope.env) {
+      throw new AppError('FORBIDDEN', "a raw metric query cannot be proven to stay inside this key's scope; use metric and service");
+    }
+    return params.query;
+  }
+  let service = params.service;
+  if (scope.services) {
+    if (service === undefined) {
+      if (scope.services.length !== 1) {
+        throw new AppError('FORBIDDEN', "this key is scoped to several services; name one with service");
+      }
+      service = scope.services[0];
+    } else if (!scope.services.includes(service)) {
+      throw new AppError('FORBIDDEN', `service ${JSON.stringify(service)} is outside this key's scope`);
+    }
+  }
+  const filters = [service !== undefined ? `service:${service}` : undefined, scope.env !== undefined ? `env:${scope.env}` : undefined];
+  return buildMetricQuery({
+    metric: params.metric,
+    filters: filters.filter((f): f is string => f !== undefined),
+    aggregation: params.aggregation,
+    groupBy: params.groupBy,
+  });
+}
+
+export async function queryMetrics(params: MetricsParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<MetricsResult> {
+  const query = metricsQueryFor(params, scope);
+  const range = resolveRange(params.time, { nowMs: deps.clock.now(), defaultSpanMs: DEFAULT_SPAN_MS, maxRangeMs: deps.maxRangeMs.metrics });
+  const reply = await deps.upstream.send(metricsQueryRequest(query, range.fromMs, range.toMs), ctx);
+  return {
+    series: readMetrics(reply.body),
+    meta: { from: isoMs(range.fromMs), to: isoMs(range.toMs), query, partial: false, warnings: reply.warnings ?? [] },
+    cache: reply.cache,
+  };
+}

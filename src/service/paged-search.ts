@@ -1,0 +1,82 @@
+import { isoMs } from '../time/instant.ts';
+import { resolveRange, type TimeParams, type TimeRange } from '../time/range.ts';
+import { collectPages, type Page } from '../upstream/paging.ts';
+import type { CacheStatus, CallContext, UpstreamRequest } from '../upstream/types.ts';
+import { fingerprint } from './cursor.ts';
+import type { QueryDeps, SearchMeta } from './deps.ts';
+
+/** What differs between the logs and spans searches; the paging and cursor logic is shared. */
+export interface PagedSearchSpec<T> {
+  kind: 'logs' | 'spans';
+  /** The composed Datadog query. */
+  query: string;
+  /** Other parameters that define the result set (sort, indexes, ...), for the cursor fingerprint. */
+  parameters: Record<string, unknown>;
+  time: TimeParams;
+  cursor: string | undefined;
+  limit: number;
+  maxRangeMs: number;
+  defaultSpanMs: number;
+  pageMax: number;
+  maxPages?: number;
+  request(range: TimeRange, pageLimit: number, cursor: string | undefined): UpstreamRequest;
+  read(body: unknown): Omit<Page<T>, 'cache'>;
+}
+
+export interface SearchResult<T> {
+  data: T[];
+  meta: SearchMeta;
+  cache: CacheStatus;
+  /** Datadog's cursor past the last item, when more remain. */
+  after: string | undefined;
+}
+
+/** One paged search: resolve or resume the range, page upstream to the limit, sign the next cursor. */
+export async function pagedSearch<T>(spec: PagedSearchSpec<T>, deps: QueryDeps, ctx: CallContext): Promise<SearchResult<T>> {
+  const print = fingerprint({
+    kind: spec.kind,
+    query: spec.query,
+    ...spec.parameters,
+    from: spec.time.from,
+    to: spec.time.to,
+    since: spec.time.since,
+  });
+  let range: TimeRange;
+  let resumeAt: string | undefined;
+  if (spec.cursor) {
+    const state = deps.cursors.decode(spec.cursor, spec.kind, print);
+    range = { fromMs: state.fromMs, toMs: state.toMs, relative: false };
+    resumeAt = state.after;
+  } else {
+    range = resolveRange(spec.time, { nowMs: deps.clock.now(), defaultSpanMs: spec.defaultSpanMs, maxRangeMs: spec.maxRangeMs });
+  }
+
+  const result = await collectPages<T>({
+    limit: spec.limit,
+    pageMax: spec.pageMax,
+    maxPages: spec.maxPages,
+    cursor: resumeAt,
+    fetch: async (pageLimit, cursor) => {
+      const reply = await deps.upstream.send(spec.request(range, pageLimit, cursor), ctx);
+      const page = spec.read(reply.body);
+      return { ...page, warnings: [...page.warnings, ...(reply.warnings ?? [])], cache: reply.cache };
+    },
+  });
+
+  const next = result.after
+    ? deps.cursors.encode({ kind: spec.kind, fingerprint: print, fromMs: range.fromMs, toMs: range.toMs, after: result.after })
+    : null;
+  return {
+    data: result.items,
+    meta: {
+      from: isoMs(range.fromMs),
+      to: isoMs(range.toMs),
+      count: result.items.length,
+      next_cursor: next,
+      partial: result.partial,
+      warnings: result.warnings,
+    },
+    cache: result.cache,
+    after: result.after,
+  };
+}

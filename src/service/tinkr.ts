@@ -1,0 +1,211 @@
+import { AGGREGATIONS, METRIC_NAME, SCOPE_VALUE, TAG_KEY } from '../datadog/metrics.ts';
+import { anyOf } from '../datadog/search-syntax.ts';
+import type { SpanRecord } from '../datadog/spans.ts';
+import { AppError, badRequest, type FieldError } from '../errors.ts';
+import { parseDuration } from '../time/duration.ts';
+import type { TimeParams } from '../time/range.ts';
+import { combineCacheStatus } from '../upstream/paging.ts';
+import type { CacheStatus, CallContext } from '../upstream/types.ts';
+import type { QueryDeps } from './deps.ts';
+import { searchLogs } from './logs.ts';
+import { queryMetrics } from './metrics.ts';
+import type { Scope } from './scope.ts';
+import { rewriteTinkrQuery } from './tinkr-query.ts';
+import { fetchTraceSpans, searchSpans, summarize } from './traces.ts';
+
+/**
+ * The Tinkr-compatible operations (DESIGN §4.5): the same services as the native routes, with
+ * Tinkr's field names and conventions (upper-case levels, "" for absent ids, no nulls where the
+ * Tinkr CLI calls float()/int()).
+ */
+
+type LevelName = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'CRITICAL';
+
+export interface TinkrLogEntry {
+  timestamp: string;
+  level: LevelName;
+  message: string;
+  service: string;
+  trace_id: string;
+  span_id: string;
+  extra: Record<string, string>;
+}
+
+/** Errors about from/to are reported under Tinkr's names for them. */
+async function withTinkrTimeNames<T>(names: { from: string; to: string; since?: string }, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'BAD_REQUEST' && error.errors) {
+      const rename = (e: FieldError): FieldError => ({ ...e, path: (names as Record<string, string | undefined>)[e.path] ?? e.path });
+      const errors = error.errors.map(rename);
+      throw new AppError('BAD_REQUEST', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
+    }
+    throw error;
+  }
+}
+
+export async function tinkrLogs(
+  body: { service: string; query: string; start: string; end: string; limit: number },
+  scope: Scope,
+  deps: QueryDeps,
+  ctx: CallContext,
+): Promise<{ entries: TinkrLogEntry[]; cache: CacheStatus }> {
+  const query = rewriteTinkrQuery(body.query);
+  const result = await withTinkrTimeNames({ from: 'body.start', to: 'body.end' }, () =>
+    searchLogs(
+      { services: [body.service], levels: [], query, time: { from: body.start, to: body.end }, limit: body.limit, sort: 'desc' },
+      scope,
+      deps,
+      ctx,
+    ),
+  );
+  const entries = result.data.map((log) => {
+    const extra: Record<string, string> = { id: log.id, tags: log.tags.join(', ') };
+    if (log.host !== null) extra.host = log.host;
+    if (log.status !== null) extra.status = log.status;
+    return {
+      timestamp: log.timestamp ?? '',
+      level: log.level.toUpperCase() as LevelName,
+      message: log.message ?? '',
+      service: log.service ?? body.service,
+      trace_id: log.trace_id ?? '',
+      span_id: log.span_id ?? '',
+      extra,
+    };
+  });
+  return { entries, cache: result.cache };
+}
+
+export interface TinkrMetricPoint {
+  timestamp: string;
+  value: number;
+  unit: string;
+  dimensions: Record<string, string>;
+}
+
+export async function tinkrMetrics(
+  body: { service: string; metric: string; start: string; end: string },
+  scope: Scope,
+  deps: QueryDeps,
+  ctx: CallContext,
+): Promise<{ points: TinkrMetricPoint[]; cache: CacheStatus }> {
+  const time: TimeParams = { from: body.start, to: body.end };
+  let params: Parameters<typeof queryMetrics>[0];
+  if (METRIC_NAME.test(body.metric)) {
+    if (!SCOPE_VALUE.test(body.service)) throw badRequest('body.service', 'letters, digits, "_", "-", "." and "/" only, to scope a metric');
+    params = { kind: 'built', metric: body.metric, service: body.service, aggregation: AGGREGATIONS[0], groupBy: [], time };
+  } else {
+    params = { kind: 'raw', query: body.metric, time };
+  }
+  const result = await withTinkrTimeNames({ from: 'body.start', to: 'body.end' }, () => queryMetrics(params, scope, deps, ctx));
+  const points = result.series
+    .flatMap((series) => {
+      const dimensions = tagsObject(series.tags);
+      return series.points
+        .filter((p): p is [number, number] => p[1] !== null)
+        .map(([ms, value]) => ({ ms, value, unit: series.unit ?? '', dimensions }));
+    })
+    .sort((a, b) => a.ms - b.ms)
+    .map(({ ms, ...point }) => ({ timestamp: new Date(ms).toISOString(), ...point }));
+  return { points, cache: result.cache };
+}
+
+/** `["service:a", "env:prod"]` → `{service: "a", env: "prod"}`; a bare tag maps to "". */
+export function tagsObject(tags: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const tag of tags) {
+    const colon = tag.indexOf(':');
+    if (colon < 0) out[tag] = '';
+    else out[tag.slice(0, colon)] = tag.slice(colon + 1);
+  }
+  return out;
+}
+
+export interface TinkrSpan {
+  span_id: string;
+  parent_span_id: string;
+  operation_name: string;
+  service: string;
+  start_time: string;
+  duration_ms: number;
+  status: 'ok' | 'error';
+  tags: Record<string, string>;
+}
+
+export interface TinkrTrace {
+  trace_id: string;
+  service: string;
+  operation_name: string;
+  start_time: string;
+  duration_ms: number;
+  span_count: number;
+  status: 'ok' | 'error';
+  spans: TinkrSpan[];
+}
+
+/**
+ * Spans read to find the newest traces of a service: one full upstream page. Spans search costs
+ * from a 300-an-hour budget, so finding traces is one call and reading them is one more.
+ */
+export const TRACE_DISCOVERY_SPANS = 1000;
+
+export async function tinkrTraces(
+  body: { service: string; since: string; limit: number; tags?: Record<string, string> | null | undefined },
+  scope: Scope,
+  deps: QueryDeps,
+  ctx: CallContext,
+): Promise<{ traces: TinkrTrace[]; cache: CacheStatus }> {
+  if (parseDuration(body.since, ['s', 'm', 'h', 'd', 'w']) === undefined) {
+    throw badRequest('body.since', 'expected a relative window such as 30m, 1h or 2d');
+  }
+  const tagClauses = Object.entries(body.tags ?? {}).map(([key, value]) => {
+    if (!TAG_KEY.test(key)) throw badRequest(`body.tags.${key.slice(0, 50)}`, 'not a tag key');
+    return anyOf(key, [value]);
+  });
+  const time: TimeParams = { since: body.since };
+  const rename = { from: 'body.since', to: 'body.since', since: 'body.since' };
+  const recent = await withTinkrTimeNames(rename, () =>
+    searchSpans(
+      { services: [body.service], query: tagClauses.join(' AND '), time, limit: TRACE_DISCOVERY_SPANS, sort: 'desc' },
+      scope,
+      deps,
+      ctx,
+    ),
+  );
+  const traceIds = [...new Set(recent.data.map((s) => s.trace_id).filter((id) => id !== ''))].slice(0, body.limit);
+  if (traceIds.length === 0) return { traces: [], cache: recent.cache };
+
+  const spans = await fetchTraceSpans(traceIds, time, scope, deps, ctx);
+  const byTrace = new Map<string, SpanRecord[]>(traceIds.map((id) => [id, []]));
+  for (const span of spans.data) byTrace.get(span.trace_id)?.push(span);
+  const traces = traceIds.flatMap((id) => {
+    const members = byTrace.get(id)!;
+    return members.length > 0 ? [tinkrTrace(id, body.service, members)] : [];
+  });
+  return { traces, cache: combineCacheStatus([recent.cache, spans.cache]) };
+}
+
+function tinkrTrace(traceId: string, service: string, members: SpanRecord[]): TinkrTrace {
+  const summary = summarize(traceId, members);
+  const root = summary.spans.find((s) => s.span_id === summary.root_span_id) ?? summary.spans[0]!;
+  return {
+    trace_id: traceId,
+    service,
+    operation_name: root.name ?? root.resource ?? '',
+    start_time: summary.start ?? root.start ?? new Date(0).toISOString(),
+    duration_ms: summary.duration_ms ?? 0,
+    span_count: summary.span_count,
+    status: summary.error_count > 0 ? 'error' : 'ok',
+    spans: summary.spans.map((s) => ({
+      span_id: s.span_id,
+      parent_span_id: s.parent_id ?? '',
+      operation_name: s.name ?? s.resource ?? '',
+      service: s.service ?? '',
+      start_time: s.start ?? summary.start ?? new Date(0).toISOString(),
+      duration_ms: s.duration_ms ?? 0,
+      status: s.status,
+      tags: tagsObject(s.tags),
+    })),
+  };
+}

@@ -1,0 +1,102 @@
+import { isAppError } from '../errors.ts';
+import type { CacheStatus, Warning } from './types.ts';
+
+/** One page of a cursor-paged search, already read into records. */
+export interface Page<T> {
+  items: T[];
+  after: string | undefined;
+  timedOut: boolean;
+  warnings: Warning[];
+  cache: CacheStatus;
+}
+
+export interface PagingResult<T> {
+  items: T[];
+  /** Datadog's cursor for what comes next; undefined when the search is exhausted. */
+  after: string | undefined;
+  partial: boolean;
+  warnings: Warning[];
+  cache: CacheStatus;
+  pages: number;
+}
+
+/**
+ * Most upstream pages one request may cost. 5,000 items at 1,000 per page is 5 pages; the rest
+ * absorbs short pages. Datadog's search budget is a few hundred calls an hour, so a request must
+ * never loop freely.
+ */
+export const MAX_PAGES_PER_REQUEST = 10;
+
+export interface PagingOptions<T> {
+  /** Items wanted in all. */
+  limit: number;
+  /** Datadog's page size maximum. */
+  pageMax: number;
+  maxPages?: number;
+  /** Resume from here (a decoded next_cursor). */
+  cursor?: string | undefined;
+  fetch(pageLimit: number, cursor: string | undefined): Promise<Page<T>>;
+}
+
+/**
+ * Pages upstream until `limit` items, the end, or a stop reason. Anything that stops it early
+ * after the first page (page cap, a failed page, Datadog's own timeout) makes the result
+ * `partial` with a warning saying why; a failure of the first page is the request's failure.
+ */
+export async function collectPages<T>(options: PagingOptions<T>): Promise<PagingResult<T>> {
+  const maxPages = options.maxPages ?? MAX_PAGES_PER_REQUEST;
+  const items: T[] = [];
+  const warnings: Warning[] = [];
+  const statuses: CacheStatus[] = [];
+  let cursor = options.cursor;
+  let partial = false;
+  let pages = 0;
+  while (items.length < options.limit) {
+    if (pages >= maxPages) {
+      partial = true;
+      warnings.push({
+        code: 'page_cap',
+        message: `stopped after ${maxPages} upstream pages; use next_cursor to continue`,
+      });
+      break;
+    }
+    const pageLimit = Math.min(options.pageMax, options.limit - items.length);
+    let page: Page<T>;
+    try {
+      page = await options.fetch(pageLimit, cursor);
+    } catch (error) {
+      if (pages === 0) throw error;
+      partial = true;
+      const reason = isAppError(error) ? `${error.code}: ${error.message}` : 'an unexpected error';
+      warnings.push({ code: 'page_failed', message: `upstream page ${pages + 1} failed (${reason}); results are incomplete` });
+      break;
+    }
+    pages++;
+    statuses.push(page.cache);
+    items.push(...page.items.slice(0, options.limit - items.length));
+    for (const w of page.warnings) {
+      if (!warnings.some((seen) => seen.code === w.code && seen.message === w.message)) warnings.push(w);
+    }
+    cursor = page.after;
+    if (page.timedOut) {
+      partial = true;
+      warnings.push({ code: 'upstream_timeout', message: 'Datadog stopped the search early (status "timeout"); results are incomplete' });
+      break;
+    }
+    if (!page.after || page.items.length === 0) {
+      cursor = undefined;
+      break;
+    }
+  }
+  return { items, after: cursor, partial, warnings, cache: combineCacheStatus(statuses), pages };
+}
+
+/**
+ * One word for an answer built from several upstream answers: the least fresh one wins
+ * (stale, then miss, then coalesced, then bypass, then hit).
+ */
+export function combineCacheStatus(statuses: readonly CacheStatus[]): CacheStatus {
+  const order: CacheStatus[] = ['stale', 'miss', 'coalesced', 'bypass', 'hit'];
+  for (const status of order) if (statuses.includes(status)) return status;
+  return 'miss';
+}

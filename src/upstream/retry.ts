@@ -1,0 +1,24 @@
+/**
+ * How often and how patiently a failed read is repeated. Reads are safe to repeat; what is
+ * retried (5xx, broken connections) is decided in datadog/errors.ts. Never past the deadline.
+ */
+export interface RetryPolicy {
+  /** Tries in all, the first included. */
+  maxAttempts: number;
+  /** Backoff before the second try; doubles with every further one. */
+  baseDelayMs: number;
+  /** Ceiling of one backoff. */
+  maxDelayMs: number;
+}
+
+/** Three tries, 250 ms then 500 ms (± jitter): a blip is absorbed, an outage is reported fast. */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 250, maxDelayMs: 2_000 };
+
+/**
+ * Backoff before try `attempt + 1` ("equal jitter": half fixed, half random), so replicas that
+ * failed together do not come back together.
+ */
+export function backoffDelayMs(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}

@@ -1,0 +1,53 @@
+/**
+ * The seam between the signal services and everything that talks to Datadog. Services build an
+ * UpstreamRequest (pure translation) and send it through an Upstream; the layers behind it
+ * (credentials, retries, budget, cache, coalescing) are composed in upstream/pipeline.ts.
+ */
+
+/** Datadog rate-limit families: each has its own budget upstream. */
+export type Family = 'logs' | 'spans' | 'metrics';
+
+export interface UpstreamRequest {
+  family: Family;
+  method: 'GET' | 'POST';
+  /** Path under the API base URL, e.g. `/api/v2/logs/events/search`. */
+  path: string;
+  query?: Record<string, string>;
+  body?: unknown;
+}
+
+/** How an answer was obtained; shown as `x-tinkr-cache` (DESIGN §4). */
+export type CacheStatus = 'hit' | 'miss' | 'coalesced' | 'stale' | 'bypass';
+
+export interface UpstreamReply {
+  /** The parsed JSON body of a 2xx answer. */
+  body: unknown;
+  cache: CacheStatus;
+  /** Why the answer may be older or smaller than asked (e.g. served stale); merged into meta.warnings. */
+  warnings?: Warning[];
+}
+
+export interface Warning {
+  code: string;
+  message: string;
+}
+
+/** Per-request facts the upstream layers need and report back. */
+export interface CallContext {
+  /** Aborts at the request deadline or when the caller goes away. */
+  signal: AbortSignal;
+  /** Epoch ms (on the server's Clock) after which nothing more may be sent. */
+  deadline: number;
+  /** The caller sent `Cache-Control: no-cache`. */
+  noCache: boolean;
+  /** Filled in as calls are made; logged with the request. */
+  stats: RequestStats;
+}
+
+export interface RequestStats {
+  upstreamCalls: number;
+}
+
+export interface Upstream {
+  send(request: UpstreamRequest, ctx: CallContext): Promise<UpstreamReply>;
+}
