@@ -1,0 +1,66 @@
+import { parseArgs } from 'node:util';
+import { EXIT, StartupError } from './errors.ts';
+
+/** Command-line flags (DESIGN §2). */
+export interface Args {
+  command: 'serve' | 'demo';
+  config?: string | undefined;
+  profile?: string | undefined;
+  host?: string | undefined;
+  port?: string | undefined;
+  help: boolean;
+  version: boolean;
+}
+
+export const USAGE = `Usage: tinkr-server [demo] [options]
+
+A read gateway in front of Datadog: GET /logs, /metrics, /traces and the Tinkr-compatible /api/v1 routes.
+
+Commands:
+  (none)             start the server
+  demo               start the bundled Datadog simulator and the server in front of it
+
+Options:
+  --config PATH      configuration file (default: TINKR_CONFIG, else ~/.tinkr/config.toml if present)
+  --profile NAME     profile to use (default: TINKR_PROFILE, else active_profile, else the only profile)
+  --host HOST        listen address (default: HOST, else 0.0.0.0)
+  --port N           listen port (default: PORT, else 8000)
+  --help             show this help
+  --version          show the version
+
+Exit codes: 0 clean shutdown, 64 usage error, 69 secret manager unreachable, 78 configuration error.`;
+
+/** Parses argv (without node and script); a bad flag is a usage error (64). */
+export function parseCommandLine(argv: readonly string[]): Args {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: 'string' },
+        profile: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        help: { type: 'boolean', default: false },
+        version: { type: 'boolean', default: false },
+      },
+    });
+  } catch (error) {
+    throw new StartupError(`${(error as Error).message}\n\n${USAGE}`, EXIT.usage);
+  }
+  const { positionals, values } = parsed;
+  if (positionals.length > 1 || (positionals.length === 1 && positionals[0] !== 'demo')) {
+    throw new StartupError(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`, EXIT.usage);
+  }
+  return {
+    command: positionals[0] === 'demo' ? 'demo' : 'serve',
+    config: values.config,
+    profile: values.profile,
+    host: values.host,
+    port: values.port,
+    help: values.help ?? false,
+    version: values.version ?? false,
+  };
+}

@@ -1,0 +1,296 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import type { z } from 'zod';
+import { apiBaseUrl, DEFAULT_SITE, type DatadogSite } from '../datadog/sites.ts';
+import type { SecretsConfig } from '../secrets/schema.ts';
+import { parseDuration } from '../time/duration.ts';
+import type { Args } from './args.ts';
+import { envSchema, type Env, LOG_LEVELS } from './env.ts';
+import { configError, EXIT, StartupError } from './errors.ts';
+import { apiKeySchema, fileSchema, type ApiKeyConfig, type FileConfig, type ProfileConfig } from './schema.ts';
+
+/** Everything the server needs to start, validated. Built once, then passed down; never re-read. */
+export interface Config {
+  /** The config file, or "environment" for an env-only start. */
+  source: string;
+  profileName: string;
+  /** Every profile and its backend, for `GET /health`. */
+  profiles: Record<string, string>;
+  listen: { host: string; port: number };
+  /** Prometheus self-metrics port; 0 disables. */
+  metricsPort: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+  server: { corsOrigins: string[]; requestTimeoutMs: number; cursorSecret: string | undefined };
+  auth: { mode: 'keys' | 'none'; keys: ApiKeyConfig[] };
+  datadog: {
+    /** The profile's `site`; wins over everything else. */
+    site: DatadogSite | undefined;
+    /** `DD_SITE` from the environment; used when neither the profile nor the secret names a site. */
+    envSite: DatadogSite | undefined;
+    /** An `api_url` / `DD_API_URL` override of `https://api.{site}`. */
+    apiUrl: string | undefined;
+    credentials: { kind: 'static'; apiKey: string; appKey: string } | { kind: 'secrets'; secrets: SecretsConfig };
+  };
+  maxRangeMs: { logs: number; traces: number; metrics: number };
+}
+
+export const SUPPORTED_BACKENDS = ['datadog'] as const;
+export const DEFAULT_PORT = 8000;
+export const DEFAULT_HOST = '0.0.0.0';
+export const DEFAULT_METRICS_PORT = 9464;
+/** Name of the profile an environment-only start runs as. */
+export const ENV_PROFILE = 'default';
+
+export interface LoadInputs {
+  args: Args;
+  env: Readonly<Record<string, string | undefined>>;
+  homeDir: string;
+  cwd: string;
+}
+
+export function loadConfig(inputs: LoadInputs): Config {
+  const env = parseEnv(inputs.env);
+  checkBackend('TINKR_BACKEND', env.TINKR_BACKEND, 'environment');
+
+  const file = configFile(inputs, env);
+  const parsed = file ? readConfigFile(file, inputs, env) : undefined;
+  const selected = parsed?.profile ?? envProfile(env);
+
+  const listen = {
+    host: inputs.args.host ?? env.HOST ?? DEFAULT_HOST,
+    port: inputs.args.port !== undefined ? flagPort(inputs.args.port) : (env.PORT ?? DEFAULT_PORT),
+  };
+  const server = parsed?.file.server;
+  return {
+    source: file ?? 'environment',
+    profileName: selected.name,
+    profiles: parsed ? Object.fromEntries(Object.entries(parsed.file.profiles).map(([n, p]) => [n, p.backend])) : { [ENV_PROFILE]: 'datadog' },
+    listen,
+    metricsPort: env.TINKR_METRICS_PORT ?? DEFAULT_METRICS_PORT,
+    logLevel: env.TINKR_LOG_LEVEL ?? 'info',
+    server: {
+      corsOrigins: server?.cors_origins ?? [],
+      requestTimeoutMs: server?.request_timeout_ms ?? fileSchema.parse({}).server.request_timeout_ms,
+      cursorSecret: env.TINKR_CURSOR_SECRET ?? server?.cursor_secret,
+    },
+    auth: authConfig(parsed?.file, file ?? 'environment', env),
+    datadog: datadogConfig(selected.profile, selected.where, env),
+    maxRangeMs: {
+      logs: parseDuration(selected.profile.max_range.logs)!,
+      traces: parseDuration(selected.profile.max_range.traces)!,
+      metrics: parseDuration(selected.profile.max_range.metrics)!,
+    },
+  };
+}
+
+function parseEnv(raw: Readonly<Record<string, string | undefined>>): Env {
+  const result = envSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw configError('environment', issue.path.join('.'), issue.message);
+  }
+  return result.data;
+}
+
+function checkBackend(where: string, backend: string | undefined, source: string): void {
+  if (backend !== undefined && !(SUPPORTED_BACKENDS as readonly string[]).includes(backend)) {
+    throw configError(
+      source,
+      where,
+      `backend ${JSON.stringify(backend.slice(0, 40))} is not supported; this server implements: ${SUPPORTED_BACKENDS.join(', ')}`,
+    );
+  }
+}
+
+/** `--config`, else TINKR_CONFIG, else ~/.tinkr/config.toml when it exists. */
+function configFile(inputs: LoadInputs, env: Env): string | undefined {
+  const named = inputs.args.config ?? env.TINKR_CONFIG;
+  if (named !== undefined) return resolve(inputs.cwd, named);
+  const home = join(inputs.homeDir, '.tinkr', 'config.toml');
+  return existsSync(home) ? home : undefined;
+}
+
+interface SelectedProfile {
+  name: string;
+  profile: ProfileConfig;
+  /** Where its keys live, for messages: `config.toml: profiles.prod`. */
+  where: string;
+}
+
+function readConfigFile(file: string, inputs: LoadInputs, env: Env): { file: FileConfig; profile: SelectedProfile | undefined } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw configError(file, undefined, `cannot read the configuration file (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let raw: Record<string, unknown>;
+  try {
+    raw = parseToml(text) as Record<string, unknown>;
+  } catch (error) {
+    // smol-toml appends a code frame that quotes the file; only the first line is safe to show.
+    const e = error as { message?: string; line?: number; column?: number };
+    const summary = (e.message ?? 'invalid TOML').split('\n')[0]!;
+    throw configError(`${file}:${e.line ?? '?'}:${e.column ?? '?'}`, undefined, summary);
+  }
+
+  const profiles = isTable(raw.profiles) ? raw.profiles : {};
+  for (const [name, profile] of Object.entries(profiles)) {
+    if (!isTable(profile)) continue;
+    for (const key of ['api_key', 'app_key']) {
+      const value = profile[key];
+      if (value !== undefined && !(typeof value === 'string' && value.startsWith('env:'))) {
+        throw configError(file, `profiles.${name}.${key}`, 'literal keys are refused; write "env:NAME" and put the key in that environment variable');
+      }
+    }
+  }
+
+  const { profiles: _rawProfiles, ...global } = raw;
+  const resolvedGlobal = resolveEnvRefs(global, inputs.env, file, [], 'required') as Record<string, unknown>;
+  const chosen = chooseProfile(file, Object.keys(profiles), inputs.args.profile ?? env.TINKR_PROFILE, resolvedGlobal.active_profile);
+  const resolvedProfiles = Object.fromEntries(
+    Object.entries(profiles).map(([name, p]) => [
+      name,
+      resolveEnvRefs(p, inputs.env, file, ['profiles', name], name === chosen ? 'required' : 'optional'),
+    ]),
+  );
+
+  const result = fileSchema.safeParse({ ...resolvedGlobal, ...(isTable(raw.profiles) ? { profiles: resolvedProfiles } : {}) });
+  if (!result.success) throw zodError(file, result.error);
+  const config = result.data;
+  if (chosen === undefined) return { file: config, profile: undefined };
+  const profile = config.profiles[chosen]!;
+  checkBackend(`profiles.${chosen}.backend`, profile.backend, file);
+  return { file: config, profile: { name: chosen, profile, where: `${file}: profiles.${chosen}` } };
+}
+
+/** --profile, else TINKR_PROFILE, else active_profile, else the only profile (DESIGN §2). */
+function chooseProfile(file: string, names: string[], requested: string | undefined, active: unknown): string | undefined {
+  const wanted = requested ?? (typeof active === 'string' ? active : undefined);
+  if (wanted !== undefined) {
+    if (!names.includes(wanted)) {
+      const known = names.length > 0 ? names.join(', ') : 'none';
+      throw configError(file, requested !== undefined ? undefined : 'active_profile', `profile ${JSON.stringify(wanted)} does not exist; profiles: ${known}`);
+    }
+    return wanted;
+  }
+  if (names.length === 1) return names[0];
+  if (names.length > 1) {
+    throw configError(file, undefined, `several profiles (${names.join(', ')}) and none chosen; set active_profile, TINKR_PROFILE or --profile`);
+  }
+  return undefined;
+}
+
+/** Replaces every `"env:NAME"` string. In profiles that are not in use, an unset variable just drops the key. */
+function resolveEnvRefs(
+  value: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+  file: string,
+  path: string[],
+  missing: 'required' | 'optional',
+): unknown {
+  if (typeof value === 'string' && value.startsWith('env:')) {
+    const name = value.slice(4);
+    const resolved = env[name];
+    if (resolved === undefined || resolved === '') {
+      if (missing === 'optional') return undefined;
+      throw configError(file, path.join('.'), `environment variable ${name} (from "env:${name}") is not set`);
+    }
+    return resolved;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => resolveEnvRefs(v, env, file, [...path, String(i)], missing));
+  if (isTable(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const resolved = resolveEnvRefs(v, env, file, [...path, k], missing);
+      if (resolved !== undefined) out[k] = resolved;
+    }
+    return out;
+  }
+  return value;
+}
+
+function envProfile(env: Env): SelectedProfile {
+  if (env.TINKR_BACKEND === undefined) {
+    throw configError(
+      'environment',
+      undefined,
+      'no configuration file (none given with --config or TINKR_CONFIG, and no ~/.tinkr/config.toml); set TINKR_BACKEND=datadog with DD_API_KEY and DD_APP_KEY, or write a config file',
+    );
+  }
+  return { name: ENV_PROFILE, profile: fileSchema.parse({ profiles: { [ENV_PROFILE]: { backend: 'datadog' } } }).profiles[ENV_PROFILE]!, where: 'environment' };
+}
+
+function datadogConfig(profile: ProfileConfig, where: string, env: Env): Config['datadog'] {
+  const apiUrl = profile.api_url ?? env.DD_API_URL;
+  const provider = profile.secrets?.provider ?? 'env';
+  if (provider !== 'env') {
+    return { site: profile.site, envSite: env.DD_SITE, apiUrl, credentials: { kind: 'secrets', secrets: profile.secrets! } };
+  }
+  const apiKey = profile.api_key ?? env.DD_API_KEY;
+  const appKey = profile.app_key ?? env.DD_APP_KEY;
+  if (!apiKey || !appKey) {
+    const missing = [!apiKey ? 'DD_API_KEY' : undefined, !appKey ? 'DD_APP_KEY' : undefined].filter(Boolean).join(' and ');
+    throw configError(where, undefined, `no Datadog keys: set ${missing} (or api_key/app_key = "env:NAME" in the profile, or a [secrets] provider)`);
+  }
+  return { site: profile.site, envSite: env.DD_SITE, apiUrl, credentials: { kind: 'static', apiKey, appKey } };
+}
+
+function authConfig(file: FileConfig | undefined, source: string, env: Env): Config['auth'] {
+  const keys = [...(file?.auth.api_keys ?? [])];
+  if (env.TINKR_API_KEYS !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(env.TINKR_API_KEYS);
+    } catch {
+      throw configError('environment', 'TINKR_API_KEYS', 'is not valid JSON; expected an array of {hash, subject, roles}');
+    }
+    const result = apiKeySchema.array().safeParse(parsed);
+    if (!result.success) throw zodError('environment', result.error, 'TINKR_API_KEYS');
+    keys.push(...result.data);
+  }
+  const mode = file?.auth.mode ?? 'keys';
+  if (mode === 'keys' && keys.length === 0) {
+    throw configError(
+      source,
+      'auth.api_keys',
+      'no API keys: add [auth] api_keys (SHA-256 hashes of bearer tokens) or TINKR_API_KEYS; auth.mode = "none" is for local development only',
+    );
+  }
+  return { mode, keys };
+}
+
+/** A `--port` value; a bad one is a usage error (64). */
+export function flagPort(text: string): number {
+  const port = Number(text);
+  if (!/^\d{1,5}$/.test(text) || port > 65_535) {
+    throw new StartupError(`--port: expected a port number 0-65535, got ${JSON.stringify(text.slice(0, 20))}`, EXIT.usage);
+  }
+  return port;
+}
+
+function zodError(where: string, error: z.ZodError, prefix?: string): StartupError {
+  const lines = error.issues.slice(0, 5).map((issue) => {
+    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+    const keys = (issue as { keys?: string[] }).keys;
+    const message = issue.code === 'unrecognized_keys' && keys ? `unknown key ${keys.map((k) => JSON.stringify(k)).join(', ')}` : issue.message;
+    return `${path || '(top level)'}: ${message}`;
+  });
+  return configError(where, undefined, lines.join('; '));
+}
+
+function isTable(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The site once the secret (if any) has been read: profile, then secret, then DD_SITE, then the default. */
+export function effectiveSite(config: Config['datadog'], fromSecret: DatadogSite | undefined): DatadogSite {
+  return config.site ?? fromSecret ?? config.envSite ?? DEFAULT_SITE;
+}
+
+/** The Datadog API base URL for a site, honouring `api_url`/`DD_API_URL`. */
+export function datadogBaseUrl(config: Config['datadog'], site: DatadogSite): string {
+  return config.apiUrl ?? apiBaseUrl(site);
+}
+

@@ -1,0 +1,86 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { ANONYMOUS, bearerToken, type Caller, type Keyring } from '../auth/keyring.ts';
+import type { Clock } from '../clock.ts';
+import { AppError } from '../errors.ts';
+import type { CallContext } from '../upstream/types.ts';
+import { sendProblem } from './problem.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without a bearer token (health, docs, spec). */
+    public?: boolean;
+  }
+  interface FastifyRequest {
+    caller: Caller;
+    /** The request's deadline, disconnect signal and upstream counters. */
+    upstream: CallContext;
+  }
+}
+
+export interface RequestContextOptions {
+  keyring: Keyring;
+  authMode: 'keys' | 'none';
+  clock: Clock;
+  requestTimeoutMs: number;
+}
+
+/** Reason given to upstream calls cut off by the request deadline. */
+export class DeadlineExceeded extends Error {
+  constructor() {
+    super('request deadline exceeded');
+    this.name = 'DeadlineExceeded';
+  }
+}
+
+/**
+ * Authenticates every non-public request and gives it a deadline: one AbortSignal that fires
+ * at `request_timeout_ms` or when the caller disconnects, so no upstream work outlives its use.
+ */
+export const requestContext = fp<RequestContextOptions>(
+  async (app: FastifyInstance, options) => {
+    app.decorateRequest('caller', null as unknown as Caller);
+    app.decorateRequest('upstream', null as unknown as CallContext);
+
+    app.addHook('onRequest', async (request, reply) => {
+      if (isPublic(request)) return;
+      const caller = authenticate(request, options);
+      if (!caller) {
+        return sendProblem(reply, new AppError('UNAUTHENTICATED', 'send a valid API key as "Authorization: Bearer <token>"'));
+      }
+      request.caller = caller;
+
+      const controller = new AbortController();
+      const settled = new AbortController();
+      options.clock.sleep(options.requestTimeoutMs, settled.signal).then(
+        () => controller.abort(new DeadlineExceeded()),
+        () => {},
+      );
+      // 'close' comes after the answer is sent, or earlier when the caller hangs up.
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) controller.abort(new Error('the caller went away'));
+        settled.abort();
+      });
+      request.upstream = {
+        signal: controller.signal,
+        deadline: options.clock.now() + options.requestTimeoutMs,
+        noCache: /\bno-cache\b/i.test(request.headers['cache-control'] ?? ''),
+        stats: { upstreamCalls: 0 },
+      };
+    });
+  },
+  { name: 'request-context' },
+);
+
+function isPublic(request: FastifyRequest): boolean {
+  if (request.routeOptions.config?.public) return true;
+  // Unknown routes answer 404 to anyone; the docs UI's own routes carry no config of ours.
+  const url = request.routeOptions.url;
+  return url === undefined || url === '/docs' || url.startsWith('/docs/');
+}
+
+function authenticate(request: FastifyRequest, options: RequestContextOptions): Caller | undefined {
+  if (options.authMode === 'none') return ANONYMOUS;
+  const token = bearerToken(request.headers.authorization);
+  return token ? options.keyring.lookup(token) : undefined;
+}

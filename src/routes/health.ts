@@ -1,0 +1,61 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+import { sendProblem } from '../http/problem.ts';
+import { problemSchema } from '../schemas/common.ts';
+import { tinkrHealthResponse } from '../schemas/tinkr.ts';
+import { typed } from './deps.ts';
+
+/** What `/readyz` reports; the secrets part comes from the credential store. */
+export interface Readiness {
+  ready: boolean;
+  /** Why not, when not ready. */
+  reason?: string;
+  secrets: { source: string; loaded_at: string; age_s: number; refreshes: number; last_refresh_at?: string; last_error?: string };
+}
+
+export interface HealthDeps {
+  version: string;
+  profileName: string;
+  profiles: Record<string, string>;
+  readiness: () => Readiness;
+}
+
+const readyResponse = z.object({
+  status: z.literal('ready'),
+  secrets: z.object({
+    source: z.string(),
+    loaded_at: z.string(),
+    age_s: z.number(),
+    refreshes: z.number().int(),
+    last_refresh_at: z.string().optional(),
+    last_error: z.string().optional(),
+  }),
+});
+
+/** `/health` (Tinkr's), `/healthz` (alive) and `/readyz` (able to serve). Public, token ignored. */
+export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): void {
+  const api = typed(app);
+  api.get(
+    '/health',
+    { config: { public: true }, schema: { tags: ['health'], summary: 'Tinkr-compatible health', response: { 200: tinkrHealthResponse } } },
+    async () => ({ status: 'ok' as const, version: deps.version, active_profile: deps.profileName, profiles: deps.profiles }),
+  );
+  api.get(
+    '/healthz',
+    { config: { public: true }, schema: { tags: ['health'], summary: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+  api.get(
+    '/readyz',
+    {
+      config: { public: true },
+      schema: { tags: ['health'], summary: 'Readiness, with the state and age of the Datadog keys', response: { 200: readyResponse, 503: problemSchema } },
+    },
+    async (_request, reply) => {
+      const state = deps.readiness();
+      if (!state.ready) return sendProblem(reply, new AppError('NOT_READY', state.reason ?? 'not ready'));
+      return { status: 'ready' as const, secrets: state.secrets };
+    },
+  );
+}

@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify';
+import { queryErrorResponses } from '../schemas/common.ts';
+import { logsQuerySchema, logsResponseSchema } from '../schemas/routes.ts';
+import { searchLogs } from '../service/logs.ts';
+import { cacheHeader, typed, type RouteDeps } from './deps.ts';
+
+/** `GET /logs` (DESIGN §4.2). */
+export function registerLogsRoute(app: FastifyInstance, deps: RouteDeps): void {
+  typed(app).get(
+    '/logs',
+    {
+      schema: {
+        tags: ['logs'],
+        summary: 'Search logs',
+        security: [{ bearer: [] }],
+        querystring: logsQuerySchema,
+        response: { 200: logsResponseSchema, ...queryErrorResponses },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query;
+      const result = await searchLogs(
+        {
+          services: q.service ?? [],
+          levels: q.level ?? [],
+          query: q.query,
+          time: { from: q.from, to: q.to, since: q.since },
+          limit: q.limit,
+          sort: q.sort,
+          storageTier: q.storage_tier,
+          indexes: q.indexes,
+          cursor: q.cursor,
+        },
+        request.caller.scope,
+        deps.query,
+        request.upstream,
+      );
+      reply.header(...cacheHeader(deps, 'logs', result.cache));
+      return { data: result.data, meta: result.meta };
+    },
+  );
+}

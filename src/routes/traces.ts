@@ -1,0 +1,70 @@
+import type { FastifyInstance } from 'fastify';
+import { problemSchema, queryErrorResponses } from '../schemas/common.ts';
+import { traceParamsSchema, traceQuerySchema, traceResponseSchema, tracesQuerySchema, tracesResponseSchema } from '../schemas/routes.ts';
+import { getTrace, searchSpans } from '../service/traces.ts';
+import { cacheHeader, typed, type RouteDeps } from './deps.ts';
+
+/** `GET /traces` and `GET /traces/{trace_id}` (DESIGN §4.4). */
+export function registerTracesRoutes(app: FastifyInstance, deps: RouteDeps): void {
+  typed(app).get(
+    '/traces',
+    {
+      schema: {
+        tags: ['traces'],
+        summary: 'Search spans',
+        security: [{ bearer: [] }],
+        querystring: tracesQuerySchema,
+        response: { 200: tracesResponseSchema, ...queryErrorResponses },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query;
+      const result = await searchSpans(
+        {
+          services: q.service ?? [],
+          query: q.query,
+          env: q.env,
+          operation: q.operation,
+          resource: q.resource,
+          status: q.status,
+          time: { from: q.from, to: q.to, since: q.since },
+          limit: q.limit,
+          sort: q.sort,
+          cursor: q.cursor,
+        },
+        request.caller.scope,
+        deps.query,
+        request.upstream,
+      );
+      reply.header(...cacheHeader(deps, 'spans', result.cache));
+      return { data: result.data, meta: result.meta };
+    },
+  );
+
+  typed(app).get(
+    '/traces/:trace_id',
+    {
+      schema: {
+        tags: ['traces'],
+        summary: 'Every span of one trace',
+        description: '`from`/`to`/`since` default to the last 24 h. 404 when no span of the trace is found.',
+        security: [{ bearer: [] }],
+        params: traceParamsSchema,
+        querystring: traceQuerySchema,
+        response: { 200: traceResponseSchema, 404: problemSchema, ...queryErrorResponses },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query;
+      const { trace, cache } = await getTrace(
+        request.params.trace_id,
+        { from: q.from, to: q.to, since: q.since },
+        request.caller.scope,
+        deps.query,
+        request.upstream,
+      );
+      reply.header(...cacheHeader(deps, 'spans', cache));
+      return trace;
+    },
+  );
+}

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { plainValue, serviceName } from './common.ts';
+
+/**
+ * The Tinkr-compatible routes (DESIGN §4.5; tinkr.md §1.2–1.3): Tinkr's own field names, and
+ * unknown body fields are ignored (zod objects strip them) because the Tinkr CLI sends extras.
+ */
+
+const dateTime = z.string().min(1).max(64).describe('ISO 8601 with an offset, as the Tinkr CLI sends (`...+00:00`).');
+
+export const tinkrLogsBody = z.object({
+  service: serviceName,
+  query: z.string().max(4000).default('*').describe('Datadog search syntax; Tinkr aliases `level:`, `lvl:` and `severity:` are understood.'),
+  start: dateTime,
+  end: dateTime,
+  limit: z.number().int().min(1).max(5000).default(100),
+  resource_type: z.string().max(200).nullable().optional().describe('Accepted for compatibility; Datadog has no use for it.'),
+});
+
+export const tinkrLogEntry = z.object({
+  timestamp: z.string(),
+  level: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL']),
+  message: z.string(),
+  service: z.string(),
+  trace_id: z.string(),
+  span_id: z.string(),
+  extra: z.record(z.string(), z.string()),
+});
+export const tinkrLogsResponse = z.object({ entries: z.array(tinkrLogEntry) });
+
+export const tinkrMetricsBody = z.object({
+  service: serviceName,
+  metric: z.string().min(1).max(4000).describe('A metric name (scoped to the service with avg) or a full Datadog metric query.'),
+  start: dateTime,
+  end: dateTime,
+});
+
+export const tinkrMetricPoint = z.object({
+  timestamp: z.string(),
+  value: z.number(),
+  unit: z.string(),
+  dimensions: z.record(z.string(), z.string()),
+});
+export const tinkrMetricsResponse = z.object({ points: z.array(tinkrMetricPoint) });
+
+export const tinkrTracesBody = z.object({
+  service: serviceName,
+  since: z.string().max(16).default('1h').describe('Relative window, e.g. `30m`, `1h`, `2d`.'),
+  limit: z.number().int().min(1).max(100).default(20).describe('Traces to return.'),
+  tags: z.record(z.string().max(200), plainValue).nullable().optional().describe('Span tags that must match, e.g. `{"env": "prod"}`.'),
+});
+
+const tinkrSpan = z.object({
+  span_id: z.string(),
+  parent_span_id: z.string(),
+  operation_name: z.string(),
+  service: z.string(),
+  start_time: z.string(),
+  duration_ms: z.number(),
+  status: z.enum(['ok', 'error']),
+  tags: z.record(z.string(), z.string()),
+});
+
+export const tinkrTrace = z.object({
+  trace_id: z.string(),
+  service: z.string(),
+  operation_name: z.string(),
+  start_time: z.string(),
+  duration_ms: z.number(),
+  span_count: z.number().int(),
+  status: z.enum(['ok', 'error']),
+  spans: z.array(tinkrSpan),
+});
+export const tinkrTracesResponse = z.object({ traces: z.array(tinkrTrace) });
+
+export const tinkrHealthResponse = z.object({
+  status: z.literal('ok'),
+  version: z.string(),
+  active_profile: z.string(),
+  profiles: z.record(z.string(), z.string()),
+});

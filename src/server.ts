@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import { createKeyring } from './auth/keyring.ts';
+import type { Clock } from './clock.ts';
+import type { ApiKeyConfig } from './config/schema.ts';
+import { registerProblemHandlers } from './http/problem.ts';
+import { requestContext } from './http/request-context.ts';
+import { registerHealthRoutes, type Readiness } from './routes/health.ts';
+import { registerLogsRoute } from './routes/logs.ts';
+import { registerMetricsRoute } from './routes/metrics.ts';
+import { registerTinkrRoutes } from './routes/tinkr.ts';
+import { registerTracesRoutes } from './routes/traces.ts';
+import { createCursorCodec } from './service/cursor.ts';
+import { noTelemetry, type Telemetry } from './telemetry.ts';
+import type { Upstream } from './upstream/types.ts';
+
+/** Everything the app needs, passed in: tests build it with fakes, main.ts with the real parts. */
+export interface ServerDeps {
+  version: string;
+  profileName: string;
+  profiles: Record<string, string>;
+  auth: { mode: 'keys' | 'none'; keys: readonly ApiKeyConfig[] };
+  requestTimeoutMs: number;
+  maxRangeMs: { logs: number; traces: number; metrics: number };
+  upstream: Upstream;
+  clock: Clock;
+  /** HMAC key of `next_cursor`. */
+  cursorSecret: Uint8Array;
+  /** Omitted in tests that do not look at logs. */
+  logger?: Logger;
+  telemetry?: Telemetry;
+  readiness: () => Readiness;
+}
+
+/** Largest request body: the Tinkr routes take a few small fields. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+/** Incoming `x-request-id` values are kept when they look like ids, else replaced. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the app without listening (DESIGN: server.ts builds, main.ts runs). */
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: (raw) => {
+      const given = raw.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  const telemetry = deps.telemetry ?? noTelemetry;
+
+  app.setValidatorCompiler(validatorCompiler);
+  // Response schemas document the API and type the handlers; answers are built from typed
+  // records, so re-validating thousands of log lines on the way out would only cost time.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  registerProblemHandlers(app);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'tinkr-server',
+        version: deps.version,
+        description:
+          'A read gateway in front of Datadog: one normalized API for logs, metrics and traces, plus the Tinkr-compatible /api/v1 routes. Errors are RFC 9457 problem details (application/problem+json).',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      tags: [
+        { name: 'logs' },
+        { name: 'metrics' },
+        { name: 'traces' },
+        { name: 'tinkr', description: 'Routes the public Tinkr CLI calls' },
+        { name: 'health' },
+      ],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(requestContext, {
+    keyring: createKeyring(deps.auth.keys),
+    authMode: deps.auth.mode,
+    clock: deps.clock,
+    requestTimeoutMs: deps.requestTimeoutMs,
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        req_id: request.id,
+        method: request.method,
+        route: request.routeOptions.url ?? 'unknown',
+        status: reply.statusCode,
+        duration_ms: Math.round(reply.elapsedTime * 10) / 10,
+        upstream_calls: request.upstream?.stats.upstreamCalls ?? 0,
+        cache: reply.getHeader('x-tinkr-cache'),
+        subject: request.caller?.subject,
+      },
+      'request',
+    );
+  });
+
+  const routeDeps = {
+    query: {
+      upstream: deps.upstream,
+      clock: deps.clock,
+      cursors: createCursorCodec(deps.cursorSecret, deps.clock),
+      maxRangeMs: deps.maxRangeMs,
+    },
+    telemetry,
+  };
+  registerHealthRoutes(app, { version: deps.version, profileName: deps.profileName, profiles: deps.profiles, readiness: deps.readiness });
+  registerLogsRoute(app, routeDeps);
+  registerMetricsRoute(app, routeDeps);
+  registerTracesRoutes(app, routeDeps);
+  registerTinkrRoutes(app, routeDeps);
+  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+
+  await app.ready();
+  return app;
+}
