@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from './clock.ts';
+import { datadogBaseUrl, effectiveSite, type Config } from './config/load.ts';
+import { createDatadogTransport } from './datadog/transport.ts';
+import type { Readiness } from './routes/health.ts';
+import { createSecretSource, fetchWithDeadline } from './secrets/source.ts';
+import { createCredentialStore } from './secrets/store.ts';
+import type { DatadogCredentials } from './secrets/types.ts';
+import { buildServer } from './server.ts';
+import { noTelemetry, type Telemetry } from './telemetry.ts';
+import { createDatadogClient } from './upstream/datadog-client.ts';
+import { parseDuration } from './time/duration.ts';
+import { VERSION } from './version.ts';
+
+export interface Running {
+  app: FastifyInstance;
+  /** Where the server listens, e.g. `http://127.0.0.1:8000`. */
+  url: string;
+  /** Stops accepting, lets in-flight requests finish, releases upstream sockets and timers. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger: Logger;
+  clock?: Clock;
+  telemetry?: Telemetry;
+}
+
+/**
+ * Fetches the Datadog keys, builds the app and listens. Throws SecretsBootError (exit 69/78)
+ * before listening when the keys cannot be had; nothing is served without them.
+ */
+export async function startServer(config: Config, options: StartOptions): Promise<Running> {
+  const clock = options.clock ?? systemClock;
+  const telemetry = options.telemetry ?? noTelemetry;
+  const log = options.logger;
+
+  let initial: DatadogCredentials;
+  let source: ReturnType<typeof createSecretSource> | undefined;
+  const creds = config.datadog.credentials;
+  if (creds.kind === 'static') {
+    initial = { apiKey: creds.apiKey, appKey: creds.appKey };
+  } else {
+    source = createSecretSource(creds.secrets);
+    log.info({ source: source.describe() }, 'fetching Datadog keys');
+    initial = await fetchWithDeadline(source, creds.secrets.timeout_ms, clock);
+  }
+  const credentials = createCredentialStore({
+    initial,
+    source,
+    clock,
+    timeoutMs: creds.kind === 'secrets' ? creds.secrets.timeout_ms : 0,
+    refreshIntervalMs: creds.kind === 'secrets' && creds.secrets.refresh_interval ? parseDuration(creds.secrets.refresh_interval) : undefined,
+    log,
+    onRefresh: (outcome) => telemetry.secretsRefresh(outcome),
+  });
+
+  const site = effectiveSite(config.datadog, initial.site);
+  const baseUrl = datadogBaseUrl(config.datadog, site);
+  const transport = createDatadogTransport({ baseUrl, userAgent: `tinkr-server/${VERSION}` });
+  const upstream = createDatadogClient({ transport, credentials, clock, telemetry });
+
+  let closing = false;
+  const readiness = (): Readiness => {
+    const state = credentials.state();
+    return {
+      ready: !closing,
+      ...(closing ? { reason: 'the server is shutting down' } : {}),
+      secrets: {
+        source: state.source,
+        loaded_at: new Date(state.loadedAt).toISOString(),
+        age_s: state.ageS,
+        refreshes: state.refreshes,
+        ...(state.lastRefreshAt !== undefined ? { last_refresh_at: new Date(state.lastRefreshAt).toISOString() } : {}),
+        ...(state.lastError !== undefined ? { last_error: state.lastError } : {}),
+      },
+    };
+  };
+
+  const app = await buildServer({
+    version: VERSION,
+    profileName: config.profileName,
+    profiles: config.profiles,
+    auth: config.auth,
+    requestTimeoutMs: config.server.requestTimeoutMs,
+    maxRangeMs: config.maxRangeMs,
+    upstream,
+    clock,
+    cursorSecret: config.server.cursorSecret ? Buffer.from(config.server.cursorSecret, 'utf8') : randomBytes(32),
+    logger: log,
+    telemetry,
+    readiness,
+  });
+  if (config.auth.mode === 'none') {
+    log.warn('auth.mode = "none": every caller can read everything the Datadog keys can; use only for local development');
+  }
+
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+  credentials.start();
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.listen.port;
+  const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log.info({ url, profile: config.profileName, site, source: credentials.state().source }, 'listening');
+
+  return {
+    app,
+    url,
+    async close() {
+      closing = true;
+      credentials.stop();
+      await app.close();
+      await transport.close();
+      await source?.close();
+    },
+  };
+}
