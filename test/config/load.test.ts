@@ -1,0 +1,180 @@
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../src/auth/keyring.ts';
+import { parseCommandLine } from '../../src/config/args.ts';
+import { StartupError } from '../../src/config/errors.ts';
+import { loadConfig, type LoadInputs } from '../../src/config/load.ts';
+
+const FIXTURES = join(import.meta.dirname, 'fixtures');
+const HASH_GRAFANA = sha256Hex('token-grafana');
+const HASH_PAYMENTS = sha256Hex('token-payments');
+
+/** A scratch HOME and working directory, with the fixture's placeholder hashes filled in. */
+function scratch(files: Record<string, string> = {}): { home: string; cwd: string; write(name: string, text: string): string } {
+  const root = mkdtempSync(join(tmpdir(), 'tinkr-config-'));
+  const home = join(root, 'home');
+  const cwd = join(root, 'work');
+  mkdirSync(home);
+  mkdirSync(cwd);
+  const write = (name: string, text: string) => {
+    const path = join(root, name);
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, text.replaceAll('HASH_GRAFANA', HASH_GRAFANA).replaceAll('HASH_PAYMENTS', HASH_PAYMENTS));
+    return path;
+  };
+  for (const [name, text] of Object.entries(files)) write(name, text);
+  return { home, cwd, write };
+}
+
+const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'utf8');
+
+function inputs(s: { home: string; cwd: string }, argv: string[], env: Record<string, string>): LoadInputs {
+  return { args: parseCommandLine(argv), env, homeDir: s.home, cwd: s.cwd };
+}
+
+function failure(fn: () => unknown): StartupError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof StartupError) return error;
+    throw error;
+  }
+  throw new Error('expected a StartupError');
+}
+
+const prodEnv = { PROD_DD_API_KEY: 'prod-api-key-value', PROD_DD_APP_KEY: 'prod-app-key-value' };
+
+describe('loadConfig from a profile file', () => {
+  it('reads the active profile, resolving env: references', () => {
+    const s = scratch();
+    const file = s.write('config.toml', fixture('full.toml'));
+    const config = loadConfig(inputs(s, ['--config', file], prodEnv));
+    expect(config.profileName).toBe('datadog-prod');
+    expect(config.profiles).toEqual({ 'datadog-prod': 'datadog', staging: 'datadog' });
+    expect(config.datadog).toEqual({
+      site: 'datadoghq.eu',
+      envSite: undefined,
+      apiUrl: undefined,
+      credentials: { kind: 'static', apiKey: 'prod-api-key-value', appKey: 'prod-app-key-value' },
+    });
+    expect(config.server).toEqual({ corsOrigins: ['https://grafana.example.com'], requestTimeoutMs: 20000, cursorSecret: undefined });
+    expect(config.auth.keys.map((k) => [k.subject, k.services])).toEqual([
+      ['grafana', undefined],
+      ['team-payments', ['payments-api']],
+    ]);
+    expect(config.maxRangeMs.logs).toBe(7 * 86_400_000);
+    expect(config.maxRangeMs.metrics).toBe(455 * 86_400_000);
+    expect(config.listen).toEqual({ host: '0.0.0.0', port: 8000 });
+  });
+
+  it('lets --profile beat TINKR_PROFILE beat active_profile; an unused profile may reference unset variables', () => {
+    const s = scratch();
+    const file = s.write('config.toml', fixture('full.toml'));
+    const stagingEnv = { STAGING_DD_API_KEY: 'sk', STAGING_DD_APP_KEY: 'sa' };
+    expect(loadConfig(inputs(s, ['--config', file], { ...stagingEnv, TINKR_PROFILE: 'staging' })).profileName).toBe('staging');
+    const byFlag = loadConfig(inputs(s, ['--config', file, '--profile', 'staging'], { ...stagingEnv, TINKR_PROFILE: 'datadog-prod' }));
+    expect(byFlag.profileName).toBe('staging');
+    expect(byFlag.datadog.apiUrl).toBe('http://127.0.0.1:8126');
+    expect(byFlag.datadog.site).toBe('us5.datadoghq.com');
+  });
+
+  it('finds ~/.tinkr/config.toml and TINKR_CONFIG', () => {
+    const s = scratch();
+    s.write('home/.tinkr/config.toml', fixture('full.toml'));
+    expect(loadConfig(inputs(s, [], prodEnv)).source).toBe(join(s.home, '.tinkr', 'config.toml'));
+    const other = s.write('elsewhere.toml', fixture('aws.toml'));
+    expect(loadConfig(inputs(s, [], { TINKR_CONFIG: other })).source).toBe(other);
+  });
+
+  it('takes the keys from a secret manager when the profile names one', () => {
+    const s = scratch();
+    const file = s.write('config.toml', fixture('aws.toml'));
+    const config = loadConfig(inputs(s, ['--config', file], { DD_SITE: 'ap1.datadoghq.com' }));
+    expect(config.datadog.credentials).toMatchObject({ kind: 'secrets', secrets: { provider: 'aws', secret: 'prod/tinkr/datadog', region: 'eu-west-1', timeout_ms: 5000 } });
+    expect(config.datadog.site).toBeUndefined();
+    expect(config.datadog.envSite).toBe('ap1.datadoghq.com');
+    expect(config.auth.mode).toBe('none');
+  });
+
+  it.each([
+    ['an unknown key', '[profiles.p]\nbackend = "datadog"\nsit = "datadoghq.com"\n', /profiles\.p: unknown key "sit"/],
+    ['an invalid site', '[profiles.p]\nbackend = "datadog"\nsite = "datadoghq.co"\n', /profiles\.p\.site: .*datadoghq\.com/],
+    ['a literal key', '[profiles.p]\nbackend = "datadog"\napi_key = "abcdef0123456789"\n', /profiles\.p\.api_key: literal keys are refused/],
+    ['an unsupported backend', '[profiles.p]\nbackend = "loki"\n', /profiles\.p\.backend: backend "loki" is not supported; this server implements: datadog/],
+    ['bad TOML', 'a = [1,\n', /config\.toml:\d+:\d+: Invalid TOML document/],
+    ['an unknown role', '[auth]\napi_keys = [{ hash = "HASH_GRAFANA", subject = "x", roles = ["admin"] }]\n[profiles.p]\nbackend = "datadog"\n', /auth\.api_keys\.0\.roles\.0/],
+    ['a bad hash', '[auth]\napi_keys = [{ hash = "abc", subject = "x", roles = ["viewer"] }]\n[profiles.p]\nbackend = "datadog"\n', /SHA-256/],
+    ['several profiles and no choice', '[profiles.a]\nbackend = "datadog"\n[profiles.b]\nbackend = "datadog"\n', /several profiles \(a, b\)/],
+    ['an unknown active profile', 'active_profile = "c"\n[profiles.a]\nbackend = "datadog"\n', /active_profile: profile "c" does not exist; profiles: a/],
+    ['an unset variable', '[profiles.p]\nbackend = "datadog"\napi_key = "env:NOPE_KEY"\n', /profiles\.p\.api_key: environment variable NOPE_KEY/],
+    ['a bad duration', '[profiles.p]\nbackend = "datadog"\n[profiles.p.max_range]\nlogs = "7 days"\n', /max_range\.logs/],
+  ])('exits 78 on %s, naming the file and key', (_what, toml, message) => {
+    const s = scratch();
+    const file = s.write('config.toml', toml);
+    const error = failure(() => loadConfig(inputs(s, ['--config', file], { DD_API_KEY: 'k', DD_APP_KEY: 'a', TINKR_API_KEYS: JSON.stringify([{ hash: HASH_GRAFANA, subject: 'g', roles: ['viewer'] }]) })));
+    expect(error.exitCode).toBe(78);
+    expect(error.message).toMatch(message);
+    expect(error.message).toContain(file);
+  });
+
+  it('never quotes the file in a TOML error (it could hold a secret)', () => {
+    const s = scratch();
+    const file = s.write('config.toml', '[server]\ncursor_secret = "SECRET-MARKER-VALUE\n');
+    const error = failure(() => loadConfig(inputs(s, ['--config', file], {})));
+    expect(error.message).not.toContain('SECRET-MARKER');
+  });
+
+  it('refuses to start without API keys unless auth.mode = "none"', () => {
+    const s = scratch();
+    const file = s.write('config.toml', '[profiles.p]\nbackend = "datadog"\n');
+    const error = failure(() => loadConfig(inputs(s, ['--config', file], { DD_API_KEY: 'k', DD_APP_KEY: 'a' })));
+    expect(error.message).toMatch(/auth\.api_keys: no API keys/);
+  });
+});
+
+describe('loadConfig from the environment alone', () => {
+  const base = { TINKR_BACKEND: 'datadog', DD_API_KEY: 'env-api-key', DD_APP_KEY: 'env-app-key', TINKR_API_KEYS: JSON.stringify([{ hash: HASH_GRAFANA, subject: 'g', roles: ['viewer'] }]) };
+
+  it('boots as Datadog documents: TINKR_BACKEND, DD_API_KEY, DD_APP_KEY, DD_SITE', () => {
+    const s = scratch();
+    const config = loadConfig(inputs(s, [], { ...base, DD_SITE: 'datadoghq.eu', DD_API_URL: 'http://127.0.0.1:9999', PORT: '9000', HOST: '127.0.0.1' }));
+    expect(config.source).toBe('environment');
+    expect(config.profileName).toBe('default');
+    expect(config.datadog).toEqual({
+      site: undefined,
+      envSite: 'datadoghq.eu',
+      apiUrl: 'http://127.0.0.1:9999',
+      credentials: { kind: 'static', apiKey: 'env-api-key', appKey: 'env-app-key' },
+    });
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 9000 });
+    expect(config.auth.keys[0]?.subject).toBe('g');
+  });
+
+  it.each([
+    [{ TINKR_BACKEND: 'prometheus' }, /backend "prometheus" is not supported; this server implements: datadog/],
+    [{ TINKR_BACKEND: undefined }, /TINKR_BACKEND=datadog/],
+    [{ DD_SITE: 'datadoghq.co' }, /DD_SITE: expected one of datadoghq\.com/],
+    [{ DD_APP_KEY: undefined }, /no Datadog keys: set DD_APP_KEY/],
+    [{ TINKR_API_KEYS: '[{"hash": "zz"' }, /TINKR_API_KEYS: is not valid JSON/],
+    [{ TINKR_API_KEYS: '[{"hash":"zz","subject":"x","roles":["viewer"]}]' }, /TINKR_API_KEYS\.0\.hash/],
+    [{ PORT: 'eighty' }, /PORT/],
+  ])('exits 78 on %j', (overrides, message) => {
+    const s = scratch();
+    const env = { ...base, ...overrides } as Record<string, string>;
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+    const error = failure(() => loadConfig(inputs(s, [], env)));
+    expect(error.exitCode).toBe(78);
+    expect(error.message).toMatch(message);
+    expect(error.message).not.toContain('env-api-key');
+    expect(error.message).not.toContain('env-app-key');
+  });
+
+  it('exits 64 on a bad flag or port flag', () => {
+    expect(failure(() => parseCommandLine(['--bogus'])).exitCode).toBe(64);
+    expect(failure(() => parseCommandLine(['serve', 'extra'])).exitCode).toBe(64);
+    const s = scratch();
+    expect(failure(() => loadConfig(inputs(s, ['--port', 'x'], base))).exitCode).toBe(64);
+  });
+});

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../src/errors.ts';
+import { resolveRange } from '../../src/time/range.ts';
+
+const NOW = Date.parse('2026-11-25T04:00:00.000Z');
+const rules = { nowMs: NOW, defaultSpanMs: 15 * 60_000, maxRangeMs: 7 * 86_400_000 };
+
+function problem(fn: () => unknown): AppError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof AppError) return error;
+    throw error;
+  }
+  throw new Error('expected a BAD_REQUEST');
+}
+
+describe('resolveRange', () => {
+  it('defaults to the last 15 minutes, relative', () => {
+    expect(resolveRange({}, rules)).toEqual({ fromMs: NOW - 900_000, toMs: NOW, relative: true });
+  });
+
+  it('reads since as from=now-<since>&to=now', () => {
+    expect(resolveRange({ since: '1h' }, rules)).toEqual({ fromMs: NOW - 3_600_000, toMs: NOW, relative: true });
+  });
+
+  it('is absolute as soon as one end is a timestamp', () => {
+    const r = resolveRange({ from: '2026-11-25T03:00:00Z' }, rules);
+    expect(r).toEqual({ fromMs: NOW - 3_600_000, toMs: NOW, relative: false });
+  });
+
+  it('refuses since together with from or to', () => {
+    const error = problem(() => resolveRange({ since: '1h', from: 'now-2h' }, rules));
+    expect(error.code).toBe('BAD_REQUEST');
+    expect(error.errors?.[0]?.path).toBe('since');
+  });
+
+  it('refuses a reversed or empty range', () => {
+    expect(problem(() => resolveRange({ from: 'now', to: 'now-5m' }, rules)).message).toMatch(/before/);
+    expect(problem(() => resolveRange({ from: '1000', to: '1000' }, rules)).code).toBe('BAD_REQUEST');
+  });
+
+  it("refuses a range longer than the profile's limit", () => {
+    expect(problem(() => resolveRange({ since: '8d' }, rules)).message).toMatch(/longer than this profile allows \(7d\)/);
+    expect(resolveRange({ since: '7d' }, rules).fromMs).toBe(NOW - 7 * 86_400_000);
+  });
+
+  it('lists every bad parameter at once', () => {
+    const error = problem(() => resolveRange({ from: '2026-11-25T03:00:00', to: 'soon' }, rules));
+    expect(error.errors?.map((e) => e.path)).toEqual(['from', 'to']);
+  });
+
+  it('refuses a zero or malformed since', () => {
+    expect(problem(() => resolveRange({ since: '0m' }, rules)).errors?.[0]?.path).toBe('since');
+    expect(problem(() => resolveRange({ since: '1y' }, rules)).errors?.[0]?.path).toBe('since');
+  });
+});
