@@ -1,0 +1,30 @@
+import { systemClock } from './clock.ts';
+import { AppError } from './errors.ts';
+import { buildServer } from './server.ts';
+import { VERSION } from './version.ts';
+
+/**
+ * The public OpenAPI document, as the server serves it at /openapi.json. Built from an app with
+ * inert parts: documenting the routes never calls Datadog.
+ */
+export async function openapiDocument(): Promise<unknown> {
+  const app = await buildServer({
+    version: VERSION,
+    profileName: 'default',
+    profiles: { default: 'datadog' },
+    auth: { mode: 'none', keys: [] },
+    requestTimeoutMs: 30_000,
+    maxRangeMs: { logs: 1, traces: 1, metrics: 1 },
+    upstream: {
+      send: () => Promise.reject(new AppError('INTERNAL', 'not connected')),
+    },
+    clock: systemClock,
+    cursorSecret: new Uint8Array(32),
+    readiness: () => ({ ready: false, reason: 'document only', secrets: { source: 'none', loaded_at: new Date(0).toISOString(), age_s: 0, refreshes: 0 } }),
+  });
+  try {
+    return app.swagger();
+  } finally {
+    await app.close();
+  }
+}

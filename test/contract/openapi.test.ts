@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { startApp, type TestApp } from '../helpers/app.ts';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startApp();
+});
+afterAll(() => app.close());
+
+describe('the public OpenAPI document', () => {
+  it('is served at /openapi.json exactly as checked in at openapi/openapi.yaml (run `npm run openapi` after changing a schema)', async () => {
+    const served = await (await fetch(`${app.url}/openapi.json`)).json();
+    const checkedIn = parse(readFileSync(new URL('../../openapi/openapi.yaml', import.meta.url), 'utf8'));
+    // The served version is the test build's; everything else must match to the letter.
+    expect({ ...served, info: { ...served.info, version: checkedIn.info.version } }).toEqual(checkedIn);
+  });
+
+  it('documents every public route and its parameters', async () => {
+    const doc = await (await fetch(`${app.url}/openapi.json`)).json();
+    expect(Object.keys(doc.paths).sort()).toEqual(
+      ['/api/v1/logs', '/api/v1/metrics', '/api/v1/traces', '/health', '/healthz', '/logs', '/metrics', '/readyz', '/traces', '/traces/{trace_id}'].sort(),
+    );
+    const logsParams = doc.paths['/logs'].get.parameters.map((p: { name: string }) => p.name).sort();
+    expect(logsParams).toEqual(['cursor', 'from', 'indexes', 'level', 'limit', 'query', 'service', 'since', 'sort', 'storage_tier', 'to'].sort());
+    expect(doc.paths['/logs'].get.responses['429']).toBeDefined();
+  });
+
+  it('serves the docs UI publicly', async () => {
+    const res = await fetch(`${app.url}/docs`, { redirect: 'manual' });
+    expect([200, 302]).toContain(res.status);
+    const page = await fetch(`${app.url}/docs/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/swagger/i);
+  });
+});

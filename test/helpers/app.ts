@@ -1,0 +1,57 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { sha256Hex } from '../../src/auth/keyring.ts';
+import { systemClock, type Clock } from '../../src/clock.ts';
+import type { ApiKeyConfig } from '../../src/config/schema.ts';
+import { AppError } from '../../src/errors.ts';
+import { buildServer, type ServerDeps } from '../../src/server.ts';
+import type { Telemetry } from '../../src/telemetry.ts';
+import type { Upstream } from '../../src/upstream/types.ts';
+
+/** The bearer token of the default test key, and its scoped sibling. */
+export const TEST_TOKEN = 'test-token-unrestricted';
+export const DEFAULT_KEYS: ApiKeyConfig[] = [{ hash: sha256Hex(TEST_TOKEN), subject: 'tester', roles: ['viewer'] }];
+
+export interface TestApp {
+  app: FastifyInstance;
+  url: string;
+  /** fetch against the app with the test token unless `headers.authorization` is given. */
+  get(path: string, init?: RequestInit): Promise<Response>;
+  post(path: string, body: unknown, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+const DAY = 86_400_000;
+
+/** The real server on a real socket, with the given parts. */
+export async function startApp(overrides: Partial<ServerDeps> & { upstream?: Upstream; clock?: Clock; logger?: Logger; telemetry?: Telemetry } = {}): Promise<TestApp> {
+  const app = await buildServer({
+    version: '0.0.0-test',
+    profileName: 'test',
+    profiles: { test: 'datadog' },
+    auth: { mode: 'keys', keys: DEFAULT_KEYS },
+    requestTimeoutMs: 10_000,
+    maxRangeMs: { logs: 31 * DAY, traces: 31 * DAY, metrics: 455 * DAY },
+    upstream: { send: () => Promise.reject(new AppError('INTERNAL', 'no upstream in this test')) },
+    clock: systemClock,
+    cursorSecret: Buffer.from('test-cursor-secret-test-cursor-secret'),
+    readiness: () => ({ ready: true, secrets: { source: 'test', loaded_at: new Date(0).toISOString(), age_s: 0, refreshes: 0 } }),
+    ...overrides,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const withAuth = (init: RequestInit = {}): RequestInit => {
+    const headers = new Headers(init.headers);
+    if (!headers.has('authorization')) headers.set('authorization', `Bearer ${TEST_TOKEN}`);
+    return { ...init, headers };
+  };
+  return {
+    app,
+    url,
+    get: (path, init) => fetch(url + path, withAuth(init)),
+    post: (path, body, init) =>
+      fetch(url + path, withAuth({ ...init, method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...(init?.headers as Record<string, string>) } })),
+    close: () => app.close(),
+  };
+}
