@@ -125,7 +125,8 @@ export const traceParamsSchema = z.object({
   trace_id: z
     .string()
     .regex(/^(\d{1,20}|[0-9a-fA-F]{32})$/, 'expected a decimal 64-bit or a 32-character hex 128-bit trace id')
-    .refine((id) => id.length === 32 || BigInt(id) <= MAX_U64, 'larger than a 64-bit id')
+    // zod runs refinements even after the regex failed, so only digits reach BigInt.
+    .refine((id) => !/^\d{1,20}$/.test(id) || BigInt(id) <= MAX_U64, 'larger than a 64-bit id')
     .transform((id) => (id.length === 32 ? id.toLowerCase() : BigInt(id).toString()))
     .describe('Decimal 64-bit or hex 128-bit trace id.'),
 });
