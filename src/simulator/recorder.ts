@@ -1,0 +1,68 @@
+import type { Endpoint } from './http/reply.ts';
+
+export type RecordedEndpoint = Endpoint | 'other';
+
+/** One request as it reached the simulator (control requests under `/_sim/` are not recorded). */
+export interface RecordedRequest {
+  readonly endpoint: RecordedEndpoint;
+  readonly method: string;
+  readonly path: string;
+  /** The query string as a flat object (`page[limit]` stays one key), last value wins. */
+  readonly query: Readonly<Record<string, string>>;
+  /** Lower-cased names; repeated headers joined with ", ". */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The parsed JSON body, the raw text when it is not JSON, or undefined when empty. */
+  readonly body: unknown;
+  /** Clock time of arrival, epoch ms. */
+  readonly at: number;
+  /** What `validateRequest` objected to; empty when valid or not validated. */
+  readonly violations: readonly string[];
+}
+
+/** Requests kept for inspection; the oldest go first. Enough for any one test. */
+export const MAX_RECORDED_REQUESTS = 10_000;
+/** Invalid requests kept in full; the count keeps going past it. */
+export const MAX_RECORDED_VIOLATIONS = 1_000;
+
+export class Recorder {
+  #requests: RecordedRequest[] = [];
+  #violations: RecordedRequest[] = [];
+  #violationCount = 0;
+  #counts: Record<RecordedEndpoint, number> = { logs: 0, spans: 0, metrics: 0, other: 0 };
+
+  record(request: RecordedRequest): void {
+    this.#requests.push(request);
+    if (this.#requests.length > MAX_RECORDED_REQUESTS) this.#requests.shift();
+    this.#counts[request.endpoint]++;
+    if (request.violations.length > 0) {
+      this.#violationCount++;
+      this.#violations.push(request);
+      if (this.#violations.length > MAX_RECORDED_VIOLATIONS) this.#violations.shift();
+    }
+  }
+
+  get requests(): readonly RecordedRequest[] {
+    return this.#requests;
+  }
+
+  /** Requests that failed validation (the most recent MAX_RECORDED_VIOLATIONS). */
+  get invalid(): readonly RecordedRequest[] {
+    return this.#violations;
+  }
+
+  get invalidCount(): number {
+    return this.#violationCount;
+  }
+
+  count(endpoint?: RecordedEndpoint): number {
+    if (endpoint) return this.#counts[endpoint];
+    return this.#counts.logs + this.#counts.spans + this.#counts.metrics + this.#counts.other;
+  }
+
+  reset(): void {
+    this.#requests = [];
+    this.#violations = [];
+    this.#violationCount = 0;
+    this.#counts = { logs: 0, spans: 0, metrics: 0, other: 0 };
+  }
+}
