@@ -27,6 +27,13 @@ export function exitCodeOf(kind: SecretsErrorKind): 69 | 78 {
   return kind === 'unreachable' || kind === 'timeout' ? 69 : 78;
 }
 
+/** How messages name each provider; the `provider` field keeps the config value. */
+const PROVIDER_LABELS: Record<string, string> = {
+  aws: 'AWS Secrets Manager',
+  gcp: 'GCP Secret Manager',
+  azure: 'Azure Key Vault',
+};
+
 /**
  * A secret could not be turned into credentials. The message names the provider, the secret
  * reference and where it was looked for (region, project or vault), and never any secret content.
@@ -43,7 +50,8 @@ export class SecretsBootError extends Error {
     options?: { cause?: unknown },
   ) {
     const where = fields.location ? ` (${fields.location})` : '';
-    super(`${fields.provider} secret ${fields.secretRef}${where}: ${explanation}`, options);
+    const label = PROVIDER_LABELS[fields.provider] ?? fields.provider;
+    super(`${label} secret ${fields.secretRef}${where}: ${explanation}`, options);
     this.name = 'SecretsBootError';
     this.provider = fields.provider;
     this.secretRef = fields.secretRef;
