@@ -147,7 +147,7 @@ async function clientOptions(config: SecretsConfig): Promise<ClientOptions> {
   options.port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
   options.protocol = secure ? 'https' : 'http';
   if (!rest && !secure) {
-    const requireFromSdk = createRequire(import.meta.resolve('@google-cloud/secret-manager'));
+    const requireFromSdk = createRequire(createRequire(import.meta.url).resolve('@google-cloud/secret-manager'));
     const gax = requireFromSdk('google-gax') as { grpc: { credentials: { createInsecure(): unknown } } };
     options.sslCreds = gax.grpc.credentials.createInsecure() as ClientOptions['sslCreds'];
   }
