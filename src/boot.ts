@@ -10,7 +10,7 @@ import { createCredentialStore } from './secrets/store.ts';
 import type { DatadogCredentials } from './secrets/types.ts';
 import { buildServer } from './server.ts';
 import { noTelemetry, type Telemetry } from './telemetry.ts';
-import { createDatadogClient } from './upstream/datadog-client.ts';
+import { createUpstreamPipeline } from './upstream/pipeline.ts';
 import { parseDuration } from './time/duration.ts';
 import { VERSION } from './version.ts';
 
@@ -60,7 +60,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const site = effectiveSite(config.datadog, initial.site);
   const baseUrl = datadogBaseUrl(config.datadog, site);
   const transport = createDatadogTransport({ baseUrl, userAgent: `tinkr-server/${VERSION}` });
-  const upstream = createDatadogClient({ transport, credentials, clock, telemetry });
+  const upstream = createUpstreamPipeline({ transport, credentials, clock, telemetry });
 
   let closing = false;
   const readiness = (): Readiness => {

@@ -11,14 +11,14 @@ afterAll(() => app.close());
 
 describe('the public OpenAPI document', () => {
   it('is served at /openapi.json exactly as checked in at openapi/openapi.yaml (run `npm run openapi` after changing a schema)', async () => {
-    const served = await (await fetch(`${app.url}/openapi.json`)).json();
+    const served: any = await (await fetch(`${app.url}/openapi.json`)).json();
     const checkedIn = parse(readFileSync(new URL('../../openapi/openapi.yaml', import.meta.url), 'utf8'));
     // The served version is the test build's; everything else must match to the letter.
     expect({ ...served, info: { ...served.info, version: checkedIn.info.version } }).toEqual(checkedIn);
   });
 
   it('documents every public route and its parameters', async () => {
-    const doc = await (await fetch(`${app.url}/openapi.json`)).json();
+    const doc: any = await (await fetch(`${app.url}/openapi.json`)).json();
     expect(Object.keys(doc.paths).sort()).toEqual(
       ['/api/v1/logs', '/api/v1/metrics', '/api/v1/traces', '/health', '/healthz', '/logs', '/metrics', '/readyz', '/traces', '/traces/{trace_id}'].sort(),
     );

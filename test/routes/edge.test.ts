@@ -29,7 +29,7 @@ afterAll(async () => {
 async function problem(res: Response, status: number, code: string) {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  const body = await res.json();
+  const body: any = await res.json();
   expect(body).toMatchObject({ type: 'about:blank', status, code });
   expect(typeof body.title).toBe('string');
   expect(typeof body.detail).toBe('string');

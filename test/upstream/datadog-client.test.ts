@@ -51,10 +51,12 @@ const hang: Answer = () => {};
 
 class Keys implements Credentials {
   refreshes = 0;
-  constructor(
-    private keys: DatadogCredentials,
-    private next?: DatadogCredentials,
-  ) {}
+  private keys: DatadogCredentials;
+  private next: DatadogCredentials | undefined;
+  constructor(keys: DatadogCredentials, next?: DatadogCredentials) {
+    this.keys = keys;
+    this.next = next;
+  }
   current() {
     return this.keys;
   }
