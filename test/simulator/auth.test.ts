@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_DEMO_KEYS, startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import { callDatadog } from '../helpers/datadog-fetch.ts';
+import { validateDatadogResponse } from '../helpers/datadog-openapi.ts';
+import { ManualClock } from '../helpers/manual-clock.ts';
+
+const LOGS = '/api/v2/logs/events/search';
+const SPANS = '/api/v2/spans/events/search';
+const spansBody = { data: { type: 'search_request', attributes: {} } };
+
+let sim: Simulator;
+beforeAll(async () => {
+  sim = await startSimulator({ clock: new ManualClock() });
+});
+afterAll(() => sim.close());
+
+describe('Datadog keys', () => {
+  it('default to the demo key pair', async () => {
+    expect(DEFAULT_DEMO_KEYS.apiKey).toMatch(/^[0-9a-f]{32}$/);
+    expect(DEFAULT_DEMO_KEYS.appKey).toMatch(/^[0-9a-f]{40}$/);
+    expect(sim.keys).toEqual(DEFAULT_DEMO_KEYS);
+    expect((await callDatadog(sim.url, LOGS, { body: {} })).status).toBe(200);
+  });
+
+  it.each([
+    ['no keys', null],
+    ['a wrong API key', { ...DEFAULT_DEMO_KEYS, apiKey: 'ffff0000000000000000000000000000' }],
+    ['a wrong application key', { ...DEFAULT_DEMO_KEYS, appKey: 'ffff000000000000000000000000000000000000' }],
+  ])('are refused with 403 Forbidden: %s', async (_name, keys) => {
+    const remaining = sim.rateLimit.remaining('logs');
+    const res = await callDatadog(sim.url, LOGS, { body: {}, keys });
+    expect(res.status).toBe(403);
+    expect(res.body).toEqual({ errors: ['Forbidden'] });
+    expect(validateDatadogResponse('ListLogs', 403, res.body)).toEqual([]);
+    expect(res.headers.get('x-ratelimit-name')).toBe('logs_list');
+    // A refused request does not spend the org's budget.
+    expect(sim.rateLimit.remaining('logs')).toBe(remaining);
+  });
+
+  it('are refused in the JSON:API shape on spans', async () => {
+    const res = await callDatadog(sim.url, SPANS, { body: spansBody, keys: null });
+    expect(res.status).toBe(403);
+    expect(res.body).toEqual({ errors: [{ status: '403', title: 'Forbidden', detail: 'Forbidden' }] });
+    expect(validateDatadogResponse('ListSpans', 403, res.body)).toEqual([]);
+  });
+
+  it('rotate with setKeys: the old pair stops working at once', async () => {
+    const rotated = { apiKey: 'abcd0000000000000000000000000001', appKey: 'abcd000000000000000000000000000000000002' };
+    sim.setKeys(rotated);
+    try {
+      expect((await callDatadog(sim.url, LOGS, { body: {} })).status).toBe(403);
+      expect((await callDatadog(sim.url, LOGS, { body: {}, keys: rotated })).status).toBe(200);
+      expect(sim.keys).toEqual(rotated);
+    } finally {
+      sim.setKeys(DEFAULT_DEMO_KEYS);
+    }
+    expect(() => sim.setKeys({ apiKey: '', appKey: 'x' })).toThrow(TypeError);
+  });
+});
+
+describe('unknown paths', () => {
+  it('are a 404 in the APIErrorResponse shape, counted as "other"', async () => {
+    const before = sim.callCount('other');
+    const res = await callDatadog(sim.url, '/api/v2/logs/events/searchx', { body: {} });
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ errors: ['Not found'] });
+    expect(sim.callCount('other')).toBe(before + 1);
+  });
+});
