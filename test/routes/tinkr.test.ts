@@ -1,0 +1,147 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { levelOf } from '../../src/datadog/levels.ts';
+import { ManualClock } from '../helpers/manual-clock.ts';
+import { startStack, type Stack } from '../helpers/stack.ts';
+
+/**
+ * The routes the public Tinkr CLI calls, with the request bodies it was seen to send
+ * (including fields our models do not know) and the exact field names it reads back.
+ */
+const NOW = Date.parse('2026-11-25T04:00:00.000Z');
+const clock = new ManualClock(NOW);
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ clock });
+});
+afterAll(() => stack.close());
+afterEach(() => stack.sim.assertNoViolations());
+
+/** Python's isoformat() with microseconds and +00:00, as the CLI sends. */
+const pyIso = (ms: number) => new Date(ms).toISOString().replace('Z', '000+00:00');
+
+async function post(path: string, body: unknown): Promise<{ status: number; body: any }> {
+  const res = await stack.app.post(path, body);
+  return { status: res.status, body: await res.json() };
+}
+
+describe('POST /api/v1/logs', () => {
+  it('answers entries newest first in Tinkr shape, ignoring unknown fields', async () => {
+    const { status, body } = await post('/api/v1/logs', {
+      service: 'payments-api',
+      query: '*',
+      start: pyIso(NOW - 1_800_000),
+      end: pyIso(NOW),
+      limit: 50,
+      resource_type: 'ecs',
+      extra_field_from_a_newer_cli: true,
+    });
+    expect(status).toBe(200);
+    const expected = stack.sim.truth
+      .logs({ query: '*', from: NOW - 1_800_000, to: NOW })
+      .filter((l) => l.attributes.service === 'payments-api')
+      .slice(0, 50);
+    expect(body.entries).toHaveLength(50);
+    expect(body.entries.map((e: { timestamp: string }) => e.timestamp)).toEqual(expected.map((l) => new Date(l.attributes.timestamp).toISOString()));
+    for (const [i, entry] of body.entries.entries()) {
+      const log = expected[i]!;
+      const dd = log.attributes.attributes.dd as { trace_id?: string; span_id?: string } | undefined;
+      expect(entry).toEqual({
+        timestamp: new Date(log.attributes.timestamp).toISOString(),
+        level: levelOf(log.attributes.status).toUpperCase(),
+        message: log.attributes.message,
+        service: 'payments-api',
+        trace_id: dd?.trace_id ?? '',
+        span_id: dd?.span_id ?? '',
+        extra: { id: log.id, tags: log.attributes.tags.join(', '), host: log.attributes.host, status: log.attributes.status },
+      });
+    }
+  });
+
+  it("understands the CLI's level aliases (tinkr diff)", async () => {
+    const { body } = await post('/api/v1/logs', {
+      service: 'checkout',
+      query: 'level:ERROR OR level:CRITICAL',
+      start: pyIso(NOW - 6 * 3_600_000),
+      end: pyIso(NOW),
+      limit: 1000,
+    });
+    const expected = stack.sim.truth
+      .logs({ query: '*', from: NOW - 6 * 3_600_000, to: NOW })
+      .filter((l) => l.attributes.service === 'checkout' && ['error', 'critical'].includes(levelOf(l.attributes.status)));
+    expect(expected.length).toBeGreaterThan(0);
+    expect(body.entries.length).toBe(Math.min(1000, expected.length));
+    expect(new Set(body.entries.map((e: { level: string }) => e.level))).toEqual(new Set(['ERROR', 'CRITICAL']));
+  });
+
+  it('reports a naive timestamp under its Tinkr name', async () => {
+    const { status, body } = await post('/api/v1/logs', { service: 'checkout', start: '2026-11-25T03:00:00', end: pyIso(NOW) });
+    expect(status).toBe(400);
+    expect(body.errors).toEqual([expect.objectContaining({ path: 'body.start', message: expect.stringMatching(/offset/) })]);
+    expect(typeof body.detail).toBe('string');
+  });
+});
+
+describe('POST /api/v1/metrics', () => {
+  it('scopes a bare metric name to the service and flattens series into points without nulls', async () => {
+    const { status, body } = await post('/api/v1/metrics', { service: 'ledger', metric: 'system.cpu.user', start: pyIso(NOW - 86_400_000), end: pyIso(NOW), resource_type: 'ec2' });
+    expect(status).toBe(200);
+    expect(stack.sim.requests.at(-1)!.query.query).toBe('avg:system.cpu.user{service:ledger}');
+    const truth = stack.sim.truth.metrics('avg:system.cpu.user{service:ledger}', (NOW - 86_400_000) / 1000, NOW / 1000);
+    const expected = truth.series!.flatMap((s) => s.pointlist.filter((p) => p[1] !== null).map((p) => p[0]));
+    expect(body.points.map((p: { timestamp: string }) => Date.parse(p.timestamp))).toEqual(expected.sort((a, b) => a - b));
+    for (const point of body.points) {
+      expect(typeof point.value).toBe('number');
+      expect(point.unit).toBe('percent');
+      expect(point.dimensions).toMatchObject({ service: 'ledger' });
+    }
+  });
+
+  it('sends a full query as given', async () => {
+    const query = 'sum:trace.web.request.errors{service:checkout} by {host}';
+    const { status, body } = await post('/api/v1/metrics', { service: 'checkout', metric: query, start: pyIso(NOW - 3_600_000), end: pyIso(NOW) });
+    expect(status).toBe(200);
+    expect(stack.sim.requests.at(-1)!.query.query).toBe(query);
+    expect(new Set(body.points.map((p: { dimensions: { host: string } }) => p.dimensions.host)).size).toBeGreaterThan(1);
+  });
+});
+
+describe('POST /api/v1/traces', () => {
+  it('answers the newest traces of a service with their real spans, in two upstream calls', async () => {
+    stack.sim.resetRequests();
+    const { status, body } = await post('/api/v1/traces', { service: 'ledger', since: '30m', limit: 5, tags: null });
+    expect(status).toBe(200);
+    expect(stack.sim.callCount('spans')).toBe(2);
+    expect(body.traces).toHaveLength(5);
+    for (const trace of body.traces) {
+      const truth = stack.sim.truth.trace(trace.trace_id);
+      expect(trace.span_count).toBe(truth.length);
+      expect(trace.spans).toHaveLength(truth.length);
+      expect(trace.service).toBe('ledger');
+      expect(['ok', 'error']).toContain(trace.status);
+      expect(trace.status).toBe(truth.some((s) => s.attributes.attributes.status === 'error') ? 'error' : 'ok');
+      expect(typeof trace.duration_ms).toBe('number');
+      const root = trace.spans.find((s: { parent_span_id: string }) => s.parent_span_id === '');
+      expect(root).toBeDefined();
+      expect(trace.operation_name).toBe(root.operation_name);
+      for (const span of trace.spans) expect(Number.isFinite(Date.parse(span.start_time))).toBe(true);
+    }
+    const starts = body.traces.map((t: { start_time: string }) => t.start_time);
+    expect(starts).toEqual([...starts].sort().reverse());
+  });
+
+  it('filters by tags', async () => {
+    const { status, body } = await post('/api/v1/traces', { service: 'checkout', since: '1h', limit: 3, tags: { env: 'staging' } });
+    expect(status).toBe(200);
+    expect(body.traces.length).toBeGreaterThan(0);
+    for (const trace of body.traces) {
+      for (const span of trace.spans.filter((s: { service: string }) => s.service === 'checkout')) expect(span.tags.env).toBe('staging');
+    }
+  });
+
+  it('refuses a malformed since', async () => {
+    const { status, body } = await post('/api/v1/traces', { service: 'checkout', since: '1.5h' });
+    expect(status).toBe(400);
+    expect(body.errors[0].path).toBe('body.since');
+  });
+});
