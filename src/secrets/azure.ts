@@ -26,6 +26,8 @@ import { SecretsBootError } from './types.ts';
 // Research §4.3: the SDK's default is 3 retries with exponential backoff (a refused
 // connection took ~5.6 s to fail). Two quick retries fit comfortably in secrets.timeout_ms.
 const RETRY_OPTIONS = { maxRetries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 2_000 };
+// A healthy vault answers in well under a second; 5 s per attempt leaves room for a slow
+// network while keeping three attempts near the 15 s default of secrets.timeout_ms.
 const ATTEMPT_TIMEOUT_MS = 5_000;
 
 const CHAIN =
@@ -102,8 +104,9 @@ export function classifyAzureError(err: unknown, ctx: SecretContext, signal: Abo
   const status = numberField(err, 'statusCode');
   const message = stringField(err, 'message');
   const inner = innerCode(err);
-  // A RestError with a status carries the vault's own JSON message; other messages are not repeated.
-  const said = name === 'RestError' && status !== undefined && code !== undefined ? serviceSaid(message) : '';
+  // A RestError for an error status carries the vault's own JSON message; other messages (a parse
+  // error quotes the body) are not repeated.
+  const said = name === 'RestError' && status !== undefined && status >= 400 && code !== undefined && code !== 'PARSE_ERROR' ? serviceSaid(message) : '';
 
   if (name === 'AbortError') return bootError(ctx, 'timeout', `no answer within ${ATTEMPT_TIMEOUT_MS} ms on each of ${RETRY_OPTIONS.maxRetries + 1} attempts`);
   if (CREDENTIAL_ERRORS.has(name)) {
@@ -135,6 +138,10 @@ export function classifyAzureError(err: unknown, ctx: SecretContext, signal: Abo
   }
   const failure = networkError(ctx, network, `check network access to ${vault}`);
   if (failure) return failure;
+  if (name === 'RestError' && code === 'PARSE_ERROR') {
+    // The parse error's message quotes the body, which may hold the secret: only the status is named.
+    return bootError(ctx, 'unreachable', `the endpoint answered${status === undefined ? '' : ` HTTP ${status}`} with a body that is not JSON; is ${vault} a Key Vault?`);
+  }
   if (/^Cannot connect to .* while allowInsecureConnection is false/.test(message ?? '')) {
     return bootError(ctx, 'misconfigured', 'Key Vault must be reached over https://');
   }

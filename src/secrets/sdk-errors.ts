@@ -54,10 +54,14 @@ const NETWORK_CODES = new Set([
 /** Node's TLS verification failures: a trust problem is configuration, not an outage. */
 const TLS_CODES = /^(?:CERT_\w+|UNABLE_TO_\w+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_\w+)$/;
 
+// SDKs wrap a socket error two or three times (SDK error → fetch error → system error); the
+// bound only stops a cyclic cause chain.
+const MAX_CAUSE_DEPTH = 5;
+
 /** The Node error code of err or of anything in its cause chain. */
 export function errorCode(err: unknown): string | undefined {
   let current: unknown = err;
-  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
+  for (let depth = 0; depth < MAX_CAUSE_DEPTH && current !== undefined && current !== null; depth++) {
     const code = stringField(current, 'code') ?? stringField(current, 'errno');
     if (code !== undefined && (NETWORK_CODES.has(code) || TLS_CODES.test(code))) return code;
     current = field(current, 'cause');

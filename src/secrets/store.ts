@@ -74,7 +74,11 @@ export function createCredentialStore(opts: CredentialStoreOptions): CredentialS
   // The periodic timer must not keep the process alive; the system clock's sleep would, so the
   // real clock gets an unreferenced timer while an injected test clock is used as is.
   const sleep: Clock['sleep'] =
-    clock === systemClock ? async (ms, signal) => void (await delay(Math.max(0, ms), undefined, { ref: false, ...(signal ? { signal } : {}) })) : (ms, signal) => clock.sleep(ms, signal);
+    clock === systemClock
+      ? async (ms, signal) => {
+          await delay(Math.max(0, ms), undefined, { ref: false, ...(signal ? { signal } : {}) });
+        }
+      : (ms, signal) => clock.sleep(ms, signal);
 
   let current = opts.initial;
   let loadedAt = clock.now();

@@ -196,7 +196,8 @@ describe('Azure failures: kind, exit code and a message naming provider, secret 
     vault.put('cut', `${marker}${'x'.repeat(20)}`);
     vault.fail('cut', 'truncated');
     const err = await bootFailure(azure({ secret: 'cut' }));
-    expect(err.exitCode).toBe(69);
+    expect([err.kind, err.exitCode]).toEqual(['unreachable', 69]);
+    expect(err.message).toContain('with a body that is not JSON');
     expectNoLeak(err, marker);
   });
 
