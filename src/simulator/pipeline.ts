@@ -146,8 +146,8 @@ export async function handleDatadogRequest(state: PipelineState, req: IncomingMe
     reply = withHeaders(route.handle({ query: recorded.query, body }, ctx), decision.headers);
   }
   if (fault?.kind === 'malformed') {
-    const textBody = fault.variant === 'non-json' ? NON_JSON_BODY : serialise(reply).slice(0, Math.floor(serialise(reply).length / 2));
-    send(res, { ...reply, status: 200, contentType: reply.contentType }, textBody);
+    const full = serialise(reply);
+    send(res, { ...reply, status: 200 }, fault.variant === 'non-json' ? NON_JSON_BODY : full.slice(0, Math.floor(full.length / 2)));
     return;
   }
   send(res, reply);

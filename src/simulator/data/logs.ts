@@ -21,6 +21,8 @@ import { compareTimed, eventId, isoMs, type LogEvent, type Timed } from '../wire
 /** Background logs per service per 10 s slot (one every 5 s per service). */
 export const AMBIENT_PER_SLOT = 2;
 const LOG_ID_VERSION = 1;
+/** Numbers in background messages vary over this many values (prime, so templates decorrelate). */
+const MESSAGE_VARIANTS = 10_007;
 /** Background logs come mostly from prod; one in this many comes from the staging host. */
 const STAGING_AMBIENT_EVERY = 10;
 
@@ -135,8 +137,8 @@ function ambientLogs(slot: number): Draft[] {
         env,
         host: pick(hashInts(h, 3), service.hosts[env]),
         status,
-        message: template.message(h % 10_007),
-        attributes: template.attributes?.(h % 10_007) ?? {},
+        message: template.message(h % MESSAGE_VARIANTS),
+        attributes: template.attributes?.(h % MESSAGE_VARIANTS) ?? {},
       });
     }
   });

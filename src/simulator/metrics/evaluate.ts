@@ -12,6 +12,8 @@ import type { MetricSeries, MetricsQueryResponse } from '../wire.ts';
 export const METRICS_RETENTION_MS = 455 * 86_400_000;
 /** Most points one series may hold; longer ranges get a coarser interval. */
 export const MAX_POINTS_PER_SERIES = 1_500;
+/** Values keep 4 decimals: stable JSON across platforms, still realistic-looking floats. */
+const VALUE_SCALE = 10_000;
 /** The interval the synthetic agents report at; the unit of `.rollup(count)`. */
 const NATIVE_INTERVAL_S = 10;
 
@@ -132,5 +134,5 @@ function spaceAggregate(q: MetricQuery, values: number[]): number | null {
     default:
       out = values.reduce((a, b) => a + b, 0) / values.length;
   }
-  return Math.round(out * 10_000) / 10_000;
+  return Math.round(out * VALUE_SCALE) / VALUE_SCALE;
 }
