@@ -111,7 +111,8 @@ export function createGcpSource(config: SecretsConfig): SecretSource {
             );
             const data = response.payload?.data;
             if (data === undefined || data === null) return undefined;
-            return typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
+            // protobuf `bytes` arrive as a Buffer on both transports; a string form would be base64.
+            return (typeof data === 'string' ? Buffer.from(data, 'base64') : Buffer.from(data)).toString('utf8');
           } catch (err) {
             if (err instanceof SecretsBootError) throw err;
             throw classifyGcpError(err, ctx, sig, project);
