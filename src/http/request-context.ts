@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { ANONYMOUS, bearerToken, type Caller, type Keyring } from '../auth/keyring.ts';
 import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
+import { scopePartition } from '../service/scope.ts';
 import type { CallContext } from '../upstream/types.ts';
 import { sendProblem } from './problem.ts';
 
@@ -65,6 +66,7 @@ export const requestContext = fp<RequestContextOptions>(
         signal: controller.signal,
         deadline: options.clock.now() + options.requestTimeoutMs,
         noCache: /\bno-cache\b/i.test(request.headers['cache-control'] ?? ''),
+        partition: scopePartition(caller.scope),
         stats: { upstreamCalls: 0 },
       };
     });

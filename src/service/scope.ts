@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import { anyOf } from '../datadog/search-syntax.ts';
 
@@ -12,6 +13,13 @@ export interface Scope {
 }
 
 export const UNRESTRICTED: Scope = {};
+
+/** A stable, non-secret name of a scope: '' when unrestricted. */
+export function scopePartition(scope: Scope): string {
+  if (!scope.services && scope.env === undefined) return '';
+  const services = scope.services ? [...scope.services].sort() : [];
+  return createHash('sha256').update(JSON.stringify([services, scope.env ?? null])).digest('base64url').slice(0, 16);
+}
 
 /**
  * The services a search may cover: the requested ones when all are inside the scope (403

@@ -40,6 +40,11 @@ export interface CallContext {
   deadline: number;
   /** The caller sent `Cache-Control: no-cache`. */
   noCache: boolean;
+  /**
+   * The caller's data scope as a short non-secret string ('' when unrestricted). Anything kept
+   * across requests (cache entries) is kept apart per partition, so scopes never share answers.
+   */
+  partition: string;
   /** Filled in as calls are made; logged with the request. */
   stats: RequestStats;
 }

@@ -72,7 +72,7 @@ class Keys implements Credentials {
 const request: UpstreamRequest = { family: 'logs', method: 'POST', path: '/api/v2/logs/events/search', body: {} };
 
 function context(timeoutMs = 5_000): CallContext {
-  return { signal: AbortSignal.timeout(timeoutMs), deadline: Date.now() + timeoutMs, noCache: false, stats: { upstreamCalls: 0 } };
+  return { signal: AbortSignal.timeout(timeoutMs), deadline: Date.now() + timeoutMs, noCache: false, partition: '', stats: { upstreamCalls: 0 } };
 }
 
 function client(keys: Credentials = new Keys({ apiKey: 'key-1', appKey: 'app-1' })) {
