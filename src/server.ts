@@ -4,9 +4,9 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import { createKeyring } from './auth/keyring.ts';
+import { anonymousCaller, createKeyring } from './auth/keyring.ts';
 import type { Clock } from './clock.ts';
-import type { ApiKeyConfig } from './config/schema.ts';
+import { DEFAULT_QUOTA, type ApiKeyConfig, type QuotaConfig } from './config/schema.ts';
 import { registerProblemHandlers } from './http/problem.ts';
 import { requestContext } from './http/request-context.ts';
 import { registerHealthRoutes, type Readiness } from './routes/health.ts';
@@ -23,7 +23,8 @@ export interface ServerDeps {
   version: string;
   profileName: string;
   profiles: Record<string, string>;
-  auth: { mode: 'keys' | 'none'; keys: readonly ApiKeyConfig[] };
+  /** `quota` is the default per-key quota (`[auth] quota`); DEFAULT_QUOTA when absent. */
+  auth: { mode: 'keys' | 'none'; keys: readonly ApiKeyConfig[]; quota?: QuotaConfig };
   requestTimeoutMs: number;
   maxRangeMs: { logs: number; traces: number; metrics: number };
   upstream: Upstream;
@@ -82,9 +83,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  const quota = deps.auth.quota ?? DEFAULT_QUOTA;
   await app.register(requestContext, {
-    keyring: createKeyring(deps.auth.keys),
+    keyring: createKeyring(deps.auth.keys, quota),
     authMode: deps.auth.mode,
+    anonymous: anonymousCaller(quota),
     clock: deps.clock,
     requestTimeoutMs: deps.requestTimeoutMs,
   });
