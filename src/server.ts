@@ -8,6 +8,7 @@ import { anonymousCaller, createKeyring } from './auth/keyring.ts';
 import type { Clock } from './clock.ts';
 import { DEFAULT_QUOTA, type ApiKeyConfig, type QuotaConfig } from './config/schema.ts';
 import { registerProblemHandlers } from './http/problem.ts';
+import { quotas } from './http/quota.ts';
 import { requestContext } from './http/request-context.ts';
 import { registerHealthRoutes, type Readiness } from './routes/health.ts';
 import { registerLogsRoute } from './routes/logs.ts';
@@ -83,6 +84,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  // Authentication and roles (request-context's onRequest), then the caller's quota.
   const quota = deps.auth.quota ?? DEFAULT_QUOTA;
   await app.register(requestContext, {
     keyring: createKeyring(deps.auth.keys, quota),
@@ -91,6 +93,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     clock: deps.clock,
     requestTimeoutMs: deps.requestTimeoutMs,
   });
+  await app.register(quotas, { clock: deps.clock });
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
