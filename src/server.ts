@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { anonymousCaller, createKeyring } from './auth/keyring.ts';
 import type { Clock } from './clock.ts';
 import { DEFAULT_QUOTA, type ApiKeyConfig, type QuotaConfig } from './config/schema.ts';
+import { registerCors } from './http/cors.ts';
 import { registerProblemHandlers } from './http/problem.ts';
 import { quotas } from './http/quota.ts';
 import { requestContext } from './http/request-context.ts';
@@ -26,6 +27,8 @@ export interface ServerDeps {
   profiles: Record<string, string>;
   /** `quota` is the default per-key quota (`[auth] quota`); DEFAULT_QUOTA when absent. */
   auth: { mode: 'keys' | 'none'; keys: readonly ApiKeyConfig[]; quota?: QuotaConfig };
+  /** `[server] cors_origins`: exact browser origins allowed; none when absent or empty. */
+  corsOrigins?: readonly string[];
   requestTimeoutMs: number;
   maxRangeMs: { logs: number; traces: number; metrics: number };
   upstream: Upstream;
@@ -84,7 +87,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
-  // Authentication and roles (request-context's onRequest), then the caller's quota.
+  // Hook order matters: CORS first (so even refusals below carry its headers and a preflight
+  // needs no token), then authentication and roles, then the caller's quota.
+  await registerCors(app, deps.corsOrigins ?? []);
   const quota = deps.auth.quota ?? DEFAULT_QUOTA;
   await app.register(requestContext, {
     keyring: createKeyring(deps.auth.keys, quota),
