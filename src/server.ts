@@ -8,6 +8,7 @@ import { anonymousCaller, createKeyring } from './auth/keyring.ts';
 import type { Clock } from './clock.ts';
 import { DEFAULT_QUOTA, type ApiKeyConfig, type QuotaConfig } from './config/schema.ts';
 import { registerCors } from './http/cors.ts';
+import { clientErrorHandler, MAX_HEADER_BYTES, registerQueryStringLimit } from './http/limits.ts';
 import { registerProblemHandlers } from './http/problem.ts';
 import { quotas } from './http/quota.ts';
 import { requestContext } from './http/request-context.ts';
@@ -53,6 +54,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // One access-log line per request is written in onResponse below, with our own fields.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
     bodyLimit: BODY_LIMIT_BYTES,
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    clientErrorHandler,
     genReqId: (raw) => {
       const given = raw.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -88,8 +91,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   // Hook order matters: CORS first (so even refusals below carry its headers and a preflight
-  // needs no token), then authentication and roles, then the caller's quota.
+  // needs no token), then the request limits, authentication and roles, then the caller's quota.
   await registerCors(app, deps.corsOrigins ?? []);
+  registerQueryStringLimit(app);
   const quota = deps.auth.quota ?? DEFAULT_QUOTA;
   await app.register(requestContext, {
     keyring: createKeyring(deps.auth.keys, quota),
