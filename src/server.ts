@@ -9,7 +9,7 @@ import type { Clock } from './clock.ts';
 import { DEFAULT_QUOTA, type ApiKeyConfig, type QuotaConfig } from './config/schema.ts';
 import { registerCors } from './http/cors.ts';
 import { clientErrorHandler, MAX_HEADER_BYTES, registerQueryStringLimit } from './http/limits.ts';
-import { registerProblemHandlers } from './http/problem.ts';
+import { frameworkErrorHandler, registerProblemHandlers } from './http/problem.ts';
 import { quotas } from './http/quota.ts';
 import { requestContext } from './http/request-context.ts';
 import { registerHealthRoutes, type Readiness } from './routes/health.ts';
@@ -56,6 +56,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT_BYTES,
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
     genReqId: (raw) => {
       const given = raw.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

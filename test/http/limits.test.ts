@@ -72,6 +72,11 @@ describe('request limits', () => {
     expect(body.errors?.[0]?.path).toBe('request');
   });
 
+  it('refuses a path segment longer than the router accepts with a 400 problem on path', async () => {
+    await badRequestOn(await app.get(`/traces/${'9'.repeat(500)}`), 'path', /longer than the server accepts/);
+    await badRequestOn(await app.get('/traces/%E0%A4%A'), 'path', /not valid/);
+  });
+
   it.each([
     ['service', `/logs?service=${many(MAX_LIST_ITEMS + 1, (i) => `s${i}`)}`],
     ['level', `/logs?level=${many(MAX_LIST_ITEMS + 1, () => 'error')}`],
