@@ -84,6 +84,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     profileName: config.profileName,
     profiles: config.profiles,
     auth: config.auth,
+    corsOrigins: config.server.corsOrigins,
     requestTimeoutMs: config.server.requestTimeoutMs,
     maxRangeMs: config.maxRangeMs,
     upstream,

@@ -4,7 +4,7 @@ import type { Args } from './config/args.ts';
 import { envSchema } from './config/env.ts';
 import { configError } from './config/errors.ts';
 import { DEFAULT_METRICS_PORT, DEFAULT_PORT, flagPort, type Config } from './config/load.ts';
-import { DEFAULT_MAX_RANGE, DEFAULT_REQUEST_TIMEOUT_MS } from './config/schema.ts';
+import { DEFAULT_MAX_RANGE, DEFAULT_QUOTA, DEFAULT_REQUEST_TIMEOUT_MS } from './config/schema.ts';
 import { createLogger } from './logging.ts';
 import { DEFAULT_DEMO_KEYS, startSimulator } from './simulator/index.ts';
 import { parseDuration } from './time/duration.ts';
@@ -30,7 +30,7 @@ export async function runDemo(args: Args, rawEnv: Readonly<Record<string, string
     metricsPort: env.data.TINKR_METRICS_PORT ?? DEFAULT_METRICS_PORT,
     logLevel: env.data.TINKR_LOG_LEVEL ?? 'info',
     server: { corsOrigins: [], requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS, cursorSecret: undefined },
-    auth: { mode: 'keys', keys: [{ hash: sha256Hex(DEMO_TOKEN), subject: 'demo', roles: ['viewer'] }] },
+    auth: { mode: 'keys', keys: [{ hash: sha256Hex(DEMO_TOKEN), subject: 'demo', roles: ['viewer'] }], quota: DEFAULT_QUOTA },
     datadog: {
       site: 'datadoghq.com',
       envSite: undefined,

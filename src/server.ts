@@ -4,10 +4,13 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import { createKeyring } from './auth/keyring.ts';
+import { anonymousCaller, createKeyring } from './auth/keyring.ts';
 import type { Clock } from './clock.ts';
-import type { ApiKeyConfig } from './config/schema.ts';
-import { registerProblemHandlers } from './http/problem.ts';
+import { DEFAULT_QUOTA, type ApiKeyConfig, type QuotaConfig } from './config/schema.ts';
+import { registerCors } from './http/cors.ts';
+import { clientErrorHandler, MAX_HEADER_BYTES, registerQueryStringLimit } from './http/limits.ts';
+import { frameworkErrorHandler, registerProblemHandlers } from './http/problem.ts';
+import { quotas } from './http/quota.ts';
 import { requestContext } from './http/request-context.ts';
 import { registerHealthRoutes, type Readiness } from './routes/health.ts';
 import { registerLogsRoute } from './routes/logs.ts';
@@ -23,7 +26,10 @@ export interface ServerDeps {
   version: string;
   profileName: string;
   profiles: Record<string, string>;
-  auth: { mode: 'keys' | 'none'; keys: readonly ApiKeyConfig[] };
+  /** `quota` is the default per-key quota (`[auth] quota`); DEFAULT_QUOTA when absent. */
+  auth: { mode: 'keys' | 'none'; keys: readonly ApiKeyConfig[]; quota?: QuotaConfig };
+  /** `[server] cors_origins`: exact browser origins allowed; none when absent or empty. */
+  corsOrigins?: readonly string[];
   requestTimeoutMs: number;
   maxRangeMs: { logs: number; traces: number; metrics: number };
   upstream: Upstream;
@@ -48,6 +54,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // One access-log line per request is written in onResponse below, with our own fields.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
     bodyLimit: BODY_LIMIT_BYTES,
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
     genReqId: (raw) => {
       const given = raw.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -82,12 +91,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  // Hook order matters: CORS first (so even refusals below carry its headers and a preflight
+  // needs no token), then the request limits, authentication and roles, then the caller's quota.
+  await registerCors(app, deps.corsOrigins ?? []);
+  registerQueryStringLimit(app);
+  const quota = deps.auth.quota ?? DEFAULT_QUOTA;
   await app.register(requestContext, {
-    keyring: createKeyring(deps.auth.keys),
+    keyring: createKeyring(deps.auth.keys, quota),
     authMode: deps.auth.mode,
+    anonymous: anonymousCaller(quota),
     clock: deps.clock,
     requestTimeoutMs: deps.requestTimeoutMs,
   });
+  await app.register(quotas, { clock: deps.clock });
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

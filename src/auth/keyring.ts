@@ -1,18 +1,35 @@
 import { createHash } from 'node:crypto';
-import type { ApiKeyConfig, Role } from '../config/schema.ts';
+import type { ApiKeyConfig, QuotaConfig, Role } from '../config/schema.ts';
 import type { Scope } from '../service/scope.ts';
+import { parseDuration } from '../time/duration.ts';
+import { permissionsOf, type Permission } from './roles.ts';
+
+/** Requests per window; undefined in a Caller means no quota. */
+export interface Quota {
+  requests: number;
+  windowMs: number;
+}
 
 /** Who is calling, as established from the bearer token. */
 export interface Caller {
   subject: string;
   roles: readonly Role[];
+  permissions: ReadonlySet<Permission>;
   scope: Scope;
   /** A short, non-secret id of the key (for quotas, cache partitioning, logs). */
   keyId: string;
+  quota: Quota | undefined;
+}
+
+/** The quota a config entry stands for. */
+export function resolveQuota(config: QuotaConfig): Quota | undefined {
+  return config === 'off' ? undefined : { requests: config.requests, windowMs: parseDuration(config.per)! };
 }
 
 /** The caller of a server started with `auth.mode = "none"`. */
-export const ANONYMOUS: Caller = { subject: 'anonymous', roles: ['viewer'], scope: {}, keyId: 'anonymous' };
+export function anonymousCaller(quota: QuotaConfig): Caller {
+  return { subject: 'anonymous', roles: ['viewer'], permissions: permissionsOf(['viewer']), scope: {}, keyId: 'anonymous', quota: resolveQuota(quota) };
+}
 
 /** Longest bearer token considered; a longer one is not one of ours. */
 const MAX_TOKEN_LENGTH = 512;
@@ -28,14 +45,16 @@ export interface Keyring {
  * the presented token in a map compares digests, never raw tokens, so timing reveals nothing
  * useful about a stored token.
  */
-export function createKeyring(keys: readonly ApiKeyConfig[]): Keyring {
+export function createKeyring(keys: readonly ApiKeyConfig[], defaultQuota: QuotaConfig): Keyring {
   const byHash = new Map<string, Caller>();
   for (const key of keys) {
     byHash.set(key.hash, {
       subject: key.subject,
       roles: key.roles,
+      permissions: permissionsOf(key.roles),
       scope: { services: key.services, env: key.env },
       keyId: key.hash.slice(0, 12),
+      quota: resolveQuota(key.quota ?? defaultQuota),
     });
   }
   return {

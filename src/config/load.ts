@@ -8,7 +8,7 @@ import { parseDuration } from '../time/duration.ts';
 import type { Args } from './args.ts';
 import { envSchema, type Env, LOG_LEVELS } from './env.ts';
 import { configError, EXIT, StartupError } from './errors.ts';
-import { apiKeySchema, fileSchema, type ApiKeyConfig, type FileConfig, type ProfileConfig } from './schema.ts';
+import { apiKeySchema, DEFAULT_QUOTA, fileSchema, type ApiKeyConfig, type FileConfig, type ProfileConfig, type QuotaConfig } from './schema.ts';
 
 /** Everything the server needs to start, validated. Built once, then passed down; never re-read. */
 export interface Config {
@@ -22,7 +22,7 @@ export interface Config {
   metricsPort: number;
   logLevel: (typeof LOG_LEVELS)[number];
   server: { corsOrigins: string[]; requestTimeoutMs: number; cursorSecret: string | undefined };
-  auth: { mode: 'keys' | 'none'; keys: ApiKeyConfig[] };
+  auth: { mode: 'keys' | 'none'; keys: ApiKeyConfig[]; quota: QuotaConfig };
   datadog: {
     /** The profile's `site`; wins over everything else. */
     site: DatadogSite | undefined;
@@ -244,7 +244,7 @@ function authConfig(file: FileConfig | undefined, source: string, env: Env): Con
     try {
       parsed = JSON.parse(env.TINKR_API_KEYS);
     } catch {
-      throw configError('environment', 'TINKR_API_KEYS', 'is not valid JSON; expected an array of {hash, subject, roles}');
+      throw configError('environment', 'TINKR_API_KEYS', 'is not valid JSON; expected an array of {hash, subject, roles, services?, env?, quota?}');
     }
     const result = apiKeySchema.array().safeParse(parsed);
     if (!result.success) throw zodError('environment', result.error, 'TINKR_API_KEYS');
@@ -258,7 +258,7 @@ function authConfig(file: FileConfig | undefined, source: string, env: Env): Con
       'no API keys: add [auth] api_keys (SHA-256 hashes of bearer tokens) or TINKR_API_KEYS; auth.mode = "none" is for local development only',
     );
   }
-  return { mode, keys };
+  return { mode, keys, quota: file?.auth.quota ?? DEFAULT_QUOTA };
 }
 
 /** A `--port` value; a bad one is a usage error (64). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SCOPE_VALUE } from '../datadog/metrics.ts';
 import { DATADOG_SITES } from '../datadog/sites.ts';
 import { secretsSchema } from '../secrets/schema.ts';
 import { parseDuration } from '../time/duration.ts';
@@ -8,6 +9,7 @@ import { parseDuration } from '../time/duration.ts';
  * because a typo must never pass silently. `env:NAME` references are resolved before this runs.
  */
 
+/** Roles a key may hold (what each allows: auth/roles.ts). Any other name is a config error. */
 export const KNOWN_ROLES = ['viewer', 'oncall', 'sre-lead'] as const;
 export type Role = (typeof KNOWN_ROLES)[number];
 
@@ -15,6 +17,40 @@ const duration = (what: string) =>
   z.string().refine((s) => parseDuration(s) !== undefined, {
     message: `${what}: expected a duration such as "15m", "24h" or "7d"`,
   });
+
+/**
+ * A service or env a key is scoped to. The value must be writable, unquoted, into a metric
+ * scope (`{service:payments-api}`), which has no quoting; Datadog normalizes tag values to these
+ * characters anyway.
+ */
+const scopeValue = z.string().regex(SCOPE_VALUE, 'letters, digits, "_", "-", "." and "/" only (a Datadog tag value)');
+
+/**
+ * Requests one key may make per window. Default: 600 a minute, ten a second on average; a
+ * dashboard of 20 panels refreshing every 30 s makes 40 a minute, so only a runaway client or
+ * a script in a loop reaches it.
+ */
+export const DEFAULT_QUOTA = { requests: 600, per: '1m' } as const;
+/** Shortest and longest quota window: under a second is noise, over a day is a budget, not a quota. */
+const QUOTA_WINDOW_MS = { min: 1_000, max: 86_400_000 } as const;
+
+/** `{ requests = 600, per = "1m" }`, or `"off"` for no quota at all. */
+export const quotaSchema = z.union([
+  z.literal('off'),
+  z
+    .object({
+      requests: z.number().int().min(1, 'at least 1; use quota = "off" for no quota').max(1_000_000),
+      per: z.string().refine(
+        (s) => {
+          const ms = parseDuration(s);
+          return ms !== undefined && ms >= QUOTA_WINDOW_MS.min && ms <= QUOTA_WINDOW_MS.max;
+        },
+        { message: 'expected a window from "1s" to "1d", such as "1m" or "1h"' },
+      ),
+    })
+    .strict(),
+]);
+export type QuotaConfig = z.infer<typeof quotaSchema>;
 
 /** One caller key: the SHA-256 of the raw bearer token, never the token itself. */
 export const apiKeySchema = z
@@ -24,9 +60,12 @@ export const apiKeySchema = z
       .regex(/^[0-9a-fA-F]{64}$/, 'expected the SHA-256 hex digest of the token (64 hex characters)')
       .transform((h) => h.toLowerCase()),
     subject: z.string().min(1),
-    roles: z.array(z.enum(KNOWN_ROLES)).min(1),
-    services: z.array(z.string().min(1)).min(1).optional(),
-    env: z.string().min(1).optional(),
+    /** Empty: the key authenticates but may read nothing (403), e.g. while it is being retired. */
+    roles: z.array(z.enum(KNOWN_ROLES)),
+    services: z.array(scopeValue).min(1).optional(),
+    env: scopeValue.optional(),
+    /** This key's own quota; `[auth] quota` when absent. */
+    quota: quotaSchema.optional(),
   })
   .strict();
 export type ApiKeyConfig = z.infer<typeof apiKeySchema>;
@@ -35,15 +74,36 @@ export const authSchema = z
   .object({
     api_keys: z.array(apiKeySchema).default([]),
     mode: z.enum(['keys', 'none']).default('keys'),
+    /** The quota of every key that has none of its own (and of each client IP when mode = "none"). */
+    quota: quotaSchema.default(DEFAULT_QUOTA),
   })
   .strict();
 
 /** Default end-to-end deadline of one request, upstream included (DESIGN §3). */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
+/**
+ * One browser origin allowed to call the API: scheme, host and optional port, nothing else,
+ * because browsers send exactly that in `Origin` and it is compared exactly.
+ */
+const corsOrigin = z
+  .string()
+  .refine(
+    (value) => {
+      try {
+        const url = new URL(value);
+        return (url.protocol === 'https:' || url.protocol === 'http:') && url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'expected an origin such as "https://grafana.example.com" (scheme, host and optional port; no path)' },
+  )
+  .transform((value) => new URL(value).origin);
+
 export const serverSchema = z
   .object({
-    cors_origins: z.array(z.url()).default([]),
+    cors_origins: z.array(corsOrigin).default([]),
     request_timeout_ms: z.number().int().min(100).max(600_000).default(DEFAULT_REQUEST_TIMEOUT_MS),
     /** HMAC key for `next_cursor`; set it (via env:) when several replicas share a load balancer. */
     cursor_secret: z.string().min(16).optional(),

@@ -6,6 +6,12 @@
  * caller's text could close that parenthesis (`x) OR (service:b`) or leave a quote open, it
  * would change what the composed query means. A query whose parentheses balance, whose quotes
  * and ranges close and which has no dangling operator cannot escape its wrapping.
+ *
+ * For a scoped key the check is `strict`: it also refuses every construct whose structure
+ * depends on details of the grammar a parser could read differently (escaped parentheses or
+ * quotes, quotes or parentheses glued inside a word, Unicode spaces and invisible characters).
+ * What is left has the same parentheses under any reasonable reading, escape-aware or not, so
+ * the wrapping holds even if Datadog's parser differs from ours in those details.
  */
 
 /** `payments "api"` → `"payments \"api\""`: a value that can never change the query's meaning. */
@@ -45,10 +51,38 @@ export type SyntaxCheck = { ok: true; tokens: Token[] } | { ok: false; message: 
 
 /** Longest caller query accepted; Datadog's own UI limit is of the same order. */
 export const MAX_QUERY_LENGTH = 4_000;
+/**
+ * Deepest nesting of parentheses in a caller query. Nobody writes more than a handful; the
+ * bound keeps the composed query (one level deeper) well inside what Datadog and our own
+ * simulator parse.
+ */
+export const MAX_QUERY_DEPTH = 32;
+
+export interface CheckOptions {
+  /** Refuse every construct parsers could disagree on (see the file comment); for scoped keys. */
+  strict?: boolean;
+}
+
+/**
+ * Characters a strict query may not hold: control characters other than tab and newlines,
+ * invisible format characters (zero-width, bidi overrides) and every space but the ASCII one.
+ * A parser that took one of these for a space (or not) would split terms differently.
+ */
+const AMBIGUOUS_CHARACTER = /[\p{Cf}\p{Zl}\p{Zp}]|(?![ ])\p{Zs}|(?![\t\n\r])\p{Cc}/u;
+/** After a backslash, these would change the structure if the backslash were read literally. */
+const STRUCTURAL_AFTER_BACKSLASH = /["\\()[\]{}]/;
 
 /** Tokenizes a query and checks that it is structurally whole. */
-export function checkQuery(query: string): SyntaxCheck {
+export function checkQuery(query: string, options: CheckOptions = {}): SyntaxCheck {
   if (query.length > MAX_QUERY_LENGTH) return { ok: false, message: `longer than ${MAX_QUERY_LENGTH} characters` };
+  const strict = options.strict === true;
+  if (strict) {
+    const odd = AMBIGUOUS_CHARACTER.exec(query);
+    if (odd) {
+      const code = odd[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+      return { ok: false, message: `has character U+${code} (a control, invisible or non-ASCII space character)` };
+    }
+  }
   const tokens: Token[] = [];
   let i = 0;
   while (i < query.length) {
@@ -58,12 +92,16 @@ export function checkQuery(query: string): SyntaxCheck {
       continue;
     }
     if (ch === '(' || ch === ')') {
+      if (strict) {
+        const glued = gluedParenthesis(query, i, tokens.at(-1));
+        if (glued) return { ok: false, message: glued };
+      }
       tokens.push({ kind: ch === '(' ? 'lparen' : 'rparen', start: i, end: i + 1, text: ch });
       i++;
       continue;
     }
     const start = i;
-    const scanned = scanTerm(query, i);
+    const scanned = scanTerm(query, i, strict);
     if (!scanned.ok) return scanned;
     i = scanned.end;
     const text = query.slice(start, i);
@@ -74,19 +112,49 @@ export function checkQuery(query: string): SyntaxCheck {
   return grammar ?? { ok: true, tokens };
 }
 
+/**
+ * Strict mode: a parenthesis must stand apart from words (`a (b)`, `(a) b`), except a group
+ * opened right after `field:` or `-`. In `a(b` a parser could take the parenthesis as text.
+ */
+function gluedParenthesis(query: string, at: number, previous: Token | undefined): string | undefined {
+  if (query[at] === '(') {
+    const before = query[at - 1];
+    if (before === undefined || /\s/.test(before) || before === '(') return undefined;
+    if (previous && previous.end === at && isPrefix(previous)) return undefined;
+    return 'has a "(" glued to the word before it; put a space before it';
+  }
+  const after = query[at + 1];
+  if (after === undefined || /\s/.test(after) || after === ')') return undefined;
+  return 'has a ")" glued to the word after it; put a space after it';
+}
+
 /** Reads one term: up to whitespace or a parenthesis outside quotes, ranges and escapes. */
-function scanTerm(query: string, from: number): { ok: true; end: number } | { ok: false; message: string } {
+function scanTerm(query: string, from: number, strict: boolean): { ok: true; end: number } | { ok: false; message: string } {
   let i = from;
   while (i < query.length) {
     const ch = query[i]!;
     if (ch === '\\') {
       if (i + 1 >= query.length) return { ok: false, message: 'ends with a lone backslash' };
+      if (strict && STRUCTURAL_AFTER_BACKSLASH.test(query[i + 1]!)) {
+        return { ok: false, message: `has an escaped "${query[i + 1]}"; put the text in double quotes instead` };
+      }
       i += 2;
       continue;
     }
     if (ch === '"') {
-      const close = closingQuote(query, i + 1);
+      if (strict && !startsValue(query.slice(from, i))) {
+        return { ok: false, message: 'has a double quote inside a word; a quoted phrase must start the term or follow "field:"' };
+      }
+      const close = closingQuote(query, i + 1, strict);
       if (close < 0) return { ok: false, message: 'has an unclosed double quote' };
+      if (strict) {
+        const escaped = escapedStructure(query.slice(i + 1, close));
+        if (escaped) return { ok: false, message: escaped };
+        const after = query[close + 1];
+        if (after !== undefined && !/\s/.test(after) && after !== ')') {
+          return { ok: false, message: 'has a quoted phrase glued to the text after it; put a space after the closing quote' };
+        }
+      }
       i = close + 1;
       continue;
     }
@@ -94,7 +162,8 @@ function scanTerm(query: string, from: number): { ok: true; end: number } | { ok
       const closer = ch === '[' ? ']' : '}';
       const close = query.indexOf(closer, i + 1);
       if (close < 0) return { ok: false, message: `has an unclosed range "${ch}"` };
-      if (/[()"]/.test(query.slice(i + 1, close))) return { ok: false, message: 'has a malformed range' };
+      const body = query.slice(i + 1, close);
+      if (/[()"]/.test(body) || (strict && /[\\[\]{}]/.test(body))) return { ok: false, message: 'has a malformed range' };
       i = close + 1;
       continue;
     }
@@ -109,12 +178,31 @@ function scanTerm(query: string, from: number): { ok: true; end: number } | { ok
   return { ok: true, end: i };
 }
 
-function closingQuote(query: string, from: number): number {
+/** Where the quote opened before `from` closes; in strict mode an escape never hides a quote. */
+function closingQuote(query: string, from: number, strict: boolean): number {
   for (let i = from; i < query.length; i++) {
-    if (query[i] === '\\') i++;
+    if (query[i] === '\\' && !strict) i++;
     else if (query[i] === '"') return i;
   }
   return -1;
+}
+
+/** Strict mode: inside a phrase, `\\` and a trailing `\` would move its end under another reading. */
+function escapedStructure(phrase: string): string | undefined {
+  for (let i = 0; i < phrase.length; i++) {
+    if (phrase[i] !== '\\') continue;
+    const next = phrase[i + 1];
+    if (next === undefined || STRUCTURAL_AFTER_BACKSLASH.test(next)) {
+      return `has an escaped "${next ?? '"'}" inside a quoted phrase, which a scoped key may not use`;
+    }
+    i++;
+  }
+  return undefined;
+}
+
+/** The text before a quote in the same term: nothing, `-`, or a `field:` prefix. */
+function startsValue(before: string): boolean {
+  return before === '' || before === '-' || before.endsWith(':');
 }
 
 /** Rejects unbalanced parentheses, empty groups and operators with nothing to join. */
@@ -127,6 +215,7 @@ function checkGrammar(tokens: Token[]): { ok: false; message: string } | undefin
     switch (token.kind) {
       case 'lparen':
         depth++;
+        if (depth > MAX_QUERY_DEPTH) return { ok: false, message: `nests parentheses deeper than ${MAX_QUERY_DEPTH} levels` };
         break;
       case 'rparen':
         depth--;

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AppError, ERROR_CODES, type FieldError } from '../errors.ts';
+import { AppError, badRequest, ERROR_CODES, type FieldError } from '../errors.ts';
 
 /** RFC 9457 problem details as sent (DESIGN §4.6). */
 export interface Problem {
@@ -63,6 +63,21 @@ export function toAppError(error: unknown): AppError {
     return new AppError(fastifyError.statusCode === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', 'the request could not be read');
   }
   return new AppError('INTERNAL', 'an internal error occurred; the request id identifies it in the server log', { cause: error });
+}
+
+/**
+ * Fastify's `frameworkErrors`: the router refused the URL before any route ran (a path segment
+ * longer than the router's limit, bad percent-encoding). Answered in the problem format too.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id);
+  const appError =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? badRequest('path', 'a path segment is longer than the server accepts')
+      : error.code === 'FST_ERR_BAD_URL'
+        ? badRequest('path', 'the URL is not valid (bad percent-encoding)')
+        : toAppError(error);
+  sendProblem(reply, appError);
 }
 
 /** The one error handler and the not-found handler. */

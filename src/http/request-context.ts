@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { ANONYMOUS, bearerToken, type Caller, type Keyring } from '../auth/keyring.ts';
+import { bearerToken, type Caller, type Keyring } from '../auth/keyring.ts';
+import type { Permission } from '../auth/roles.ts';
 import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import { scopePartition } from '../service/scope.ts';
@@ -11,6 +12,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Served without a bearer token (health, docs, spec). */
     public?: boolean;
+    /** What the caller's roles must allow; every authenticated route reads unless it says otherwise. */
+    permission?: Permission;
   }
   interface FastifyRequest {
     caller: Caller;
@@ -22,6 +25,8 @@ declare module 'fastify' {
 export interface RequestContextOptions {
   keyring: Keyring;
   authMode: 'keys' | 'none';
+  /** The caller of every request when authMode is "none". */
+  anonymous: Caller;
   clock: Clock;
   requestTimeoutMs: number;
 }
@@ -48,6 +53,11 @@ export const requestContext = fp<RequestContextOptions>(
       const caller = authenticate(request, options);
       if (!caller) {
         return sendProblem(reply, new AppError('UNAUTHENTICATED', 'send a valid API key as "Authorization: Bearer <token>"'));
+      }
+      const permission = request.routeOptions.config?.permission ?? 'read';
+      if (!caller.permissions.has(permission)) {
+        const roles = caller.roles.length > 0 ? caller.roles.join(', ') : 'none';
+        return sendProblem(reply, new AppError('FORBIDDEN', `this key's roles (${roles}) do not allow ${permission}; it needs viewer, oncall or sre-lead`));
       }
       request.caller = caller;
 
@@ -82,7 +92,7 @@ function isPublic(request: FastifyRequest): boolean {
 }
 
 function authenticate(request: FastifyRequest, options: RequestContextOptions): Caller | undefined {
-  if (options.authMode === 'none') return ANONYMOUS;
+  if (options.authMode === 'none') return options.anonymous;
   const token = bearerToken(request.headers.authorization);
   return token ? options.keyring.lookup(token) : undefined;
 }

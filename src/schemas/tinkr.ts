@@ -6,6 +6,9 @@ import { plainValue, serviceName } from './common.ts';
  * unknown body fields are ignored (zod objects strip them) because the Tinkr CLI sends extras.
  */
 
+/** Most tag filters in one traces request: each is one more clause in the span search. */
+export const MAX_TAG_FILTERS = 20;
+
 const dateTime = z.string().min(1).max(64).describe('ISO 8601 with an offset, as the Tinkr CLI sends (`...+00:00`).');
 
 export const tinkrLogsBody = z.object({
@@ -47,7 +50,12 @@ export const tinkrTracesBody = z.object({
   service: serviceName,
   since: z.string().max(16).default('1h').describe('Relative window, e.g. `30m`, `1h`, `2d`.'),
   limit: z.number().int().min(1).max(100).default(20).describe('Traces to return.'),
-  tags: z.record(z.string().max(200), plainValue).nullable().optional().describe('Span tags that must match, e.g. `{"env": "prod"}`.'),
+  tags: z
+    .record(z.string().max(200), plainValue)
+    .refine((tags) => Object.keys(tags).length <= MAX_TAG_FILTERS, `at most ${MAX_TAG_FILTERS} tags`)
+    .nullable()
+    .optional()
+    .describe(`Span tags that must match, e.g. \`{"env": "prod"}\`; at most ${MAX_TAG_FILTERS}.`),
 });
 
 const tinkrSpan = z.object({

@@ -23,7 +23,7 @@ export interface LogsParams {
 
 /** service, level and the caller's query as one Datadog query, confined to the key's scope. */
 export function composeLogsQuery(params: Pick<LogsParams, 'services' | 'levels' | 'query'>, scope: Scope): string {
-  const query = validQuery(params.query);
+  const query = validQuery(params.query, 'query', scope);
   const services = servicesWithin(params.services, scope);
   const env = envWithin(undefined, scope);
   return allOf([

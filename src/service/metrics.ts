@@ -1,10 +1,11 @@
+import { metricQueryOutsideScope } from '../datadog/metric-scope.ts';
 import { buildMetricQuery, metricsQueryRequest, readMetrics, type Aggregation, type SeriesRecord } from '../datadog/metrics.ts';
 import { AppError } from '../errors.ts';
 import { isoMs } from '../time/instant.ts';
 import { resolveRange, type TimeParams } from '../time/range.ts';
 import type { CacheStatus, CallContext } from '../upstream/types.ts';
 import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
-import type { Scope } from './scope.ts';
+import { servicesWithin, type Scope } from './scope.ts';
 
 /** `GET /metrics`: either a raw Datadog query or a metric built from parts (validated by the route). */
 export type MetricsParams =
@@ -20,8 +21,9 @@ export interface MetricsResult {
 /** The query sent upstream for these parameters, confined to the key's scope. */
 export function metricsQueryFor(params: MetricsParams, scope: Scope): string {
   if (params.kind === 'raw') {
-    if (scope.services || scope.env) {
-      throw new AppError('FORBIDDEN', "a raw metric query cannot be proven to stay inside this key's scope; use metric and service");
+    const outside = metricQueryOutsideScope(params.query, scope);
+    if (outside !== undefined) {
+      throw new AppError('FORBIDDEN', `the raw metric query cannot be proven to stay inside this key's scope: ${outside}`);
     }
     return params.query;
   }
@@ -29,11 +31,11 @@ export function metricsQueryFor(params: MetricsParams, scope: Scope): string {
   if (scope.services) {
     if (service === undefined) {
       if (scope.services.length !== 1) {
-        throw new AppError('FORBIDDEN', "this key is scoped to several services; name one with service");
+        throw new AppError('FORBIDDEN', 'this key is scoped to several services; name one with service');
       }
       service = scope.services[0];
-    } else if (!scope.services.includes(service)) {
-      throw new AppError('FORBIDDEN', `service ${JSON.stringify(service)} is outside this key's scope`);
+    } else {
+      servicesWithin([service], scope);
     }
   }
   const filters = [service !== undefined ? `service:${service}` : undefined, scope.env !== undefined ? `env:${scope.env}` : undefined];

@@ -1,5 +1,4 @@
 import { AGGREGATIONS, METRIC_NAME, SCOPE_VALUE, TAG_KEY } from '../datadog/metrics.ts';
-import { anyOf } from '../datadog/search-syntax.ts';
 import type { SpanRecord } from '../datadog/spans.ts';
 import { AppError, badRequest, type FieldError } from '../errors.ts';
 import { parseDuration } from '../time/duration.ts';
@@ -9,7 +8,7 @@ import type { CacheStatus, CallContext } from '../upstream/types.ts';
 import type { QueryDeps } from './deps.ts';
 import { searchLogs } from './logs.ts';
 import { queryMetrics } from './metrics.ts';
-import type { Scope } from './scope.ts';
+import { servicesWithin, type Scope } from './scope.ts';
 import { rewriteTinkrQuery } from './tinkr-query.ts';
 import { fetchTraceSpans, searchSpans, summarize } from './traces.ts';
 
@@ -31,13 +30,17 @@ export interface TinkrLogEntry {
   extra: Record<string, string>;
 }
 
-/** Errors about from/to are reported under Tinkr's names for them. */
+/**
+ * Errors about the native parameters are reported under the Tinkr body's names for them
+ * (`from` → `body.start`); any other parameter `x` becomes `body.x`.
+ */
 async function withTinkrTimeNames<T>(names: { from: string; to: string; since?: string }, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
     if (error instanceof AppError && error.code === 'BAD_REQUEST' && error.errors) {
-      const rename = (e: FieldError): FieldError => ({ ...e, path: (names as Record<string, string | undefined>)[e.path] ?? e.path });
+      const renamed = (path: string) => (names as Record<string, string | undefined>)[path] ?? (path.startsWith('body.') ? path : `body.${path}`);
+      const rename = (e: FieldError): FieldError => ({ ...e, path: renamed(e.path) });
       const errors = error.errors.map(rename);
       throw new AppError('BAD_REQUEST', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
     }
@@ -51,10 +54,16 @@ export async function tinkrLogs(
   deps: QueryDeps,
   ctx: CallContext,
 ): Promise<{ entries: TinkrLogEntry[]; cache: CacheStatus }> {
-  const query = rewriteTinkrQuery(body.query);
   const result = await withTinkrTimeNames({ from: 'body.start', to: 'body.end' }, () =>
     searchLogs(
-      { services: [body.service], levels: [], query, time: { from: body.start, to: body.end }, limit: body.limit, sort: 'desc' },
+      {
+        services: [body.service],
+        levels: [],
+        query: rewriteTinkrQuery(body.query),
+        time: { from: body.start, to: body.end },
+        limit: body.limit,
+        sort: 'desc',
+      },
       scope,
       deps,
       ctx,
@@ -96,6 +105,8 @@ export async function tinkrMetrics(
     if (!SCOPE_VALUE.test(body.service)) throw badRequest('body.service', 'letters, digits, "_", "-", "." and "/" only, to scope a metric');
     params = { kind: 'built', metric: body.metric, service: body.service, aggregation: AGGREGATIONS[0], groupBy: [], time };
   } else {
+    // The raw query carries its own scope; the service the CLI names must still be the key's.
+    servicesWithin([body.service], scope);
     params = { kind: 'raw', query: body.metric, time };
   }
   const result = await withTinkrTimeNames({ from: 'body.start', to: 'body.end' }, () => queryMetrics(params, scope, deps, ctx));
@@ -159,19 +170,14 @@ export async function tinkrTraces(
   if (parseDuration(body.since, ['s', 'm', 'h', 'd', 'w']) === undefined) {
     throw badRequest('body.since', 'expected a relative window such as 30m, 1h or 2d');
   }
-  const tagClauses = Object.entries(body.tags ?? {}).map(([key, value]) => {
+  const tags = body.tags ?? {};
+  for (const key of Object.keys(tags)) {
     if (!TAG_KEY.test(key)) throw badRequest(`body.tags.${key.slice(0, 50)}`, 'not a tag key');
-    return anyOf(key, [value]);
-  });
+  }
   const time: TimeParams = { since: body.since };
   const rename = { from: 'body.since', to: 'body.since', since: 'body.since' };
   const recent = await withTinkrTimeNames(rename, () =>
-    searchSpans(
-      { services: [body.service], query: tagClauses.join(' AND '), time, limit: TRACE_DISCOVERY_SPANS, sort: 'desc' },
-      scope,
-      deps,
-      ctx,
-    ),
+    searchSpans({ services: [body.service], tags, time, limit: TRACE_DISCOVERY_SPANS, sort: 'desc' }, scope, deps, ctx),
   );
   const traceIds = [...new Set(recent.data.map((s) => s.trace_id).filter((id) => id !== ''))].slice(0, body.limit);
   if (traceIds.length === 0) return { traces: [], cache: recent.cache };

@@ -6,7 +6,7 @@ import type { CallContext, UpstreamRequest } from '../upstream/types.ts';
 import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
 import { pagedSearch, type SearchResult } from './paged-search.ts';
 import { validQuery } from './query-check.ts';
-import { envWithin, scopeClauses, servicesWithin, type Scope } from './scope.ts';
+import { checkQuotedValue, envWithin, scopeClauses, servicesWithin, type Scope } from './scope.ts';
 
 /** `GET /traces`: span search. */
 export interface SpanSearchParams {
@@ -16,6 +16,8 @@ export interface SpanSearchParams {
   operation?: string | undefined;
   resource?: string | undefined;
   status?: 'ok' | 'error' | undefined;
+  /** Span tags that must match exactly (the Tinkr route's `tags`), keys already checked. */
+  tags?: Readonly<Record<string, string>> | undefined;
   time: TimeParams;
   limit: number;
   sort: 'asc' | 'desc';
@@ -23,14 +25,24 @@ export interface SpanSearchParams {
 }
 
 export function composeSpansQuery(params: Omit<SpanSearchParams, 'time' | 'limit' | 'sort' | 'cursor'>, scope: Scope): string {
-  const query = validQuery(params.query);
+  const query = validQuery(params.query, 'query', scope);
   const services = servicesWithin(params.services, scope);
   const env = envWithin(params.env, scope);
+  if (params.operation !== undefined) checkQuotedValue('operation', params.operation, scope);
+  if (params.resource !== undefined) checkQuotedValue('resource', params.resource, scope);
+  const tags = Object.entries(params.tags ?? {});
+  for (const [key, value] of tags) {
+    checkQuotedValue(`tags.${key}`, value, scope);
+    // A tag filter on the scope's own dimensions is a request for that service or env.
+    if (key === 'service') servicesWithin([value], scope);
+    if (key === 'env') envWithin(value, scope);
+  }
   return allOf([
     ...scopeClauses(services, env),
     params.operation !== undefined ? anyOf('operation_name', [params.operation]) : undefined,
     params.resource !== undefined ? anyOf('resource_name', [params.resource]) : undefined,
     params.status !== undefined ? `status:${params.status}` : undefined,
+    ...tags.map(([key, value]) => anyOf(key, [value])),
     group(query),
   ]);
 }

@@ -134,6 +134,56 @@ describe('loadConfig from a profile file', () => {
   });
 });
 
+describe('access control settings', () => {
+  const load = (toml: string, env: Record<string, string> = {}) => {
+    const s = scratch();
+    const file = s.write('config.toml', `[profiles.p]\nbackend = "datadog"\n${toml}`);
+    return loadConfig(inputs(s, ['--config', file], { DD_API_KEY: 'k', DD_APP_KEY: 'a', ...env }));
+  };
+  const key = (extra: string) => `[auth]\napi_keys = [{ hash = "${HASH_GRAFANA}", subject = "g", roles = ["viewer"]${extra} }]\n`;
+
+  it('defaults the quota to 600 a minute; [auth] quota and a key\'s own quota override it', () => {
+    expect(load(key('')).auth.quota).toEqual({ requests: 600, per: '1m' });
+    const config = load(`[auth]\nquota = { requests = 50, per = "10s" }\napi_keys = [{ hash = "${HASH_GRAFANA}", subject = "g", roles = ["viewer"], quota = "off" }]\n`);
+    expect(config.auth.quota).toEqual({ requests: 50, per: '10s' });
+    expect(config.auth.keys[0]!.quota).toBe('off');
+  });
+
+  it('accepts a quota, scope and no roles in TINKR_API_KEYS too', () => {
+    const config = load('', {
+      TINKR_API_KEYS: JSON.stringify([{ hash: HASH_PAYMENTS, subject: 'p', roles: [], services: ['payments-api'], env: 'prod', quota: { requests: 10, per: '1m' } }]),
+    });
+    expect(config.auth.keys[0]).toMatchObject({ roles: [], services: ['payments-api'], env: 'prod', quota: { requests: 10, per: '1m' } });
+  });
+
+  it('normalizes CORS origins to the exact form browsers send', () => {
+    const config = load(`[server]\ncors_origins = ["https://Grafana.Example.com/", "http://localhost:3000", "https://x.example.com:443"]\n${key('')}`);
+    expect(config.server.corsOrigins).toEqual(['https://grafana.example.com', 'http://localhost:3000', 'https://x.example.com']);
+  });
+
+  it.each([
+    [key(', roles_extra = 1'), /unknown key "roles_extra"/],
+    [`[auth]\napi_keys = [{ hash = "${HASH_GRAFANA}", subject = "g", roles = ["admin"] }]\n`, /auth\.api_keys\.0\.roles\.0/],
+    [key(', services = ["pay ments"]'), /services\.0: letters, digits/],
+    [key(', services = ["a,b"]'), /services\.0/],
+    [key(', services = []'), /services/],
+    [key(', env = "prod}"'), /env: letters/],
+    [key(', quota = { requests = 0, per = "1m" }'), /at least 1; use quota = "off"/],
+    [key(', quota = { requests = 10, per = "500ms" }'), /window from "1s" to "1d"/],
+    [key(', quota = { requests = 10, per = "2d" }'), /window from "1s" to "1d"/],
+    [key(', quota = { requests = 10 }'), /quota/],
+    [key(', quota = "none"'), /quota/],
+    [`[auth]\nquota = { requests = 10, per = "1m", burst = 5 }\n${key('').replace('[auth]\n', '')}`, /unknown key "burst"/],
+    [`[server]\ncors_origins = ["https://grafana.example.com/dashboards"]\n${key('')}`, /cors_origins\.0: expected an origin/],
+    [`[server]\ncors_origins = ["*"]\n${key('')}`, /cors_origins\.0/],
+    [`[server]\ncors_origins = ["ftp://files.example.com"]\n${key('')}`, /cors_origins\.0/],
+  ])('exits 78 on a bad access setting (case %#)', (toml, message) => {
+    const error = failure(() => load(toml));
+    expect(error.exitCode).toBe(78);
+    expect(error.message).toMatch(message);
+  });
+});
+
 describe('loadConfig from the environment alone', () => {
   const base = { TINKR_BACKEND: 'datadog', DD_API_KEY: 'env-api-key', DD_APP_KEY: 'env-app-key', TINKR_API_KEYS: JSON.stringify([{ hash: HASH_GRAFANA, subject: 'g', roles: ['viewer'] }]) };
 

@@ -63,3 +63,54 @@ describe('checkQuery', () => {
     expect(checkQuery('a'.repeat(4001)).ok).toBe(false);
   });
 });
+
+describe('checkQuery, strict (scoped keys)', () => {
+  const strict = (query: string) => checkQuery(query, { strict: true });
+
+  it.each([
+    '*',
+    'service:web* AND @http.status_code:[200 TO 299]',
+    'status:(error OR warn)',
+    '-status:info',
+    '-(a OR b)',
+    'NOT "health check"',
+    '@http.url:"/api/(v1)"',
+    '(a AND (b OR c)) d',
+    'path:a\\:b',
+    '@msg:"C:\\temp"',
+    'error\ntimeout\tretry',
+    'caf\u00e9 \uFF08x\uFF09',
+  ])('accepts %j', (query) => {
+    expect(strict(query).ok).toBe(true);
+  });
+
+  it.each([
+    ['@message:"say \\"hi\\""', /escaped/],
+    ['path:\\(escaped\\)', /escaped "\("/],
+    ['a\\\\ b', /escaped "\\"/],
+    ['"ends with \\\\"', /escaped/],
+    ['a"b c"', /double quote inside a word/],
+    ['"a"b', /glued to the text after it/],
+    ['a(b)', /glued to the word before it/],
+    ['(a)b', /glued to the word after it/],
+    ['NOT(a)', /glued/],
+    ['a-(b)', /glued/],
+    ['x:[a\\] TO b]', /malformed range/],
+    ['x:[a [ b]', /malformed range/],
+    ['a\u00A0b', /U\+00A0/],
+    ['a\u200Bb', /U\+200B/],
+    ['a\u202Eb', /U\+202E/],
+    ['a\u2028b', /U\+2028/],
+    ['a\u0000b', /U\+0000/],
+    ['('.repeat(33) + 'a' + ')'.repeat(33), /deeper than 32/],
+  ])('rejects %j', (query, message) => {
+    const check = strict(query);
+    expect(check.ok).toBe(false);
+    if (!check.ok) expect(check.message).toMatch(message);
+  });
+
+  it('keeps the lenient reading for unrestricted keys', () => {
+    expect(checkQuery('@message:"say \\"hi\\""').ok).toBe(true);
+    expect(checkQuery('a(b)').ok).toBe(true);
+  });
+});
