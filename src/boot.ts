@@ -60,7 +60,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const site = effectiveSite(config.datadog, initial.site);
   const baseUrl = datadogBaseUrl(config.datadog, site);
   const transport = createDatadogTransport({ baseUrl, userAgent: `tinkr-server/${VERSION}` });
-  const upstream = createUpstreamPipeline({ transport, credentials, clock, telemetry });
+  const upstream = createUpstreamPipeline({ transport, credentials, clock, telemetry, baseUrl, policy: config.upstream });
 
   let closing = false;
   const readiness = (): Readiness => {
@@ -86,6 +86,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     auth: config.auth,
     requestTimeoutMs: config.server.requestTimeoutMs,
     maxRangeMs: config.maxRangeMs,
+    steps: config.upstream.cache.steps,
     upstream,
     clock,
     cursorSecret: config.server.cursorSecret ? Buffer.from(config.server.cursorSecret, 'utf8') : randomBytes(32),

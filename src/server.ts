@@ -16,6 +16,7 @@ import { registerTinkrRoutes } from './routes/tinkr.ts';
 import { registerTracesRoutes } from './routes/traces.ts';
 import { createCursorCodec } from './service/cursor.ts';
 import { noTelemetry, type Telemetry } from './telemetry.ts';
+import { DEFAULT_STEPS, type StepTable } from './upstream/step.ts';
 import type { Upstream } from './upstream/types.ts';
 
 /** Everything the app needs, passed in: tests build it with fakes, main.ts with the real parts. */
@@ -26,6 +27,8 @@ export interface ServerDeps {
   auth: { mode: 'keys' | 'none'; keys: readonly ApiKeyConfig[] };
   requestTimeoutMs: number;
   maxRangeMs: { logs: number; traces: number; metrics: number };
+  /** Time buckets of relative ranges; the same table the upstream cache was given. */
+  steps?: StepTable;
   upstream: Upstream;
   clock: Clock;
   /** HMAC key of `next_cursor`. */
@@ -114,6 +117,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       clock: deps.clock,
       cursors: createCursorCodec(deps.cursorSecret, deps.clock),
       maxRangeMs: deps.maxRangeMs,
+      steps: deps.steps ?? DEFAULT_STEPS,
     },
     telemetry,
   };

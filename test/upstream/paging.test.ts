@@ -12,7 +12,7 @@ function source(total: number, options: { shortPages?: number; failAt?: number; 
     const size = Math.min(pageLimit, options.shortPages ?? pageLimit, total - start);
     const items = Array.from({ length: Math.max(0, size) }, (_, i) => start + i);
     const end = start + items.length;
-    return { items, after: end < total ? String(end) : undefined, timedOut: options.timeoutAt === calls.length, warnings: [], cache: 'miss' };
+    return { items, after: end < total ? String(end) : undefined, timedOut: options.timeoutAt === calls.length, warnings: [], cache: 'miss', fetchedAt: 1_000 * calls.length };
   };
   return { fetch, calls };
 }
