@@ -87,6 +87,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     requestTimeoutMs: config.server.requestTimeoutMs,
     maxRangeMs: config.maxRangeMs,
     steps: config.upstream.cache.steps,
+    maxPages: config.upstream.maxPages,
     upstream,
     clock,
     cursorSecret: config.server.cursorSecret ? Buffer.from(config.server.cursorSecret, 'utf8') : randomBytes(32),

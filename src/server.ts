@@ -16,6 +16,7 @@ import { registerTinkrRoutes } from './routes/tinkr.ts';
 import { registerTracesRoutes } from './routes/traces.ts';
 import { createCursorCodec } from './service/cursor.ts';
 import { noTelemetry, type Telemetry } from './telemetry.ts';
+import { MAX_PAGES_PER_REQUEST } from './upstream/paging.ts';
 import { DEFAULT_STEPS, type StepTable } from './upstream/step.ts';
 import type { Upstream } from './upstream/types.ts';
 
@@ -29,6 +30,8 @@ export interface ServerDeps {
   maxRangeMs: { logs: number; traces: number; metrics: number };
   /** Time buckets of relative ranges; the same table the upstream cache was given. */
   steps?: StepTable;
+  /** Most upstream pages one search request may cost; default MAX_PAGES_PER_REQUEST. */
+  maxPages?: number;
   upstream: Upstream;
   clock: Clock;
   /** HMAC key of `next_cursor`. */
@@ -118,6 +121,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       cursors: createCursorCodec(deps.cursorSecret, deps.clock),
       maxRangeMs: deps.maxRangeMs,
       steps: deps.steps ?? DEFAULT_STEPS,
+      maxPages: deps.maxPages ?? MAX_PAGES_PER_REQUEST,
     },
     telemetry,
   };

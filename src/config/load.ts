@@ -107,6 +107,7 @@ export function upstreamPolicy(config: UpstreamConfig): UpstreamPolicy {
       resetJitterMs: config.budget.reset_jitter_ms,
     },
     concurrency: { maxActive: config.max_concurrent, maxQueued: config.max_queued },
+    maxPages: config.max_pages,
   };
 }
 

@@ -11,6 +11,7 @@ import {
   DEFAULT_MAX_STALE_MS,
 } from '../upstream/cache.ts';
 import { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED } from '../upstream/concurrency.ts';
+import { MAX_PAGES_PER_REQUEST } from '../upstream/paging.ts';
 import { checkStepTable, DEFAULT_STEPS } from '../upstream/step.ts';
 
 /**
@@ -132,6 +133,7 @@ export const upstreamSchema = z
   .object({
     max_concurrent: z.number().int().min(1).max(1024).default(DEFAULT_MAX_CONCURRENT),
     max_queued: z.number().int().min(0).max(100_000).default(DEFAULT_MAX_QUEUED),
+    max_pages: z.number().int().min(1).max(100).default(MAX_PAGES_PER_REQUEST),
     cache: upstreamCacheSchema.default(upstreamCacheSchema.parse({})),
     budget: upstreamBudgetSchema.default(upstreamBudgetSchema.parse({})),
   })

@@ -12,6 +12,8 @@ export interface QueryDeps {
   maxRangeMs: { logs: number; traces: number; metrics: number };
   /** Time buckets relative ranges are snapped to (upstream/step.ts). */
   steps: StepTable;
+  /** Most upstream pages one search request may cost (upstream/paging.ts). */
+  maxPages: number;
 }
 
 /** Response `meta` of the paged search routes (DESIGN §4.2, §4.4). */

@@ -60,8 +60,9 @@ export async function queryMetrics(params: MetricsParams, scope: Scope, deps: Qu
   return {
     series: readMetrics(reply.body),
     meta: {
-      from: isoMs(range.fromMs),
-      to: isoMs(range.toMs),
+      // A stale answer from an earlier bucket covers that bucket's range.
+      from: isoMs(reply.window?.fromMs ?? range.fromMs),
+      to: isoMs(reply.window?.toMs ?? range.toMs),
       query,
       partial: false,
       warnings: reply.warnings ?? [],

@@ -58,12 +58,14 @@ export async function pagedSearch<T>(spec: PagedSearchSpec<T>, deps: QueryDeps, 
   const result = await collectPages<T>({
     limit: spec.limit,
     pageMax: spec.pageMax,
-    maxPages: spec.maxPages,
+    maxPages: spec.maxPages ?? deps.maxPages,
     cursor: resumeAt,
     fetch: async (pageLimit, cursor) => {
       // Only a first page belongs to a panel's series of buckets; a Datadog cursor is unique.
       const pageRange = { ...range, relative: range.relative && cursor === undefined };
       const reply = await deps.upstream.send(withWindow(pageRange, (r) => spec.request(r, pageLimit, cursor)), ctx);
+      // A stale answer from an earlier bucket covers that bucket's range; so do its next pages.
+      if (reply.window) range = { ...range, fromMs: reply.window.fromMs, toMs: reply.window.toMs };
       const page = spec.read(reply.body);
       return { ...page, warnings: [...page.warnings, ...(reply.warnings ?? [])], cache: reply.cache, fetchedAt: reply.fetchedAt };
     },

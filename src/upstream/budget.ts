@@ -102,6 +102,8 @@ export interface BudgetGate {
   exhausted(family: Family, keyPrint: string, retryAfterS: number): Promise<void>;
   /** The state of a family's limit, for tests and metrics. */
   state(family: Family, keyPrint: string): Promise<LimitState | undefined>;
+  /** Calls waiting for a spent budget to reset. */
+  readonly waiting: number;
 }
 
 export interface BudgetGateDeps {
@@ -121,6 +123,7 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
   const random = deps.random ?? Math.random;
   /** Calls this replica has started and not yet seen answered, per limit. */
   const pending = new Map<string, number>();
+  let waiting = 0;
 
   const reserveOf = (limit: number) => Math.ceil(limit * options.reserveFraction);
 
@@ -191,7 +194,12 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
           deps.telemetry.budgetGate(family, 'exhausted');
           throw new BudgetDenied('exhausted', family, Math.max(1, Math.ceil(waitMs / 1000)));
         }
-        await clock.sleep(waitMs, wait.signal);
+        waiting++;
+        try {
+          await clock.sleep(waitMs, wait.signal);
+        } finally {
+          waiting--;
+        }
         waitedMs += waitMs;
       }
     },
@@ -241,6 +249,10 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
 
     async state(family, keyPrint) {
       return limitState(await limitKey(family, keyPrint));
+    },
+
+    get waiting() {
+      return waiting;
     },
   };
 }

@@ -52,6 +52,8 @@ export interface CachedAnswer {
   body: unknown;
   fetchedAt: number;
   freshUntil: number;
+  /** The range the answer covers (the request's window). */
+  window?: { fromMs: number; toMs: number };
 }
 
 /** What the store holds: answers, and for relative ranges a pointer to a series' newest answer. */
@@ -114,6 +116,7 @@ export function createResponseCache(options: CacheOptions, store: Store<CacheRec
       if (!options.enabled) return;
       const { freshMs, keepMs } = lifetimes(request, reply.fetchedAt);
       const entry: CachedAnswer = { body: reply.body, fetchedAt: reply.fetchedAt, freshUntil: reply.fetchedAt + freshMs };
+      if (request.window) entry.window = { fromMs: request.window.fromMs, toMs: request.window.toMs };
       const bytes = reply.bytes ?? JSON.stringify(reply.body).length;
       await store.set(`c:${keys.key}`, entry, { ttlMs: keepMs, bytes: bytes + keys.key.length });
       if (keys.series) await store.set(`s:${keys.series}`, { latest: keys.key }, { ttlMs: keepMs });

@@ -31,6 +31,7 @@ import { createCoalescer, type Flight } from './coalesce.ts';
 import { createLimiter, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED, type ConcurrencyOptions } from './concurrency.ts';
 import { createDatadogClient, type Credentials } from './datadog-client.ts';
 import { fingerprintCache } from './key.ts';
+import { MAX_PAGES_PER_REQUEST } from './paging.ts';
 import type { RetryPolicy } from './retry.ts';
 import { DEFAULT_STEPS } from './step.ts';
 import { createMemoryStore, type Store } from './store.ts';
@@ -41,6 +42,8 @@ export interface UpstreamPolicy {
   cache: CacheOptions;
   budget: BudgetOptions;
   concurrency: ConcurrencyOptions;
+  /** Most upstream pages one search request may cost (applied by the services' paging loop). */
+  maxPages: number;
 }
 
 export const DEFAULT_UPSTREAM_POLICY: UpstreamPolicy = {
@@ -55,6 +58,7 @@ export const DEFAULT_UPSTREAM_POLICY: UpstreamPolicy = {
   },
   budget: { reserveFraction: DEFAULT_RESERVE_FRACTION, maxWaitMs: DEFAULT_MAX_WAIT_MS, resetJitterMs: DEFAULT_RESET_JITTER_MS },
   concurrency: { maxActive: DEFAULT_MAX_CONCURRENT, maxQueued: DEFAULT_MAX_QUEUED },
+  maxPages: MAX_PAGES_PER_REQUEST,
 };
 
 /** Limits tracked in the default budget store: a handful per key, a few keys over rotations. */
@@ -80,7 +84,7 @@ export interface PipelineDeps {
 
 export interface UpstreamPipeline extends Upstream {
   /** What is going on inside, for tests and metrics. */
-  inspect(): { flights: number; waiters: number; active: number; queued: number };
+  inspect(): { flights: number; waiters: number; active: number; queued: number; budgetWaits: number };
 }
 
 /**
@@ -210,7 +214,7 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
     },
 
     inspect() {
-      return { flights: flights.size, waiters: flights.waiters, active: limiter.active, queued: limiter.queued };
+      return { flights: flights.size, waiters: flights.waiters, active: limiter.active, queued: limiter.queued, budgetWaits: gate.waiting };
     },
   };
 
@@ -226,6 +230,8 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
             code: 'budget_exhausted',
             message: `Datadog's ${family} budget is spent (next call in ${denied.retryAfterS} s); this answer is from the cache, ${ageS} s old`,
           };
-    return { body: answer.body, fetchedAt: answer.fetchedAt, cache: 'stale', warnings: [warning] };
+    const reply: UpstreamReply = { body: answer.body, fetchedAt: answer.fetchedAt, cache: 'stale', warnings: [warning] };
+    if (answer.window) reply.window = answer.window;
+    return reply;
   }
 }

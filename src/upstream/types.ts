@@ -42,6 +42,11 @@ export interface UpstreamReply {
   cache: CacheStatus;
   /** When Datadog gave this answer (epoch ms on the server's Clock); the `Age` header. */
   fetchedAt: number;
+  /**
+   * The range the answer covers, when it may differ from the one asked for: a stale answer can
+   * come from an earlier bucket of the same panel, and `meta.from/to` must say so.
+   */
+  window?: { fromMs: number; toMs: number };
   /** Size of the answer as Datadog sent it (bytes of JSON text); what the cache counts. */
   bytes?: number;
   /** Why the answer may be older or smaller than asked (e.g. served stale); merged into meta.warnings. */

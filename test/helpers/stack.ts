@@ -62,6 +62,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     upstream,
     clock,
     steps: (options.policy ?? DEFAULT_UPSTREAM_POLICY).cache.steps,
+    maxPages: (options.policy ?? DEFAULT_UPSTREAM_POLICY).maxPages,
     ...(options.keys ? { auth: { mode: 'keys', keys: options.keys } } : {}),
     ...(options.telemetry ? { telemetry: options.telemetry } : {}),
     ...options.server,
