@@ -228,6 +228,21 @@ describe('the budget through the server', () => {
     expect(stack.sim.callCount('spans')).toBe(3);
   });
 
+  it('serves a metric panel stale from its previous bucket, with that bucket\'s range', async () => {
+    await start({ reserveFraction: 0 });
+    stack.sim.rateLimit.set('metrics', { limit: 1, periodS: 3_600 });
+    const panel = '/metrics?metric=trace.web.request.hits&service=checkout&since=1h';
+    const first = await get(panel);
+    expect(first.body.meta).toMatchObject({ from: '2026-11-25T03:00:00.000Z', to: '2026-11-25T04:00:00.000Z', bucket_s: 30 });
+    clock.advance(45_000);
+    const stale = await get(panel);
+    expect(stale).toMatchObject({ status: 200, cache: 'stale', age: '45' });
+    expect(stale.body.series).toEqual(first.body.series);
+    expect(stale.body.meta).toMatchObject({ from: '2026-11-25T03:00:00.000Z', to: '2026-11-25T04:00:00.000Z', bucket_s: 30 });
+    expect(stale.body.meta.warnings[0].code).toBe('budget_exhausted');
+    expect(stack.sim.callCount('metrics')).toBe(1);
+  });
+
   it('waits for a reset within max_wait_ms, then answers', async () => {
     await start();
     stack.sim.faults.add({ kind: 'status', status: 429, resetS: 2, endpoint: 'logs' });
