@@ -24,6 +24,7 @@ import {
   DEFAULT_MAX_STALE_MS,
   type CachedAnswer,
   type CacheKeys,
+  type CacheLookup,
   type CacheOptions,
   type CacheRecord,
 } from './cache.ts';
@@ -185,7 +186,8 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
     async send(request, ctx) {
       const keyPrint = fingerprint(deps.credentials.current().apiKey);
       const keys = cache.keys(request, ctx.partition, `${origin}|${keyPrint}`);
-      const found = await cache.lookup(keys).catch(() => ({}) as { fresh?: CachedAnswer; fallback?: CachedAnswer });
+      // A failing shared store is a miss, never a failed request.
+      const found: CacheLookup = await cache.lookup(keys).catch(() => ({}));
       if (found.fresh && !ctx.noCache) return { body: found.fresh.body, fetchedAt: found.fresh.fetchedAt, cache: 'hit' };
       const fallback = found.fallback;
       const entitlement: Entitlement = { hasFallback: fallback !== undefined, noCache: ctx.noCache };
