@@ -60,7 +60,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const site = effectiveSite(config.datadog, initial.site);
   const baseUrl = datadogBaseUrl(config.datadog, site);
   const transport = createDatadogTransport({ baseUrl, userAgent: `tinkr-server/${VERSION}` });
-  const upstream = createUpstreamPipeline({ transport, credentials, clock, telemetry });
+  const upstream = createUpstreamPipeline({ transport, credentials, clock, telemetry, baseUrl, policy: config.upstream });
 
   let closing = false;
   const readiness = (): Readiness => {
@@ -87,6 +87,8 @@ export async function startServer(config: Config, options: StartOptions): Promis
     corsOrigins: config.server.corsOrigins,
     requestTimeoutMs: config.server.requestTimeoutMs,
     maxRangeMs: config.maxRangeMs,
+    steps: config.upstream.cache.steps,
+    maxPages: config.upstream.maxPages,
     upstream,
     clock,
     cursorSecret: config.server.cursorSecret ? Buffer.from(config.server.cursorSecret, 'utf8') : randomBytes(32),

@@ -8,6 +8,7 @@ import { DEFAULT_MAX_RANGE, DEFAULT_QUOTA, DEFAULT_REQUEST_TIMEOUT_MS } from './
 import { createLogger } from './logging.ts';
 import { DEFAULT_DEMO_KEYS, startSimulator } from './simulator/index.ts';
 import { parseDuration } from './time/duration.ts';
+import { DEFAULT_UPSTREAM_POLICY } from './upstream/pipeline.ts';
 
 /** The bearer token of the demo: it guards only simulated data on loopback. */
 export const DEMO_TOKEN = 'tinkr-demo-token';
@@ -42,6 +43,7 @@ export async function runDemo(args: Args, rawEnv: Readonly<Record<string, string
       traces: parseDuration(DEFAULT_MAX_RANGE.traces)!,
       metrics: parseDuration(DEFAULT_MAX_RANGE.metrics)!,
     },
+    upstream: DEFAULT_UPSTREAM_POLICY,
   };
   let running: Running;
   try {

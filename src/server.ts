@@ -19,6 +19,8 @@ import { registerTinkrRoutes } from './routes/tinkr.ts';
 import { registerTracesRoutes } from './routes/traces.ts';
 import { createCursorCodec } from './service/cursor.ts';
 import { noTelemetry, type Telemetry } from './telemetry.ts';
+import { MAX_PAGES_PER_REQUEST } from './upstream/paging.ts';
+import { DEFAULT_STEPS, type StepTable } from './upstream/step.ts';
 import type { Upstream } from './upstream/types.ts';
 
 /** Everything the app needs, passed in: tests build it with fakes, main.ts with the real parts. */
@@ -32,6 +34,10 @@ export interface ServerDeps {
   corsOrigins?: readonly string[];
   requestTimeoutMs: number;
   maxRangeMs: { logs: number; traces: number; metrics: number };
+  /** Time buckets of relative ranges; the same table the upstream cache was given. */
+  steps?: StepTable;
+  /** Most upstream pages one search request may cost; default MAX_PAGES_PER_REQUEST. */
+  maxPages?: number;
   upstream: Upstream;
   clock: Clock;
   /** HMAC key of `next_cursor`. */
@@ -130,6 +136,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       clock: deps.clock,
       cursors: createCursorCodec(deps.cursorSecret, deps.clock),
       maxRangeMs: deps.maxRangeMs,
+      steps: deps.steps ?? DEFAULT_STEPS,
+      maxPages: deps.maxPages ?? MAX_PAGES_PER_REQUEST,
     },
     telemetry,
   };

@@ -5,10 +5,21 @@ import type { z } from 'zod';
 import { apiBaseUrl, DEFAULT_SITE, type DatadogSite } from '../datadog/sites.ts';
 import type { SecretsConfig } from '../secrets/schema.ts';
 import { parseDuration } from '../time/duration.ts';
+import type { UpstreamPolicy } from '../upstream/pipeline.ts';
 import type { Args } from './args.ts';
 import { envSchema, type Env, LOG_LEVELS } from './env.ts';
 import { configError, EXIT, StartupError } from './errors.ts';
-import { apiKeySchema, DEFAULT_QUOTA, fileSchema, type ApiKeyConfig, type FileConfig, type ProfileConfig, type QuotaConfig } from './schema.ts';
+import {
+  apiKeySchema,
+  DEFAULT_QUOTA,
+  fileSchema,
+  upstreamSchema,
+  type ApiKeyConfig,
+  type FileConfig,
+  type ProfileConfig,
+  type QuotaConfig,
+  type UpstreamConfig,
+} from './schema.ts';
 
 /** Everything the server needs to start, validated. Built once, then passed down; never re-read. */
 export interface Config {
@@ -33,6 +44,8 @@ export interface Config {
     credentials: { kind: 'static'; apiKey: string; appKey: string } | { kind: 'secrets'; secrets: SecretsConfig };
   };
   maxRangeMs: { logs: number; traces: number; metrics: number };
+  /** `[upstream]`: cache, budget gate and concurrency limits. */
+  upstream: UpstreamPolicy;
 }
 
 export const SUPPORTED_BACKENDS = ['datadog'] as const;
@@ -81,6 +94,30 @@ export function loadConfig(inputs: LoadInputs): Config {
       traces: parseDuration(selected.profile.max_range.traces)!,
       metrics: parseDuration(selected.profile.max_range.metrics)!,
     },
+    upstream: upstreamPolicy(parsed?.file.upstream ?? upstreamSchema.parse({})),
+  };
+}
+
+/** `[upstream]` with durations in ms, as the pipeline takes it. */
+export function upstreamPolicy(config: UpstreamConfig): UpstreamPolicy {
+  const ms = (text: string) => parseDuration(text)!;
+  return {
+    cache: {
+      enabled: config.cache.enabled,
+      steps: config.cache.steps.map((row) => ({ upToMs: ms(row.up_to), stepMs: ms(row.step) })),
+      ingestionDelayMs: ms(config.cache.ingestion_delay),
+      immutableTtlMs: ms(config.cache.immutable_ttl),
+      maxStaleMs: ms(config.cache.max_stale),
+      maxBytes: config.cache.max_bytes,
+      maxEntries: config.cache.max_entries,
+    },
+    budget: {
+      reserveFraction: config.budget.reserve_fraction,
+      maxWaitMs: config.budget.max_wait_ms,
+      resetJitterMs: config.budget.reset_jitter_ms,
+    },
+    concurrency: { maxActive: config.max_concurrent, maxQueued: config.max_queued },
+    maxPages: config.max_pages,
   };
 }
 

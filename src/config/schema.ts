@@ -2,7 +2,18 @@ import { z } from 'zod';
 import { SCOPE_VALUE } from '../datadog/metrics.ts';
 import { DATADOG_SITES } from '../datadog/sites.ts';
 import { secretsSchema } from '../secrets/schema.ts';
-import { parseDuration } from '../time/duration.ts';
+import { formatDuration, parseDuration } from '../time/duration.ts';
+import { DEFAULT_MAX_WAIT_MS, DEFAULT_RESERVE_FRACTION, DEFAULT_RESET_JITTER_MS } from '../upstream/budget.ts';
+import {
+  DEFAULT_CACHE_MAX_BYTES,
+  DEFAULT_CACHE_MAX_ENTRIES,
+  DEFAULT_IMMUTABLE_TTL_MS,
+  DEFAULT_INGESTION_DELAY_MS,
+  DEFAULT_MAX_STALE_MS,
+} from '../upstream/cache.ts';
+import { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED } from '../upstream/concurrency.ts';
+import { MAX_PAGES_PER_REQUEST } from '../upstream/paging.ts';
+import { checkStepTable, DEFAULT_STEPS } from '../upstream/step.ts';
 
 /**
  * The TOML configuration file (DESIGN §3). Every object is strict: an unknown key is an error,
@@ -136,10 +147,64 @@ export const profileSchema = z
   .strict();
 export type ProfileConfig = z.infer<typeof profileSchema>;
 
+/** One row of the time-bucket table: ranges up to `up_to` are snapped to `step`. */
+export const stepRuleSchema = z.object({ up_to: duration('up_to'), step: duration('step') }).strict();
+
+/** The bucket table as written in the config file (upstream/step.ts has the reasons). */
+export const DEFAULT_STEP_ROWS = DEFAULT_STEPS.map((rule) => ({ up_to: formatDuration(rule.upToMs), step: formatDuration(rule.stepMs) }));
+
+/** Most rows of the bucket table: a handful is plenty; the bound keeps the lookup trivial. */
+const MAX_STEP_ROWS = 32;
+
+export const upstreamCacheSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    max_bytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .max(16 * 1024 ** 3)
+      .default(DEFAULT_CACHE_MAX_BYTES),
+    max_entries: z.number().int().min(1).max(10_000_000).default(DEFAULT_CACHE_MAX_ENTRIES),
+    steps: z
+      .array(stepRuleSchema)
+      .max(MAX_STEP_ROWS)
+      .default(DEFAULT_STEP_ROWS)
+      .superRefine((rows, ctx) => {
+        const table = rows.map((r) => ({ upToMs: parseDuration(r.up_to) ?? 0, stepMs: parseDuration(r.step) ?? 0 }));
+        for (const message of checkStepTable(table)) ctx.addIssue({ code: 'custom', message });
+      }),
+    ingestion_delay: duration('ingestion_delay').default(formatDuration(DEFAULT_INGESTION_DELAY_MS)),
+    immutable_ttl: duration('immutable_ttl').default(formatDuration(DEFAULT_IMMUTABLE_TTL_MS)),
+    max_stale: duration('max_stale').default(formatDuration(DEFAULT_MAX_STALE_MS)),
+  })
+  .strict();
+
+export const upstreamBudgetSchema = z
+  .object({
+    reserve_fraction: z.number().min(0).max(0.9).default(DEFAULT_RESERVE_FRACTION),
+    max_wait_ms: z.number().int().min(0).max(60_000).default(DEFAULT_MAX_WAIT_MS),
+    reset_jitter_ms: z.number().int().min(0).max(60_000).default(DEFAULT_RESET_JITTER_MS),
+  })
+  .strict();
+
+/** `[upstream]`: everything between the routes and Datadog (DESIGN §3; README "Budget, caching and coalescing"). */
+export const upstreamSchema = z
+  .object({
+    max_concurrent: z.number().int().min(1).max(1024).default(DEFAULT_MAX_CONCURRENT),
+    max_queued: z.number().int().min(0).max(100_000).default(DEFAULT_MAX_QUEUED),
+    max_pages: z.number().int().min(1).max(100).default(MAX_PAGES_PER_REQUEST),
+    cache: upstreamCacheSchema.default(upstreamCacheSchema.parse({})),
+    budget: upstreamBudgetSchema.default(upstreamBudgetSchema.parse({})),
+  })
+  .strict();
+export type UpstreamConfig = z.infer<typeof upstreamSchema>;
+
 export const fileSchema = z
   .object({
     active_profile: z.string().min(1).optional(),
     server: serverSchema.default(serverSchema.parse({})),
+    upstream: upstreamSchema.default(upstreamSchema.parse({})),
     auth: authSchema.default(authSchema.parse({})),
     profiles: z.record(z.string().min(1), profileSchema).default({}),
   })

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { queryErrorResponses } from '../schemas/common.ts';
 import { logsQuerySchema, logsResponseSchema } from '../schemas/routes.ts';
 import { searchLogs } from '../service/logs.ts';
-import { cacheHeader, typed, type RouteDeps } from './deps.ts';
+import { markCache, typed, type RouteDeps } from './deps.ts';
 
 /** `GET /logs` (DESIGN §4.2). */
 export function registerLogsRoute(app: FastifyInstance, deps: RouteDeps): void {
@@ -35,7 +35,7 @@ export function registerLogsRoute(app: FastifyInstance, deps: RouteDeps): void {
         deps.query,
         request.upstream,
       );
-      reply.header(...cacheHeader(deps, 'logs', result.cache));
+      markCache(reply, deps, 'logs', result);
       return { data: result.data, meta: result.meta };
     },
   );

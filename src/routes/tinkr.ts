@@ -9,7 +9,7 @@ import {
   tinkrTracesResponse,
 } from '../schemas/tinkr.ts';
 import { tinkrLogs, tinkrMetrics, tinkrTraces } from '../service/tinkr.ts';
-import { cacheHeader, typed, type RouteDeps } from './deps.ts';
+import { markCache, typed, type RouteDeps } from './deps.ts';
 
 /** The routes the public Tinkr CLI calls (DESIGN §4.5). */
 export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void {
@@ -27,8 +27,8 @@ export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void
       },
     },
     async (request, reply) => {
-      const { entries, cache } = await tinkrLogs(request.body, request.caller.scope, deps.query, request.upstream);
-      reply.header(...cacheHeader(deps, 'logs', cache));
+      const { entries, ...answer } = await tinkrLogs(request.body, request.caller.scope, deps.query, request.upstream);
+      markCache(reply, deps, 'logs', answer);
       return { entries };
     },
   );
@@ -45,8 +45,8 @@ export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void
       },
     },
     async (request, reply) => {
-      const { points, cache } = await tinkrMetrics(request.body, request.caller.scope, deps.query, request.upstream);
-      reply.header(...cacheHeader(deps, 'metrics', cache));
+      const { points, ...answer } = await tinkrMetrics(request.body, request.caller.scope, deps.query, request.upstream);
+      markCache(reply, deps, 'metrics', answer);
       return { points };
     },
   );
@@ -63,8 +63,8 @@ export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void
       },
     },
     async (request, reply) => {
-      const { traces, cache } = await tinkrTraces(request.body, request.caller.scope, deps.query, request.upstream);
-      reply.header(...cacheHeader(deps, 'spans', cache));
+      const { traces, ...answer } = await tinkrTraces(request.body, request.caller.scope, deps.query, request.upstream);
+      markCache(reply, deps, 'spans', answer);
       return { traces };
     },
   );

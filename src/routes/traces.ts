@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { problemSchema, queryErrorResponses } from '../schemas/common.ts';
 import { traceParamsSchema, traceQuerySchema, traceResponseSchema, tracesQuerySchema, tracesResponseSchema } from '../schemas/routes.ts';
 import { getTrace, searchSpans } from '../service/traces.ts';
-import { cacheHeader, typed, type RouteDeps } from './deps.ts';
+import { markCache, typed, type RouteDeps } from './deps.ts';
 
 /** `GET /traces` and `GET /traces/{trace_id}` (DESIGN §4.4). */
 export function registerTracesRoutes(app: FastifyInstance, deps: RouteDeps): void {
@@ -36,7 +36,7 @@ export function registerTracesRoutes(app: FastifyInstance, deps: RouteDeps): voi
         deps.query,
         request.upstream,
       );
-      reply.header(...cacheHeader(deps, 'spans', result.cache));
+      markCache(reply, deps, 'spans', result);
       return { data: result.data, meta: result.meta };
     },
   );
@@ -56,14 +56,14 @@ export function registerTracesRoutes(app: FastifyInstance, deps: RouteDeps): voi
     },
     async (request, reply) => {
       const q = request.query;
-      const { trace, cache } = await getTrace(
+      const { trace, cache, fetchedAt } = await getTrace(
         request.params.trace_id,
         { from: q.from, to: q.to, since: q.since },
         request.caller.scope,
         deps.query,
         request.upstream,
       );
-      reply.header(...cacheHeader(deps, 'spans', cache));
+      markCache(reply, deps, 'spans', { cache, fetchedAt });
       return trace;
     },
   );

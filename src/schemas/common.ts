@@ -71,6 +71,13 @@ export const limitParam = (max: number, fallback: number) =>
 
 export const warningSchema = z.object({ code: z.string(), message: z.string() });
 
+/** `meta.bucket_s` of every query route. */
+export const bucketSchema = z
+  .number()
+  .describe(
+    'Seconds of the time bucket a relative range was snapped to (so refreshes within one bucket share one cached answer); 0 when the range was absolute.',
+  );
+
 export const searchMetaSchema = z.object({
   from: z.string().describe('Start of the searched range, ISO 8601 UTC.'),
   to: z.string(),
@@ -78,6 +85,7 @@ export const searchMetaSchema = z.object({
   next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null at the end.'),
   partial: z.boolean().describe('True when the answer is known to be incomplete; `warnings` says why.'),
   warnings: z.array(warningSchema),
+  bucket_s: bucketSchema,
 });
 
 export const jsonObject = z.record(z.string(), z.unknown());

@@ -14,6 +14,7 @@ import {
   sortParam,
   timeParams,
   warningSchema,
+  bucketSchema,
 } from './common.ts';
 
 /** Request and response schemas of the native routes (DESIGN §4.2–4.4). */
@@ -80,6 +81,7 @@ export const metricsResponseSchema = z.object({
     query: z.string().describe('Exactly the query sent to Datadog.'),
     partial: z.boolean(),
     warnings: z.array(warningSchema),
+    bucket_s: bucketSchema,
   }),
 });
 
@@ -143,5 +145,5 @@ export const traceResponseSchema = z.object({
   error_count: z.number().int(),
   services: z.array(z.string()),
   spans: z.array(spanSchema),
-  meta: z.object({ partial: z.boolean(), warnings: z.array(warningSchema) }),
+  meta: z.object({ partial: z.boolean(), warnings: z.array(warningSchema), bucket_s: bucketSchema }),
 });

@@ -13,6 +13,8 @@ export interface CursorState {
   fingerprint: string;
   fromMs: number;
   toMs: number;
+  /** The time bucket the first page's range was snapped to (0: absolute), for `meta.bucket_s`. */
+  stepMs: number;
   /** Datadog's own cursor for the next page. */
   after: string;
 }
@@ -33,7 +35,7 @@ export function createCursorCodec(secret: Uint8Array, clock: Clock, ttlMs = CURS
   return {
     encode(state) {
       const payload = Buffer.from(
-        JSON.stringify({ k: state.kind, p: state.fingerprint, f: state.fromMs, t: state.toMs, a: state.after, e: clock.now() + ttlMs }),
+        JSON.stringify({ k: state.kind, p: state.fingerprint, f: state.fromMs, t: state.toMs, s: state.stepMs, a: state.after, e: clock.now() + ttlMs }),
       ).toString('base64url');
       return `${payload}.${sign(payload).toString('base64url')}`;
     },
@@ -45,7 +47,7 @@ export function createCursorCodec(secret: Uint8Array, clock: Clock, ttlMs = CURS
       const expected = sign(payload);
       const given = Buffer.from(signature, 'base64url');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
-      let parsed: { k?: unknown; p?: unknown; f?: unknown; t?: unknown; a?: unknown; e?: unknown };
+      let parsed: { k?: unknown; p?: unknown; f?: unknown; t?: unknown; s?: unknown; a?: unknown; e?: unknown };
       try {
         parsed = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
       } catch {
@@ -58,7 +60,8 @@ export function createCursorCodec(secret: Uint8Array, clock: Clock, ttlMs = CURS
         throw badRequest('cursor', 'the cursor belongs to a different query; repeat the original parameters with it');
       }
       if (typeof parsed.f !== 'number' || typeof parsed.t !== 'number' || typeof parsed.a !== 'string') throw invalid();
-      return { kind, fingerprint, fromMs: parsed.f, toMs: parsed.t, after: parsed.a };
+      const stepMs = typeof parsed.s === 'number' && Number.isFinite(parsed.s) && parsed.s >= 0 ? parsed.s : 0;
+      return { kind, fingerprint, fromMs: parsed.f, toMs: parsed.t, stepMs, after: parsed.a };
     },
   };
 }

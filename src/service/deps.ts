@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.ts';
+import type { StepTable } from '../upstream/step.ts';
 import type { Upstream } from '../upstream/types.ts';
 import type { CursorCodec } from './cursor.ts';
 
@@ -9,6 +10,10 @@ export interface QueryDeps {
   cursors: CursorCodec;
   /** The profile's longest allowed range per signal, in ms. */
   maxRangeMs: { logs: number; traces: number; metrics: number };
+  /** Time buckets relative ranges are snapped to (upstream/step.ts). */
+  steps: StepTable;
+  /** Most upstream pages one search request may cost (upstream/paging.ts). */
+  maxPages: number;
 }
 
 /** Response `meta` of the paged search routes (DESIGN §4.2, §4.4). */
@@ -19,6 +24,8 @@ export interface SearchMeta {
   next_cursor: string | null;
   partial: boolean;
   warnings: Array<{ code: string; message: string }>;
+  /** The time bucket a relative range was snapped to, in seconds; 0 for an absolute range. */
+  bucket_s: number;
 }
 
 /** Default `from` of the GET routes: `now-15m` (DESIGN §4.1). */

@@ -4,6 +4,7 @@ import { AppError } from '../errors.ts';
 import { isoMs } from '../time/instant.ts';
 import { resolveRange, type TimeParams } from '../time/range.ts';
 import type { CacheStatus, CallContext } from '../upstream/types.ts';
+import { withWindow } from '../upstream/window.ts';
 import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
 import { servicesWithin, type Scope } from './scope.ts';
 
@@ -14,8 +15,10 @@ export type MetricsParams =
 
 export interface MetricsResult {
   series: SeriesRecord[];
-  meta: { from: string; to: string; query: string; partial: boolean; warnings: Array<{ code: string; message: string }> };
+  meta: { from: string; to: string; query: string; partial: boolean; warnings: Array<{ code: string; message: string }>; bucket_s: number };
   cache: CacheStatus;
+  /** When Datadog gave this answer (epoch ms); the `Age` header. */
+  fetchedAt: number;
 }
 
 /** The query sent upstream for these parameters, confined to the key's scope. */
@@ -49,11 +52,25 @@ export function metricsQueryFor(params: MetricsParams, scope: Scope): string {
 
 export async function queryMetrics(params: MetricsParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<MetricsResult> {
   const query = metricsQueryFor(params, scope);
-  const range = resolveRange(params.time, { nowMs: deps.clock.now(), defaultSpanMs: DEFAULT_SPAN_MS, maxRangeMs: deps.maxRangeMs.metrics });
-  const reply = await deps.upstream.send(metricsQueryRequest(query, range.fromMs, range.toMs), ctx);
+  const range = resolveRange(params.time, {
+    nowMs: deps.clock.now(),
+    defaultSpanMs: DEFAULT_SPAN_MS,
+    maxRangeMs: deps.maxRangeMs.metrics,
+    steps: deps.steps,
+  });
+  const reply = await deps.upstream.send(withWindow(range, (r) => metricsQueryRequest(query, r.fromMs, r.toMs)), ctx);
   return {
     series: readMetrics(reply.body),
-    meta: { from: isoMs(range.fromMs), to: isoMs(range.toMs), query, partial: false, warnings: reply.warnings ?? [] },
+    meta: {
+      // A stale answer from an earlier bucket covers that bucket's range.
+      from: isoMs(reply.window?.fromMs ?? range.fromMs),
+      to: isoMs(reply.window?.toMs ?? range.toMs),
+      query,
+      partial: false,
+      warnings: reply.warnings ?? [],
+      bucket_s: range.stepMs / 1000,
+    },
     cache: reply.cache,
+    fetchedAt: reply.fetchedAt,
   };
 }

@@ -2,6 +2,7 @@ import { isoMs } from '../time/instant.ts';
 import { resolveRange, type TimeParams, type TimeRange } from '../time/range.ts';
 import { collectPages, type Page } from '../upstream/paging.ts';
 import type { CacheStatus, CallContext, UpstreamRequest } from '../upstream/types.ts';
+import { withWindow } from '../upstream/window.ts';
 import { fingerprint } from './cursor.ts';
 import type { QueryDeps, SearchMeta } from './deps.ts';
 
@@ -20,13 +21,15 @@ export interface PagedSearchSpec<T> {
   pageMax: number;
   maxPages?: number;
   request(range: TimeRange, pageLimit: number, cursor: string | undefined): UpstreamRequest;
-  read(body: unknown): Omit<Page<T>, 'cache'>;
+  read(body: unknown): Omit<Page<T>, 'cache' | 'fetchedAt'>;
 }
 
 export interface SearchResult<T> {
   data: T[];
   meta: SearchMeta;
   cache: CacheStatus;
+  /** When Datadog gave the oldest page of this answer (epoch ms); the `Age` header. */
+  fetchedAt: number;
   /** Datadog's cursor past the last item, when more remain. */
   after: string | undefined;
 }
@@ -45,26 +48,31 @@ export async function pagedSearch<T>(spec: PagedSearchSpec<T>, deps: QueryDeps, 
   let resumeAt: string | undefined;
   if (spec.cursor) {
     const state = deps.cursors.decode(spec.cursor, spec.kind, print);
-    range = { fromMs: state.fromMs, toMs: state.toMs, relative: false };
+    // The cursor pins the first page's (snapped) range: later pages are absolute.
+    range = { fromMs: state.fromMs, toMs: state.toMs, relative: false, stepMs: state.stepMs };
     resumeAt = state.after;
   } else {
-    range = resolveRange(spec.time, { nowMs: deps.clock.now(), defaultSpanMs: spec.defaultSpanMs, maxRangeMs: spec.maxRangeMs });
+    range = resolveRange(spec.time, { nowMs: deps.clock.now(), defaultSpanMs: spec.defaultSpanMs, maxRangeMs: spec.maxRangeMs, steps: deps.steps });
   }
 
   const result = await collectPages<T>({
     limit: spec.limit,
     pageMax: spec.pageMax,
-    maxPages: spec.maxPages,
+    maxPages: spec.maxPages ?? deps.maxPages,
     cursor: resumeAt,
     fetch: async (pageLimit, cursor) => {
-      const reply = await deps.upstream.send(spec.request(range, pageLimit, cursor), ctx);
+      // Only a first page belongs to a panel's series of buckets; a Datadog cursor is unique.
+      const pageRange = { ...range, relative: range.relative && cursor === undefined };
+      const reply = await deps.upstream.send(withWindow(pageRange, (r) => spec.request(r, pageLimit, cursor)), ctx);
+      // A stale answer from an earlier bucket covers that bucket's range; so do its next pages.
+      if (reply.window) range = { ...range, fromMs: reply.window.fromMs, toMs: reply.window.toMs };
       const page = spec.read(reply.body);
-      return { ...page, warnings: [...page.warnings, ...(reply.warnings ?? [])], cache: reply.cache };
+      return { ...page, warnings: [...page.warnings, ...(reply.warnings ?? [])], cache: reply.cache, fetchedAt: reply.fetchedAt };
     },
   });
 
   const next = result.after
-    ? deps.cursors.encode({ kind: spec.kind, fingerprint: print, fromMs: range.fromMs, toMs: range.toMs, after: result.after })
+    ? deps.cursors.encode({ kind: spec.kind, fingerprint: print, fromMs: range.fromMs, toMs: range.toMs, stepMs: range.stepMs, after: result.after })
     : null;
   return {
     data: result.items,
@@ -75,8 +83,10 @@ export async function pagedSearch<T>(spec: PagedSearchSpec<T>, deps: QueryDeps, 
       next_cursor: next,
       partial: result.partial,
       warnings: result.warnings,
+      bucket_s: range.stepMs / 1000,
     },
     cache: result.cache,
+    fetchedAt: result.fetchedAt ?? deps.clock.now(),
     after: result.after,
   };
 }

@@ -53,7 +53,7 @@ export async function tinkrLogs(
   scope: Scope,
   deps: QueryDeps,
   ctx: CallContext,
-): Promise<{ entries: TinkrLogEntry[]; cache: CacheStatus }> {
+): Promise<{ entries: TinkrLogEntry[]; cache: CacheStatus; fetchedAt: number }> {
   const result = await withTinkrTimeNames({ from: 'body.start', to: 'body.end' }, () =>
     searchLogs(
       {
@@ -83,7 +83,7 @@ export async function tinkrLogs(
       extra,
     };
   });
-  return { entries, cache: result.cache };
+  return { entries, cache: result.cache, fetchedAt: result.fetchedAt };
 }
 
 export interface TinkrMetricPoint {
@@ -98,7 +98,7 @@ export async function tinkrMetrics(
   scope: Scope,
   deps: QueryDeps,
   ctx: CallContext,
-): Promise<{ points: TinkrMetricPoint[]; cache: CacheStatus }> {
+): Promise<{ points: TinkrMetricPoint[]; cache: CacheStatus; fetchedAt: number }> {
   const time: TimeParams = { from: body.start, to: body.end };
   let params: Parameters<typeof queryMetrics>[0];
   if (METRIC_NAME.test(body.metric)) {
@@ -119,7 +119,7 @@ export async function tinkrMetrics(
     })
     .sort((a, b) => a.ms - b.ms)
     .map(({ ms, ...point }) => ({ timestamp: new Date(ms).toISOString(), ...point }));
-  return { points, cache: result.cache };
+  return { points, cache: result.cache, fetchedAt: result.fetchedAt };
 }
 
 /** `["service:a", "env:prod"]` → `{service: "a", env: "prod"}`; a bare tag maps to "". */
@@ -166,7 +166,7 @@ export async function tinkrTraces(
   scope: Scope,
   deps: QueryDeps,
   ctx: CallContext,
-): Promise<{ traces: TinkrTrace[]; cache: CacheStatus }> {
+): Promise<{ traces: TinkrTrace[]; cache: CacheStatus; fetchedAt: number }> {
   if (parseDuration(body.since, ['s', 'm', 'h', 'd', 'w']) === undefined) {
     throw badRequest('body.since', 'expected a relative window such as 30m, 1h or 2d');
   }
@@ -180,7 +180,7 @@ export async function tinkrTraces(
     searchSpans({ services: [body.service], tags, time, limit: TRACE_DISCOVERY_SPANS, sort: 'desc' }, scope, deps, ctx),
   );
   const traceIds = [...new Set(recent.data.map((s) => s.trace_id).filter((id) => id !== ''))].slice(0, body.limit);
-  if (traceIds.length === 0) return { traces: [], cache: recent.cache };
+  if (traceIds.length === 0) return { traces: [], cache: recent.cache, fetchedAt: recent.fetchedAt };
 
   const spans = await fetchTraceSpans(traceIds, time, scope, deps, ctx);
   const byTrace = new Map<string, SpanRecord[]>(traceIds.map((id) => [id, []]));
@@ -189,7 +189,7 @@ export async function tinkrTraces(
     const members = byTrace.get(id)!;
     return members.length > 0 ? [tinkrTrace(id, body.service, members)] : [];
   });
-  return { traces, cache: combineCacheStatus([recent.cache, spans.cache]) };
+  return { traces, cache: combineCacheStatus([recent.cache, spans.cache]), fetchedAt: Math.min(recent.fetchedAt, spans.fetchedAt) };
 }
 
 function tinkrTrace(traceId: string, service: string, members: SpanRecord[]): TinkrTrace {

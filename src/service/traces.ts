@@ -91,7 +91,7 @@ export interface Trace {
   error_count: number;
   services: string[];
   spans: SpanRecord[];
-  meta: { partial: boolean; warnings: Array<{ code: string; message: string }> };
+  meta: { partial: boolean; warnings: Array<{ code: string; message: string }>; bucket_s: number };
 }
 
 /** Every span of several traces at once: one search on `trace_id:(a OR b ...)`, paged. */
@@ -125,7 +125,13 @@ export async function fetchTraceSpans(
 }
 
 /** `GET /traces/{trace_id}`: the whole trace, or NOT_FOUND. */
-export async function getTrace(traceId: string, time: TimeParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<{ trace: Trace; cache: SearchResult<SpanRecord>['cache'] }> {
+export async function getTrace(
+  traceId: string,
+  time: TimeParams,
+  scope: Scope,
+  deps: QueryDeps,
+  ctx: CallContext,
+): Promise<{ trace: Trace; cache: SearchResult<SpanRecord>['cache']; fetchedAt: number }> {
   const found = await fetchTraceSpans([traceId], time, scope, deps, ctx);
   if (found.data.length === 0) {
     throw new AppError('NOT_FOUND', `no span of trace ${traceId} in ${found.meta.from} – ${found.meta.to}`);
@@ -136,7 +142,11 @@ export async function getTrace(traceId: string, time: TimeParams, scope: Scope, 
     partial = true;
     warnings.push({ code: 'span_cap', message: `the trace has more than ${MAX_TRACE_SPANS} spans; only the first are shown` });
   }
-  return { trace: { ...summarize(traceId, found.data), meta: { partial, warnings } }, cache: found.cache };
+  return {
+    trace: { ...summarize(traceId, found.data), meta: { partial, warnings, bucket_s: found.meta.bucket_s } },
+    cache: found.cache,
+    fetchedAt: found.fetchedAt,
+  };
 }
 
 /** Root, bounds, counts and services of one trace's spans; spans ordered by start time. */

@@ -1,6 +1,7 @@
 import { AppError, type FieldError } from '../errors.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { parseInstant, resolveInstant, type Instant } from './instant.ts';
+import { snapRange, stepFor, type StepTable } from '../upstream/step.ts';
 
 /** The time parameters of every GET query route (DESIGN §4.1), as the caller sent them. */
 export interface TimeParams {
@@ -14,6 +15,8 @@ export interface TimeRange {
   fromMs: number;
   toMs: number;
   relative: boolean;
+  /** The grid a relative range was snapped to (ms); 0 when it was not snapped (`meta.bucket_s`). */
+  stepMs: number;
 }
 
 export interface RangeRules {
@@ -22,6 +25,8 @@ export interface RangeRules {
   defaultSpanMs: number;
   /** The profile's limit for this signal. */
   maxRangeMs: number;
+  /** Time buckets for relative ranges (upstream/step.ts); none: relative ranges are not snapped. */
+  steps?: StepTable | undefined;
 }
 
 /** Turns from/to/since into an absolute range, or throws BAD_REQUEST listing every problem. */
@@ -63,7 +68,10 @@ export function resolveRange(params: TimeParams, rules: RangeRules): TimeRange {
       { path: 'from', message: `the range is longer than this profile allows (${formatDuration(rules.maxRangeMs)})` },
     ]);
   }
-  return { fromMs, toMs, relative: from.kind === 'relative' && to.kind === 'relative' };
+  const relative = from.kind === 'relative' && to.kind === 'relative';
+  const stepMs = relative && rules.steps ? stepFor(toMs - fromMs, rules.steps) : 0;
+  // Both ends move together, so the length (checked above) is unchanged.
+  return { ...snapRange(fromMs, toMs, stepMs), relative, stepMs };
 }
 
 function invalid(errors: FieldError[]): AppError {

@@ -22,8 +22,8 @@ export interface DatadogClientDeps {
   telemetry: Telemetry;
   retry?: RetryPolicy;
   random?: () => number;
-  /** Sees every answer's rate-limit headers (the budget layer listens here). */
-  onRateLimit?: (request: UpstreamRequest, info: RateLimitInfo, status: number) => void;
+  /** Sees every answer's rate-limit headers, with the keys used (the budget gate listens here). */
+  onRateLimit?: (request: UpstreamRequest, info: RateLimitInfo, status: number, used: DatadogCredentials) => void | Promise<void>;
 }
 
 /**
@@ -44,7 +44,7 @@ export function createDatadogClient(deps: DatadogClientDeps): Upstream {
       const info = readRateLimit(response.headers);
       if (info) {
         deps.telemetry.rateLimit(info);
-        deps.onRateLimit?.(request, info, response.status);
+        await deps.onRateLimit?.(request, info, response.status, used);
       }
       return response;
     } catch (error) {
@@ -82,7 +82,7 @@ export function createDatadogClient(deps: DatadogClientDeps): Upstream {
           throw errorForFailure(error, request.family, ctx.signal.aborted);
         }
         if (response.status >= 200 && response.status < 300) {
-          return { body: parseBody(response, request), cache: 'miss' };
+          return { body: parseBody(response, request), cache: 'miss', fetchedAt: deps.clock.now(), bytes: response.text.length };
         }
         if ((response.status === 401 || response.status === 403) && !refreshedKeys) {
           refreshedKeys = true;

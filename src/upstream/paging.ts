@@ -8,6 +8,8 @@ export interface Page<T> {
   timedOut: boolean;
   warnings: Warning[];
   cache: CacheStatus;
+  /** When Datadog gave this page (epoch ms). */
+  fetchedAt: number;
 }
 
 export interface PagingResult<T> {
@@ -18,6 +20,8 @@ export interface PagingResult<T> {
   warnings: Warning[];
   cache: CacheStatus;
   pages: number;
+  /** When Datadog gave the oldest of the pages (epoch ms); undefined when no page was read. */
+  fetchedAt: number | undefined;
 }
 
 /**
@@ -51,6 +55,7 @@ export async function collectPages<T>(options: PagingOptions<T>): Promise<Paging
   let cursor = options.cursor;
   let partial = false;
   let pages = 0;
+  let fetchedAt: number | undefined;
   while (items.length < options.limit) {
     if (pages >= maxPages) {
       partial = true;
@@ -67,12 +72,12 @@ export async function collectPages<T>(options: PagingOptions<T>): Promise<Paging
     } catch (error) {
       if (pages === 0) throw error;
       partial = true;
-      const reason = isAppError(error) ? `${error.code}: ${error.message}` : 'an unexpected error';
-      warnings.push({ code: 'page_failed', message: `upstream page ${pages + 1} failed (${reason}); results are incomplete` });
+      warnings.push(pageFailure(error, pages + 1));
       break;
     }
     pages++;
     statuses.push(page.cache);
+    fetchedAt = Math.min(fetchedAt ?? page.fetchedAt, page.fetchedAt);
     items.push(...page.items.slice(0, options.limit - items.length));
     for (const w of page.warnings) {
       if (!warnings.some((seen) => seen.code === w.code && seen.message === w.message)) warnings.push(w);
@@ -88,7 +93,17 @@ export async function collectPages<T>(options: PagingOptions<T>): Promise<Paging
       break;
     }
   }
-  return { items, after: cursor, partial, warnings, cache: combineCacheStatus(statuses), pages };
+  return { items, after: cursor, partial, warnings, cache: combineCacheStatus(statuses), pages, fetchedAt };
+}
+
+/** Why a later page is missing: a spent budget is named as such, anything else by its code. */
+function pageFailure(error: unknown, page: number): Warning {
+  if (isAppError(error) && error.code === 'UPSTREAM_RATE_LIMITED') {
+    const retry = error.retryAfterS !== undefined ? ` (next call in ${error.retryAfterS} s)` : '';
+    return { code: 'budget_exhausted', message: `Datadog's budget ran out before upstream page ${page}${retry}; results are incomplete` };
+  }
+  const reason = isAppError(error) ? `${error.code}: ${error.message}` : 'an unexpected error';
+  return { code: 'page_failed', message: `upstream page ${page} failed (${reason}); results are incomplete` };
 }
 
 /**

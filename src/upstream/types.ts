@@ -14,6 +14,23 @@ export interface UpstreamRequest {
   path: string;
   query?: Record<string, string>;
   body?: unknown;
+  /** The searched time range, for the cache's lifetimes; not part of what is sent. */
+  window?: RequestWindow;
+}
+
+/**
+ * What the cache needs to know about a request's time range (upstream/window.ts builds it):
+ * whether the data can still change, and, for a relative range, which earlier answers were the
+ * same panel (so one can be served stale when the budget is spent).
+ */
+export interface RequestWindow {
+  fromMs: number;
+  toMs: number;
+  /**
+   * For a relative range: the same request built for a fixed range of the same length. Every
+   * bucket of one panel has the same series, so the newest answer of any bucket can be found.
+   */
+  series?: Omit<UpstreamRequest, 'window'>;
 }
 
 /** How an answer was obtained; shown as `x-tinkr-cache` (DESIGN §4). */
@@ -23,6 +40,15 @@ export interface UpstreamReply {
   /** The parsed JSON body of a 2xx answer. */
   body: unknown;
   cache: CacheStatus;
+  /** When Datadog gave this answer (epoch ms on the server's Clock); the `Age` header. */
+  fetchedAt: number;
+  /**
+   * The range the answer covers, when it may differ from the one asked for: a stale answer can
+   * come from an earlier bucket of the same panel, and `meta.from/to` must say so.
+   */
+  window?: { fromMs: number; toMs: number };
+  /** Size of the answer as Datadog sent it (bytes of JSON text); what the cache counts. */
+  bytes?: number;
   /** Why the answer may be older or smaller than asked (e.g. served stale); merged into meta.warnings. */
   warnings?: Warning[];
 }

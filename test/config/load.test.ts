@@ -6,6 +6,7 @@ import { sha256Hex } from '../../src/auth/keyring.ts';
 import { parseCommandLine } from '../../src/config/args.ts';
 import { StartupError } from '../../src/config/errors.ts';
 import { loadConfig, type LoadInputs } from '../../src/config/load.ts';
+import { DEFAULT_UPSTREAM_POLICY } from '../../src/upstream/pipeline.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 const HASH_GRAFANA = sha256Hex('token-grafana');
@@ -226,5 +227,84 @@ describe('loadConfig from the environment alone', () => {
     expect(failure(() => parseCommandLine(['serve', 'extra'])).exitCode).toBe(64);
     const s = scratch();
     expect(failure(() => loadConfig(inputs(s, ['--port', 'x'], base))).exitCode).toBe(64);
+  });
+});
+
+describe('[upstream]', () => {
+  const minimal = `
+[auth]
+mode = "none"
+
+[profiles.p]
+backend = "datadog"
+api_key = "env:K"
+app_key = "env:A"
+`;
+  const env = { K: 'k', A: 'a' };
+  const load = (extra: string) => {
+    const s = scratch();
+    return loadConfig(inputs(s, ['--config', s.write('config.toml', minimal + extra)], env));
+  };
+
+  it('defaults every key to the named production default', () => {
+    expect(load('').upstream).toEqual(DEFAULT_UPSTREAM_POLICY);
+    const s = scratch();
+    expect(loadConfig(inputs(s, [], { TINKR_BACKEND: 'datadog', DD_API_KEY: 'k', DD_APP_KEY: 'a', TINKR_API_KEYS: `[{"hash":"${HASH_GRAFANA}","subject":"g","roles":["viewer"]}]` })).upstream).toEqual(
+      DEFAULT_UPSTREAM_POLICY,
+    );
+  });
+
+  it('reads every key, durations in ms', () => {
+    const config = load(`
+[upstream]
+max_concurrent = 4
+max_queued = 8
+max_pages = 3
+
+[upstream.cache]
+enabled = false
+max_bytes = 2097152
+max_entries = 50
+steps = [{ up_to = "1h", step = "1m" }, { up_to = "30d", step = "0s" }]
+ingestion_delay = "5m"
+immutable_ttl = "6h"
+max_stale = "2h"
+
+[upstream.budget]
+reserve_fraction = 0.25
+max_wait_ms = 500
+reset_jitter_ms = 0
+`);
+    expect(config.upstream).toEqual({
+      concurrency: { maxActive: 4, maxQueued: 8 },
+      maxPages: 3,
+      cache: {
+        enabled: false,
+        maxBytes: 2_097_152,
+        maxEntries: 50,
+        steps: [
+          { upToMs: 3_600_000, stepMs: 60_000 },
+          { upToMs: 30 * 86_400_000, stepMs: 0 },
+        ],
+        ingestionDelayMs: 300_000,
+        immutableTtlMs: 6 * 3_600_000,
+        maxStaleMs: 2 * 3_600_000,
+      },
+      budget: { reserveFraction: 0.25, maxWaitMs: 500, resetJitterMs: 0 },
+    });
+  });
+
+  it.each([
+    ['[upstream]\nmax_concurency = 4', /upstream: unknown key "max_concurency"/],
+    ['[upstream.cache]\nttl = "1m"', /upstream\.cache: unknown key "ttl"/],
+    ['[upstream]\nmax_concurrent = 0', /upstream\.max_concurrent/],
+    ['[upstream.budget]\nreserve_fraction = 1.5', /upstream\.budget\.reserve_fraction/],
+    ['[upstream.cache]\nmax_stale = "soon"', /max_stale: expected a duration/],
+    ['[upstream.cache]\nsteps = [{ up_to = "1m", step = "1m" }]', /steps\[0\]\.step must be shorter than its up_to/],
+    ['[upstream.cache]\nsteps = [{ up_to = "1h", step = "1m" }, { up_to = "5m", step = "10s" }]', /steps\[1\]\.up_to must be longer/],
+  ])('refuses %j', (extra, message) => {
+    const error = failure(() => load(extra));
+    expect(error.exitCode).toBe(78);
+    expect(error.message).toMatch(message);
   });
 });

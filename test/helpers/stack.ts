@@ -5,8 +5,8 @@ import { createDatadogTransport } from '../../src/datadog/transport.ts';
 import { createCredentialStore, type CredentialProvider } from '../../src/secrets/store.ts';
 import type { ServerDeps } from '../../src/server.ts';
 import { DEFAULT_DEMO_KEYS, type SimulatorOptions } from '../../src/simulator/index.ts';
-import type { Telemetry } from '../../src/telemetry.ts';
-import { createUpstreamPipeline } from '../../src/upstream/pipeline.ts';
+import { noTelemetry, type Telemetry } from '../../src/telemetry.ts';
+import { createUpstreamPipeline, DEFAULT_UPSTREAM_POLICY, type UpstreamPipeline, type UpstreamPolicy } from '../../src/upstream/pipeline.ts';
 import type { RetryPolicy } from '../../src/upstream/retry.ts';
 import { startApp, type TestApp } from './app.ts';
 import { startTestSimulator, type TestSimulator } from './simulator.ts';
@@ -17,6 +17,8 @@ export const FAST_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 5, maxDela
 export interface Stack {
   sim: TestSimulator;
   app: TestApp;
+  /** The real upstream pipeline, for looking inside (flights, waiters, queue). */
+  upstream: UpstreamPipeline;
   close(): Promise<void>;
 }
 
@@ -26,6 +28,10 @@ export interface StackOptions {
   /** Defaults to the simulator's demo keys, fixed for the life of the stack. */
   credentials?: CredentialProvider;
   retry?: RetryPolicy;
+  /** Cache, budget and concurrency settings; the production defaults unless given. */
+  policy?: UpstreamPolicy;
+  /** Jitter source of the pipeline; default no jitter, so reset times are exact. */
+  random?: () => number;
   keys?: ApiKeyConfig[];
   telemetry?: Telemetry;
   server?: Partial<ServerDeps>;
@@ -46,12 +52,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     transport,
     credentials,
     clock,
-    telemetry: options.telemetry ?? { upstreamCall() {}, rateLimit() {}, cacheOutcome() {}, secretsRefresh() {} },
+    telemetry: options.telemetry ?? noTelemetry,
     retry: options.retry ?? FAST_RETRY,
+    baseUrl: sim.url,
+    policy: options.policy ?? DEFAULT_UPSTREAM_POLICY,
+    random: options.random ?? (() => 0),
   });
   const app = await startApp({
     upstream,
     clock,
+    steps: (options.policy ?? DEFAULT_UPSTREAM_POLICY).cache.steps,
+    maxPages: (options.policy ?? DEFAULT_UPSTREAM_POLICY).maxPages,
     ...(options.keys ? { auth: { mode: 'keys', keys: options.keys } } : {}),
     ...(options.telemetry ? { telemetry: options.telemetry } : {}),
     ...options.server,
@@ -59,6 +70,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   return {
     sim,
     app,
+    upstream,
     async close() {
       await app.close();
       await transport.close();

@@ -5,7 +5,7 @@ import { startApp, TEST_TOKEN, type TestApp } from '../helpers/app.ts';
 
 /** CORS for the configured exact origins only; nothing at all when none are configured. */
 const ALLOWED = 'https://grafana.example.com';
-const upstream: Upstream = { send: async () => ({ body: { data: [], meta: {} }, cache: 'miss' }) };
+const upstream: Upstream = { send: async () => ({ body: { data: [], meta: {} }, cache: 'miss', fetchedAt: 0 }) };
 const KEYS = [
   { hash: sha256Hex(TEST_TOKEN), subject: 'tester', roles: ['viewer' as const], quota: 'off' as const },
   { hash: sha256Hex('one-a-day'), subject: 'limited', roles: ['viewer' as const], quota: { requests: 1, per: '1d' } },

@@ -12,7 +12,7 @@ const sent: UpstreamRequest[] = [];
 const upstream: Upstream = {
   send: async (request) => {
     sent.push(request);
-    return { body: { data: [], meta: {}, series: [] }, cache: 'miss' };
+    return { body: { data: [], meta: {}, series: [] }, cache: 'miss', fetchedAt: 0 };
   },
 };
 

@@ -36,7 +36,7 @@ describe('GET /metrics', () => {
     const { status, body } = await getMetrics('/metrics?metric=trace.web.request.hits&service=payments-api&aggregation=sum&group_by=host&since=1h');
     expect(status).toBe(200);
     const query = 'sum:trace.web.request.hits{service:payments-api} by {host}';
-    expect(body.meta).toEqual({ from: '2026-11-25T03:00:00.000Z', to: '2026-11-25T04:00:00.000Z', query, partial: false, warnings: [] });
+    expect(body.meta).toEqual({ from: '2026-11-25T03:00:00.000Z', to: '2026-11-25T04:00:00.000Z', query, partial: false, warnings: [], bucket_s: 30 });
     const sent = stack.sim.requests.at(-1)!;
     expect(sent.query).toEqual({ from: String((NOW - 3_600_000) / 1000), to: String(NOW / 1000), query });
     const expected = expectedSeries(query, (NOW - 3_600_000) / 1000, NOW / 1000);

@@ -51,7 +51,8 @@ interface Answer {
 /** One request as `key`; every upstream request it caused must be provably inside the scope. */
 async function call(as: Key, path: string, body?: unknown): Promise<Answer> {
   stack.sim.resetRequests();
-  const headers = { authorization: `Bearer ${as.token}` };
+  // no-cache: every call must reach the simulator, where its upstream query is proven in scope.
+  const headers = { authorization: `Bearer ${as.token}`, 'cache-control': 'no-cache' };
   const res = body === undefined ? await stack.app.get(path, { headers }) : await stack.app.post(path, body, { headers });
   const json = await res.json();
   const upstream: string[] = [];

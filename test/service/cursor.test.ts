@@ -4,7 +4,7 @@ import { createCursorCodec, CURSOR_TTL_MS, fingerprint } from '../../src/service
 import { ManualClock } from '../helpers/manual-clock.ts';
 
 const secret = Buffer.from('0123456789abcdef0123456789abcdef');
-const state = { kind: 'logs' as const, fingerprint: fingerprint({ q: 'a' }), fromMs: 1_000, toMs: 2_000, after: 'dd-cursor' };
+const state = { kind: 'logs' as const, fingerprint: fingerprint({ q: 'a' }), fromMs: 1_000, toMs: 2_000, stepMs: 10_000, after: 'dd-cursor' };
 
 function rejection(fn: () => unknown): AppError {
   try {
@@ -17,7 +17,7 @@ function rejection(fn: () => unknown): AppError {
 }
 
 describe('cursor codec', () => {
-  it('round-trips the pinned range and the upstream cursor', () => {
+  it('round-trips the pinned range, its bucket and the upstream cursor', () => {
     const codec = createCursorCodec(secret, new ManualClock());
     expect(codec.decode(codec.encode(state), 'logs', state.fingerprint)).toEqual(state);
   });

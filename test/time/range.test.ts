@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
 import { resolveRange } from '../../src/time/range.ts';
+import { DEFAULT_STEPS } from '../../src/upstream/step.ts';
 
 const NOW = Date.parse('2026-11-25T04:00:00.000Z');
 const rules = { nowMs: NOW, defaultSpanMs: 15 * 60_000, maxRangeMs: 7 * 86_400_000 };
@@ -17,16 +18,37 @@ function problem(fn: () => unknown): AppError {
 
 describe('resolveRange', () => {
   it('defaults to the last 15 minutes, relative', () => {
-    expect(resolveRange({}, rules)).toEqual({ fromMs: NOW - 900_000, toMs: NOW, relative: true });
+    expect(resolveRange({}, rules)).toEqual({ fromMs: NOW - 900_000, toMs: NOW, relative: true, stepMs: 0 });
   });
 
   it('reads since as from=now-<since>&to=now', () => {
-    expect(resolveRange({ since: '1h' }, rules)).toEqual({ fromMs: NOW - 3_600_000, toMs: NOW, relative: true });
+    expect(resolveRange({ since: '1h' }, rules)).toEqual({ fromMs: NOW - 3_600_000, toMs: NOW, relative: true, stepMs: 0 });
   });
 
   it('is absolute as soon as one end is a timestamp', () => {
     const r = resolveRange({ from: '2026-11-25T03:00:00Z' }, rules);
-    expect(r).toEqual({ fromMs: NOW - 3_600_000, toMs: NOW, relative: false });
+    expect(r).toEqual({ fromMs: NOW - 3_600_000, toMs: NOW, relative: false, stepMs: 0 });
+  });
+
+  it('snaps a relative range back onto the grid of its step, keeping its length', () => {
+    const at = { ...rules, nowMs: NOW + 7_300, steps: DEFAULT_STEPS };
+    expect(resolveRange({ since: '15m' }, at)).toEqual({ fromMs: NOW - 900_000, toMs: NOW, relative: true, stepMs: 10_000 });
+    expect(resolveRange({ from: 'now-1h', to: 'now-5m' }, at)).toEqual({ fromMs: NOW - 3_600_000, toMs: NOW - 300_000, relative: true, stepMs: 30_000 });
+    const day = resolveRange({ since: '1d' }, { ...at, nowMs: NOW + 59_999 });
+    expect(day).toEqual({ fromMs: NOW - 86_400_000, toMs: NOW, relative: true, stepMs: 60_000 });
+  });
+
+  it('gives every instant within one step the same range, and the next step the next one', () => {
+    const at = (offset: number) => resolveRange({}, { ...rules, nowMs: NOW + offset, steps: DEFAULT_STEPS });
+    expect(at(0)).toEqual(at(9_999));
+    expect(at(10_000).toMs).toBe(NOW + 10_000);
+  });
+
+  it('never snaps an absolute range', () => {
+    const r = resolveRange({ from: String(NOW - 60_000 + 1), to: String(NOW + 1) }, { ...rules, steps: DEFAULT_STEPS });
+    expect(r).toEqual({ fromMs: NOW - 60_000 + 1, toMs: NOW + 1, relative: false, stepMs: 0 });
+    const halfRelative = resolveRange({ from: String(NOW - 60_000 + 1) }, { ...rules, nowMs: NOW + 3, steps: DEFAULT_STEPS });
+    expect(halfRelative).toEqual({ fromMs: NOW - 60_000 + 1, toMs: NOW + 3, relative: false, stepMs: 0 });
   });
 
   it('refuses since together with from or to', () => {

@@ -12,7 +12,7 @@ function source(total: number, options: { shortPages?: number; failAt?: number; 
     const size = Math.min(pageLimit, options.shortPages ?? pageLimit, total - start);
     const items = Array.from({ length: Math.max(0, size) }, (_, i) => start + i);
     const end = start + items.length;
-    return { items, after: end < total ? String(end) : undefined, timedOut: options.timeoutAt === calls.length, warnings: [], cache: 'miss' };
+    return { items, after: end < total ? String(end) : undefined, timedOut: options.timeoutAt === calls.length, warnings: [], cache: 'miss', fetchedAt: 1_000 * calls.length };
   };
   return { fetch, calls };
 }
@@ -58,6 +58,27 @@ describe('collectPages', () => {
     expect(partial.warnings[0]?.code).toBe('page_failed');
     expect(partial.warnings[0]?.message).toMatch(/UPSTREAM_ERROR/);
     expect(partial.after).toBe('1000');
+  });
+
+  it('names a budget that ran out before a later page', async () => {
+    let calls = 0;
+    const result = await collectPages<number>({
+      limit: 3000,
+      pageMax: 1000,
+      fetch: async () => {
+        if (++calls === 3) throw new AppError('UPSTREAM_RATE_LIMITED', 'Datadog logs budget exhausted; retry in 42 s', { retryAfterS: 42 });
+        return { items: Array(1000).fill(calls), after: String(calls), timedOut: false, warnings: [], cache: 'miss', fetchedAt: 1_000 * calls };
+      },
+    });
+    expect(result.items).toHaveLength(2000);
+    expect(result.partial).toBe(true);
+    expect(result.warnings).toEqual([{ code: 'budget_exhausted', message: "Datadog's budget ran out before upstream page 3 (next call in 42 s); results are incomplete" }]);
+    expect(result.after).toBe('2');
+  });
+
+  it('dates an answer by its oldest page', async () => {
+    const s = source(3000);
+    expect((await collectPages({ limit: 3000, pageMax: 1000, fetch: s.fetch })).fetchedAt).toBe(1_000);
   });
 
   it('fails outright when the first page fails', async () => {

@@ -1,0 +1,322 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { RateLimitInfo } from '../../src/datadog/rate-limit-headers.ts';
+import { noTelemetry, type BudgetGateOutcome, type Telemetry } from '../../src/telemetry.ts';
+import { BudgetDenied, createBudgetGate, type BudgetRecord, type Entitlement } from '../../src/upstream/budget.ts';
+import { DEFAULT_UPSTREAM_POLICY, type UpstreamPolicy } from '../../src/upstream/pipeline.ts';
+import { createMemoryStore } from '../../src/upstream/store.ts';
+import type { Family } from '../../src/upstream/types.ts';
+import { ManualClock } from '../helpers/manual-clock.ts';
+import { startStack, type Stack } from '../helpers/stack.ts';
+
+const NOW = Date.parse('2026-11-25T04:00:00.000Z');
+const eventually = (check: () => void) => vi.waitFor(check, { timeout: 15_000, interval: 5 });
+
+const NOTHING_CACHED: Entitlement = { hasFallback: false, noCache: false };
+const CACHED: Entitlement = { hasFallback: true, noCache: false };
+const info = (remaining: number, resetS: number, limit = 10, name = 'logs_list'): RateLimitInfo => ({ name, limit, periodS: 3600, remaining, resetS });
+
+describe('budget gate', () => {
+  function gateAt(clock: ManualClock, options: Partial<UpstreamPolicy['budget']> = {}, random = () => 0) {
+    const outcomes: Array<[Family, BudgetGateOutcome]> = [];
+    const telemetry: Telemetry = { ...noTelemetry, budgetGate: (family, outcome) => outcomes.push([family, outcome]) };
+    const gate = createBudgetGate({
+      options: { ...DEFAULT_UPSTREAM_POLICY.budget, ...options },
+      store: createMemoryStore<BudgetRecord>({ maxBytes: 1024 * 1024, maxEntries: 100, clock }),
+      clock,
+      telemetry,
+      origin: 'o',
+      random,
+    });
+    return { gate, outcomes };
+  }
+  const wait = (deadline = NOW + 30_000, signal = new AbortController().signal) => ({ signal, deadline });
+
+  async function refusal(promise: Promise<unknown>): Promise<BudgetDenied> {
+    try {
+      await promise;
+    } catch (error) {
+      if (error instanceof BudgetDenied) return error;
+      throw error;
+    }
+    throw new Error('expected the gate to refuse');
+  }
+
+  it('lets calls through while nothing is known', async () => {
+    const { gate } = gateAt(new ManualClock(NOW));
+    const ticket = await gate.acquire('logs', 'k', wait(), NOTHING_CACHED);
+    ticket.release();
+    expect(await gate.state('logs', 'k')).toBeUndefined();
+  });
+
+  it('sends nothing once Remaining is 0, until the reset plus its jitter', async () => {
+    const clock = new ManualClock(NOW);
+    const { gate, outcomes } = gateAt(clock, { maxWaitMs: 0, resetJitterMs: 2_000 }, () => 0.25);
+    await gate.observe('logs', 'k', info(0, 60), 200);
+    expect(await gate.state('logs', 'k')).toMatchObject({ name: 'logs_list', remaining: 0, resetAtMs: NOW + 60_000, reopenAtMs: NOW + 60_500 });
+    const denied = await refusal(gate.acquire('logs', 'k', wait(), NOTHING_CACHED));
+    expect(denied).toMatchObject({ reason: 'exhausted', retryAfterS: 61 });
+    clock.set(NOW + 60_499);
+    await refusal(gate.acquire('logs', 'k', wait(NOW + 90_000), NOTHING_CACHED));
+    clock.set(NOW + 60_500);
+    (await gate.acquire('logs', 'k', wait(NOW + 90_000), NOTHING_CACHED)).release();
+    expect(outcomes).toEqual([
+      ['logs', 'exhausted'],
+      ['logs', 'exhausted'],
+    ]);
+  });
+
+  it('waits for a reset that comes within max_wait and before the deadline, else refuses at once', async () => {
+    const clock = new ManualClock(NOW);
+    const { gate, outcomes } = gateAt(clock, { maxWaitMs: 3_000, resetJitterMs: 0 });
+    await gate.observe('logs', 'k', info(0, 3), 200);
+    const waiting = gate.acquire('logs', 'k', wait(NOW + 10_000), NOTHING_CACHED);
+    await eventually(() => expect(gate.waiting).toBe(1));
+    clock.advance(3_000);
+    (await waiting).release();
+    expect(gate.waiting).toBe(0);
+    expect(outcomes).toEqual([['logs', 'waited']]);
+
+    await gate.observe('logs', 'k', info(0, 3), 200);
+    // The reset would come 1 s before the deadline: no time left for the call itself.
+    const tooLate = await refusal(gate.acquire('logs', 'k', wait(clock.now() + 3_999), NOTHING_CACHED));
+    expect(tooLate.retryAfterS).toBe(3);
+    expect(gate.waiting).toBe(0);
+  });
+
+  it('stops waiting when the caller goes away', async () => {
+    const clock = new ManualClock(NOW);
+    const { gate } = gateAt(clock, { resetJitterMs: 0 });
+    await gate.observe('logs', 'k', info(0, 2), 200);
+    const controller = new AbortController();
+    const waiting = gate.acquire('logs', 'k', wait(NOW + 10_000, controller.signal), NOTHING_CACHED);
+    controller.abort(new Error('gone'));
+    await expect(waiting).rejects.toThrow('gone');
+    expect(gate.waiting).toBe(0);
+  });
+
+  it('keeps the reserve for callers with nothing cached or asking for no-cache', async () => {
+    const clock = new ManualClock(NOW);
+    const { gate, outcomes } = gateAt(clock, { reserveFraction: 0.3 });
+    await gate.observe('logs', 'k', info(4, 600), 200);
+    (await gate.acquire('logs', 'k', wait(), CACHED)).release();
+    await gate.observe('logs', 'k', info(3, 600), 200);
+    expect(await refusal(gate.acquire('logs', 'k', wait(), CACHED))).toMatchObject({ reason: 'reserve' });
+    (await gate.acquire('logs', 'k', wait(), NOTHING_CACHED)).release();
+    (await gate.acquire('logs', 'k', wait(), { hasFallback: true, noCache: true })).release();
+    expect(outcomes).toEqual([['logs', 'reserve']]);
+  });
+
+  it('counts its own calls in flight against what is left', async () => {
+    const clock = new ManualClock(NOW);
+    const { gate } = gateAt(clock, { maxWaitMs: 0 });
+    await gate.observe('logs', 'k', info(2, 600), 200);
+    const a = await gate.acquire('logs', 'k', wait(), NOTHING_CACHED);
+    const b = await gate.acquire('logs', 'k', wait(), NOTHING_CACHED);
+    expect(await refusal(gate.acquire('logs', 'k', wait(), NOTHING_CACHED))).toMatchObject({ reason: 'exhausted', retryAfterS: 1 });
+    a.release();
+    a.release();
+    (await gate.acquire('logs', 'k', wait(), NOTHING_CACHED)).release();
+    b.release();
+  });
+
+  it('takes the lowest Remaining of a period whatever order answers arrive in, and ignores a late answer from an earlier period', async () => {
+    const clock = new ManualClock(NOW);
+    const { gate } = gateAt(clock);
+    await gate.observe('logs', 'k', info(5, 600), 200);
+    await gate.observe('logs', 'k', info(7, 600), 200);
+    expect((await gate.state('logs', 'k'))?.remaining).toBe(5);
+    clock.set(NOW + 600_000);
+    await gate.observe('logs', 'k', info(9, 3_600), 200);
+    await gate.observe('logs', 'k', info(0, 1), 200);
+    expect(await gate.state('logs', 'k')).toMatchObject({ remaining: 9, resetAtMs: NOW + 600_000 + 3_600_000 });
+  });
+
+  it('closes on a 429 without headers for Retry-After', async () => {
+    const clock = new ManualClock(NOW);
+    const { gate } = gateAt(clock, { maxWaitMs: 0, resetJitterMs: 0 });
+    await gate.exhausted('spans', 'k', 30);
+    expect(await refusal(gate.acquire('spans', 'k', wait(), NOTHING_CACHED))).toMatchObject({ retryAfterS: 30 });
+    (await gate.acquire('logs', 'k', wait(), NOTHING_CACHED)).release();
+    clock.advance(30_000);
+    (await gate.acquire('spans', 'k', wait(NOW + 60_000), NOTHING_CACHED)).release();
+  });
+
+  it('learns which limit a family spends from X-RateLimit-Name; families sharing a limit share its budget', async () => {
+    const clock = new ManualClock(NOW);
+    const { gate } = gateAt(clock, { maxWaitMs: 0 });
+    await gate.observe('logs', 'k', info(5, 600, 10, 'search'), 200);
+    await gate.observe('spans', 'k', info(0, 600, 10, 'search'), 200);
+    expect(await refusal(gate.acquire('logs', 'k', wait(), NOTHING_CACHED))).toMatchObject({ reason: 'exhausted' });
+    // Another key, or another base URL, is another budget.
+    (await gate.acquire('logs', 'other-key', wait(), NOTHING_CACHED)).release();
+  });
+});
+
+describe('the budget through the server', () => {
+  const clock = new ManualClock(NOW);
+  let stack: Stack;
+  afterEach(async () => {
+    stack.sim.assertNoViolations();
+    await stack.close();
+  });
+
+  async function start(budget: Partial<UpstreamPolicy['budget']> = {}, random?: () => number) {
+    clock.set(NOW);
+    stack = await startStack({
+      clock,
+      policy: { ...DEFAULT_UPSTREAM_POLICY, budget: { ...DEFAULT_UPSTREAM_POLICY.budget, ...budget } },
+      ...(random ? { random } : {}),
+    });
+  }
+
+  async function get(path: string, headers: Record<string, string> = {}) {
+    const res = await stack.app.get(path, { headers });
+    const body = (await res.json()) as any;
+    expect(res.status).toBeLessThan(500);
+    return { status: res.status, cache: res.headers.get('x-tinkr-cache'), age: res.headers.get('age'), retryAfter: res.headers.get('retry-after'), body };
+  }
+
+  it('closes the gate on Remaining: 0: stale when cached, 429 with Retry-After otherwise, and reopens at the reset', async () => {
+    await start({ reserveFraction: 0 });
+    stack.sim.rateLimit.set('logs', { limit: 3, periodS: 60 });
+    for (const service of ['checkout', 'ledger', 'payments-api']) {
+      expect((await get(`/logs?service=${service}&since=15m&limit=5`)).cache).toBe('miss');
+    }
+    expect(stack.sim.rateLimit.remaining('logs')).toBe(0);
+
+    clock.advance(10_000);
+    const stale = await get('/logs?service=checkout&since=15m&limit=5');
+    expect(stale).toMatchObject({ status: 200, cache: 'stale', age: '10' });
+    expect(stale.body.meta.warnings).toEqual([{ code: 'budget_exhausted', message: expect.stringMatching(/budget is spent.*10 s old/) }]);
+    expect(stale.body.data).toHaveLength(5);
+    // The answer is the previous bucket's, and says so.
+    expect(stale.body.meta).toMatchObject({ from: '2026-11-25T03:45:00.000Z', to: '2026-11-25T04:00:00.000Z' });
+
+    const refused = await get('/logs?service=checkout&since=1h&limit=5');
+    expect(refused).toMatchObject({ status: 429, retryAfter: '50' });
+    expect(refused.body).toMatchObject({ code: 'UPSTREAM_RATE_LIMITED', detail: 'Datadog logs budget exhausted; retry in 50 s' });
+    expect(stack.sim.callCount('logs')).toBe(3);
+
+    // Other families have budgets of their own.
+    expect((await get('/traces?service=checkout&since=15m&limit=1')).status).toBe(200);
+
+    clock.set(NOW + 60_000);
+    expect((await get('/logs?service=checkout&since=1h&limit=5')).cache).toBe('miss');
+    expect(stack.sim.callCount('logs')).toBe(4);
+  });
+
+  it("honours a Datadog 429's X-RateLimit-Reset: no call until the reset, stale when cached, 429 otherwise", async () => {
+    await start();
+    expect((await get('/traces?service=ledger&since=15m&limit=3')).cache).toBe('miss');
+    clock.advance(10_000);
+    stack.sim.faults.add({ kind: 'status', status: 429, resetS: 30, endpoint: 'spans' });
+    const stale = await get('/traces?service=ledger&since=15m&limit=3');
+    expect(stale).toMatchObject({ status: 200, cache: 'stale', age: '10' });
+    expect(stale.body.meta.warnings[0].code).toBe('budget_exhausted');
+    expect(stack.sim.callCount('spans')).toBe(2);
+
+    const refused = await get('/traces?service=checkout&since=15m&limit=3');
+    expect(refused).toMatchObject({ status: 429, retryAfter: '30' });
+    expect(refused.body.code).toBe('UPSTREAM_RATE_LIMITED');
+    expect(stack.sim.callCount('spans')).toBe(2);
+
+    // 3.001 s before the reset is beyond max_wait_ms (3 s): refused at once.
+    clock.advance(26_999);
+    expect(await get('/traces?service=checkout&since=15m&limit=3')).toMatchObject({ status: 429, retryAfter: '4' });
+    clock.advance(3_001);
+    expect((await get('/traces?service=checkout&since=15m&limit=3')).cache).toBe('miss');
+    expect(stack.sim.callCount('spans')).toBe(3);
+  });
+
+  it('serves a metric panel stale from its previous bucket, with that bucket\'s range', async () => {
+    await start({ reserveFraction: 0 });
+    stack.sim.rateLimit.set('metrics', { limit: 1, periodS: 3_600 });
+    const panel = '/metrics?metric=trace.web.request.hits&service=checkout&since=1h';
+    const first = await get(panel);
+    expect(first.body.meta).toMatchObject({ from: '2026-11-25T03:00:00.000Z', to: '2026-11-25T04:00:00.000Z', bucket_s: 30 });
+    clock.advance(45_000);
+    const stale = await get(panel);
+    expect(stale).toMatchObject({ status: 200, cache: 'stale', age: '45' });
+    expect(stale.body.series).toEqual(first.body.series);
+    expect(stale.body.meta).toMatchObject({ from: '2026-11-25T03:00:00.000Z', to: '2026-11-25T04:00:00.000Z', bucket_s: 30 });
+    expect(stale.body.meta.warnings[0].code).toBe('budget_exhausted');
+    expect(stack.sim.callCount('metrics')).toBe(1);
+  });
+
+  it('waits for a reset within max_wait_ms, then answers', async () => {
+    await start();
+    stack.sim.faults.add({ kind: 'status', status: 429, resetS: 2, endpoint: 'logs' });
+    const pending = get('/logs?service=checkout&since=15m&limit=3');
+    await eventually(() => expect(stack.upstream.inspect().budgetWaits).toBe(1));
+    expect(stack.sim.callCount('logs')).toBe(1);
+    clock.advance(2_000);
+    const answer = await pending;
+    expect(answer).toMatchObject({ status: 200, cache: 'miss' });
+    expect(stack.sim.callCount('logs')).toBe(2);
+  });
+
+  it('never waits past the request deadline', async () => {
+    // startApp's deadline is 10 s; a wait must leave a second for the call itself.
+    await start({ maxWaitMs: 60_000 });
+    stack.sim.faults.add({ kind: 'status', status: 429, resetS: 10, endpoint: 'logs' });
+    const refused = await get('/logs?service=checkout&since=15m&limit=3');
+    expect(refused).toMatchObject({ status: 429, retryAfter: '10' });
+    expect(stack.upstream.inspect().budgetWaits).toBe(0);
+    expect(stack.sim.callCount('logs')).toBe(1);
+  });
+
+  it('adds jitter to the reset, so replicas do not all call at once', async () => {
+    // random() = 0.5 with the default 2 s jitter: this replica reopens 1 s after the reset.
+    await start({}, () => 0.5);
+    stack.sim.rateLimit.set('logs', { limit: 1, periodS: 60 });
+    expect((await get('/logs?service=checkout&since=15m&limit=3')).cache).toBe('miss');
+    clock.set(NOW + 60_000);
+    const pending = get('/logs?service=ledger&since=15m&limit=3');
+    await eventually(() => expect(stack.upstream.inspect().budgetWaits).toBe(1));
+    clock.advance(999);
+    expect(stack.upstream.inspect().budgetWaits).toBe(1);
+    expect(stack.sim.callCount('logs')).toBe(1);
+    clock.advance(1);
+    expect(await pending).toMatchObject({ status: 200, cache: 'miss' });
+    expect(stack.sim.callCount('logs')).toBe(2);
+  });
+
+  it('keeps the reserve for requests nothing cached can answer', async () => {
+    await start({ reserveFraction: 0.3 });
+    stack.sim.rateLimit.set('logs', { limit: 10, periodS: 3_600 });
+    const panel = (n: number) => `/logs?service=checkout&since=15m&limit=${n}`;
+    for (let n = 1; n <= 7; n++) expect((await get(panel(n))).cache).toBe('miss');
+    expect(stack.sim.rateLimit.remaining('logs')).toBe(3);
+    clock.advance(10_000);
+
+    const reserved = await get(panel(1));
+    expect(reserved).toMatchObject({ status: 200, cache: 'stale', age: '10' });
+    expect(reserved.body.meta.warnings).toEqual([{ code: 'budget_reserve', message: expect.stringMatching(/reserve/) }]);
+    expect(stack.sim.callCount('logs')).toBe(7);
+
+    expect((await get(panel(8))).cache).toBe('miss');
+    expect((await get(panel(2), { 'cache-control': 'no-cache' })).cache).toBe('bypass');
+    expect((await get(panel(3))).cache).toBe('stale');
+    expect((await get(panel(9))).cache).toBe('miss');
+    expect(stack.sim.callCount('logs')).toBe(10);
+
+    expect(await get(panel(11))).toMatchObject({ status: 429 });
+    const spent = await get(panel(4));
+    expect(spent.cache).toBe('stale');
+    expect(spent.body.meta.warnings[0].code).toBe('budget_exhausted');
+    expect(stack.sim.callCount('logs')).toBe(10);
+  });
+
+  it('lets a caller with nothing cached spend the reserve even when it joined a call kept off it', async () => {
+    await start({ reserveFraction: 0.5 });
+    stack.sim.rateLimit.set('logs', { limit: 4, periodS: 3_600 });
+    expect((await get('/logs?service=checkout&since=15m&limit=1')).cache).toBe('miss');
+    expect((await get('/logs?service=checkout&since=15m&limit=2')).cache).toBe('miss');
+    // 2 left = the reserve. In the next bucket, the cached caller is kept off the reserve;
+    // a no-cache caller of the same request is not.
+    clock.advance(10_000);
+    expect((await get('/logs?service=checkout&since=15m&limit=1')).cache).toBe('stale');
+    expect((await get('/logs?service=checkout&since=15m&limit=1', { 'cache-control': 'no-cache' })).cache).toBe('bypass');
+    expect(stack.sim.callCount('logs')).toBe(3);
+  });
+});
