@@ -226,6 +226,12 @@ function datadogConfig(profile: ProfileConfig, where: string, env: Env): Config[
   const apiUrl = profile.api_url ?? env.DD_API_URL;
   const provider = profile.secrets?.provider ?? 'env';
   if (provider !== 'env') {
+    // Two sources of keys would leave the reader guessing which one is used.
+    for (const key of ['api_key', 'app_key'] as const) {
+      if (profile[key] !== undefined) {
+        throw configError(`${where}.${key}`, undefined, `applies only when [secrets] provider is "env"; with provider "${provider}" the keys come from the secret manager`);
+      }
+    }
     return { site: profile.site, envSite: env.DD_SITE, apiUrl, credentials: { kind: 'secrets', secrets: profile.secrets! } };
   }
   const apiKey = profile.api_key ?? env.DD_API_KEY;
