@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import { DATADOG_SITES } from '../../src/datadog/sites.ts';
 import { type CliResult, runCli, type Scratch, scratchDirs, startCli, VIOLATIONS_MARKER } from '../helpers/cli.ts';
@@ -176,6 +176,21 @@ app_key = "env:STAGING_DD_APP_KEY"
     try {
       expect(cli.listening).toMatchObject({ profile: 'staging' });
       await expectServes(cli.url, stagingSim, STAGING_KEYS, 'staging');
+    } finally {
+      expectCleanStop(await cli.stop());
+    }
+  });
+
+  it('auth.mode = "none" starts without API keys, warns, and lets anyone read', async () => {
+    const s = scratch();
+    s.write('home/.tinkr/config.toml', `[auth]\nmode = "none"\n\n[profiles.dev]\nbackend = "datadog"\napi_url = "env:CLI_PROD_SIM_URL"\napi_key = "env:PROD_DD_API_KEY"\napp_key = "env:PROD_DD_APP_KEY"\n`);
+    const cli = await startCli([], {
+      scratch: s,
+      env: { CLI_PROD_SIM_URL: prodSim.url, PROD_DD_API_KEY: PROD_KEYS.apiKey, PROD_DD_APP_KEY: PROD_KEYS.appKey, HOST: '127.0.0.1', PORT: '0' },
+    });
+    try {
+      await vi.waitFor(() => expect(cli.logLines()).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('auth.mode = "none"') })));
+      expect((await fetch(`${cli.url}/logs?since=15m&limit=1`)).status).toBe(200);
     } finally {
       expectCleanStop(await cli.stop());
     }
