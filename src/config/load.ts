@@ -7,7 +7,7 @@ import type { SecretsConfig } from '../secrets/schema.ts';
 import { parseDuration } from '../time/duration.ts';
 import type { Args } from './args.ts';
 import { envSchema, type Env, LOG_LEVELS } from './env.ts';
-import { configError, EXIT, StartupError } from './errors.ts';
+import { configError, type StartupError } from './errors.ts';
 import { apiKeySchema, fileSchema, type ApiKeyConfig, type FileConfig, type ProfileConfig } from './schema.ts';
 
 /** Everything the server needs to start, validated. Built once, then passed down; never re-read. */
@@ -59,7 +59,7 @@ export function loadConfig(inputs: LoadInputs): Config {
 
   const listen = {
     host: inputs.args.host ?? env.HOST ?? DEFAULT_HOST,
-    port: inputs.args.port !== undefined ? flagPort(inputs.args.port) : (env.PORT ?? DEFAULT_PORT),
+    port: inputs.args.port ?? env.PORT ?? DEFAULT_PORT,
   };
   const server = parsed?.file.server;
   return {
@@ -265,15 +265,6 @@ function authConfig(file: FileConfig | undefined, source: string, env: Env): Con
     );
   }
   return { mode, keys };
-}
-
-/** A `--port` value; a bad one is a usage error (64). */
-export function flagPort(text: string): number {
-  const port = Number(text);
-  if (!/^\d{1,5}$/.test(text) || port > 65_535) {
-    throw new StartupError(`--port: expected a port number 0-65535, got ${JSON.stringify(text.slice(0, 20))}`, EXIT.usage);
-  }
-  return port;
 }
 
 function zodError(where: string, error: z.ZodError, prefix?: string): StartupError {

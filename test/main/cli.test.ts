@@ -372,8 +372,8 @@ describe.concurrent('usage', () => {
     ['a port that is not a number', ['--port', 'eighty'], /--port: expected a port number 0-65535, got "eighty"/],
     ['a port out of range', ['--port', '70000'], /--port: expected a port number 0-65535/],
     ['an unknown command', ['serve'], /unknown command: serve/],
-  ])('%s exits 64', async (_what, args, message) => {
-    const result = await runCli(args, { scratch: scratch(), env: ENV_OK });
+  ])('%s exits 64, even when the configuration is broken too', async (_what, args, message) => {
+    const result = await runCli(args, { scratch: scratch(), env: { ...ENV_OK, DD_SITE: 'not-a-site' } });
     expect(result.code).toBe(64);
     expect(result.stderr).toMatch(message);
     expectNoPlant(result);
