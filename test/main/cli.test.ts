@@ -253,6 +253,8 @@ interface FailingStart {
   expected: Array<string | RegExp>;
 }
 
+// Each message is checked in full in test/config/load.test.ts; these prove the process exits
+// with it, and that nothing else it prints holds a planted secret.
 const CONFIG_ERRORS: FailingStart[] = [
   {
     what: 'bad TOML',
@@ -276,20 +278,10 @@ const CONFIG_ERRORS: FailingStart[] = [
     expected: ['{file}: profiles.p: ', 'no Datadog keys: set DD_APP_KEY'],
   },
   {
-    what: 'a key from an unset variable',
-    toml: `${FILE_AUTH}[profiles.p]\nbackend = "datadog"\napi_key = "env:CLI_UNSET_KEY"\napp_key = "env:DD_APP_KEY"\n`,
-    expected: ['{file}: profiles.p.api_key: ', 'environment variable CLI_UNSET_KEY (from "env:CLI_UNSET_KEY") is not set'],
-  },
-  {
     what: 'an unknown profile',
     toml: `${FILE_AUTH}[profiles.p]\nbackend = "datadog"\n`,
     args: ['--profile', 'nope'],
     expected: ['{file}: ', 'profile "nope" does not exist; profiles: p'],
-  },
-  {
-    what: 'an unknown active_profile',
-    toml: `active_profile = "gone"\n${FILE_AUTH}[profiles.p]\nbackend = "datadog"\n`,
-    expected: ['{file}: active_profile: ', 'profile "gone" does not exist; profiles: p'],
   },
   {
     what: 'several profiles and no choice',
@@ -307,11 +299,6 @@ const CONFIG_ERRORS: FailingStart[] = [
     expected: ['{file}: profiles.p.backend: ', 'backend "loki" is not supported; this server implements: datadog'],
   },
   {
-    what: 'a wrong type',
-    toml: `${FILE_AUTH}[server]\nrequest_timeout_ms = "${PLANT}"\n[profiles.p]\nbackend = "datadog"\n`,
-    expected: ['{file}: ', 'server.request_timeout_ms: '],
-  },
-  {
     what: 'no API keys',
     toml: `[profiles.p]\nbackend = "datadog"\n`,
     env: { TINKR_API_KEYS: undefined },
@@ -326,21 +313,6 @@ const CONFIG_ERRORS: FailingStart[] = [
     what: 'an unsupported TINKR_BACKEND',
     env: { TINKR_BACKEND: 'loki' },
     expected: ['environment: TINKR_BACKEND: backend "loki" is not supported; this server implements: datadog'],
-  },
-  {
-    what: 'an invalid DD_SITE',
-    env: { DD_SITE: `${PLANT}.datadoghq.com` },
-    expected: ['environment: DD_SITE: expected one of datadoghq.com'],
-  },
-  {
-    what: 'missing keys in the environment',
-    env: { DD_APP_KEY: undefined },
-    expected: ['environment: no Datadog keys: set DD_APP_KEY'],
-  },
-  {
-    what: 'TINKR_API_KEYS that is not JSON',
-    env: { TINKR_API_KEYS: `[{"hash": "${PLANT}"` },
-    expected: ['environment: TINKR_API_KEYS: is not valid JSON'],
   },
   {
     what: 'no configuration at all',
@@ -368,9 +340,7 @@ describe.concurrent('configuration mistakes exit 78, naming the file and key, ne
 describe.concurrent('usage', () => {
   it.each([
     ['an unknown flag', ['--bogus'], /Unknown option '--bogus'/],
-    ['a flag without its value', ['--port'], /Option '--port <value>' argument missing/],
     ['a port that is not a number', ['--port', 'eighty'], /--port: expected a port number 0-65535, got "eighty"/],
-    ['a port out of range', ['--port', '70000'], /--port: expected a port number 0-65535/],
     ['an unknown command', ['serve'], /unknown command: serve/],
   ])('%s exits 64, even when the configuration is broken too', async (_what, args, message) => {
     const result = await runCli(args, { scratch: scratch(), env: { ...ENV_OK, DD_SITE: 'not-a-site' } });
