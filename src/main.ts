@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   const config = loadConfig({ args, env: process.env, homeDir: homedir(), cwd: process.cwd() });
   const logger = createLogger(config.logLevel);
   // The server (Fastify and everything under it) is loaded only once the configuration is known
-  // to be good: --help, --version and configuration mistakes answer about four times sooner.
+  // to be good: --help, --version and configuration mistakes answer in about half the time.
   const { startServer } = await import('./boot.ts');
   const running = await startServer(config, { logger });
   handleShutdown(running, logger);
