@@ -3,7 +3,7 @@ import { sha256Hex } from './auth/keyring.ts';
 import type { Args } from './config/args.ts';
 import { envSchema } from './config/env.ts';
 import { configError } from './config/errors.ts';
-import { DEFAULT_METRICS_PORT, DEFAULT_PORT, flagPort, type Config } from './config/load.ts';
+import { DEFAULT_METRICS_PORT, DEFAULT_PORT, type Config } from './config/load.ts';
 import { DEFAULT_MAX_RANGE, DEFAULT_QUOTA, DEFAULT_REQUEST_TIMEOUT_MS } from './config/schema.ts';
 import { createLogger } from './logging.ts';
 import { DEFAULT_DEMO_KEYS, startSimulator } from './simulator/index.ts';
@@ -27,7 +27,7 @@ export async function runDemo(args: Args, rawEnv: Readonly<Record<string, string
     profileName: 'demo',
     profiles: { demo: 'datadog' },
     // Loopback only by default: the demo token is printed for anyone to read.
-    listen: { host: args.host ?? env.data.HOST ?? '127.0.0.1', port: args.port !== undefined ? flagPort(args.port) : (env.data.PORT ?? DEFAULT_PORT) },
+    listen: { host: args.host ?? env.data.HOST ?? '127.0.0.1', port: args.port ?? env.data.PORT ?? DEFAULT_PORT },
     metricsPort: env.data.TINKR_METRICS_PORT ?? DEFAULT_METRICS_PORT,
     logLevel: env.data.TINKR_LOG_LEVEL ?? 'info',
     server: { corsOrigins: [], requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS, cursorSecret: undefined },

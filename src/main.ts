@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 import { homedir } from 'node:os';
 import closeWithGrace from 'close-with-grace';
-import { startServer, type Running } from './boot.ts';
+import type { Running } from './boot.ts';
 import { parseCommandLine, USAGE } from './config/args.ts';
 import { readDotenvFiles } from './config/dotenv.ts';
 import { EXIT, StartupError } from './config/errors.ts';
 import { loadConfig } from './config/load.ts';
-import { runDemo } from './demo.ts';
 import { createLogger } from './logging.ts';
 import { SecretsBootError } from './secrets/types.ts';
 import { VERSION } from './version.ts';
@@ -31,6 +30,7 @@ async function main(): Promise<void> {
     return;
   }
   if (args.command === 'demo') {
+    const { runDemo } = await import('./demo.ts');
     const running = await runDemo(args, process.env);
     handleShutdown(running, running.app.log as never);
     return;
@@ -40,6 +40,9 @@ async function main(): Promise<void> {
   Object.assign(process.env, readDotenvFiles(homedir(), process.cwd(), process.env));
   const config = loadConfig({ args, env: process.env, homeDir: homedir(), cwd: process.cwd() });
   const logger = createLogger(config.logLevel);
+  // The server (Fastify and everything under it) is loaded only once the configuration is known
+  // to be good: --help, --version and configuration mistakes answer in about half the time.
+  const { startServer } = await import('./boot.ts');
   const running = await startServer(config, { logger });
   handleShutdown(running, logger);
 }

@@ -7,7 +7,8 @@ export interface Args {
   config?: string | undefined;
   profile?: string | undefined;
   host?: string | undefined;
-  port?: string | undefined;
+  /** Checked here, so a bad `--port` is a usage error (64) whatever else is wrong. */
+  port?: number | undefined;
   help: boolean;
   version: boolean;
 }
@@ -59,8 +60,17 @@ export function parseCommandLine(argv: readonly string[]): Args {
     config: values.config,
     profile: values.profile,
     host: values.host,
-    port: values.port,
+    port: values.port === undefined ? undefined : flagPort(values.port),
     help: values.help ?? false,
     version: values.version ?? false,
   };
+}
+
+/** A `--port` value; a bad one is a usage error (64). */
+export function flagPort(text: string): number {
+  const port = Number(text);
+  if (!/^\d{1,5}$/.test(text) || port > 65_535) {
+    throw new StartupError(`--port: expected a port number 0-65535, got ${JSON.stringify(text.slice(0, 20))}`, EXIT.usage);
+  }
+  return port;
 }

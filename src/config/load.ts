@@ -8,7 +8,7 @@ import { parseDuration } from '../time/duration.ts';
 import type { UpstreamPolicy } from '../upstream/pipeline.ts';
 import type { Args } from './args.ts';
 import { envSchema, type Env, LOG_LEVELS } from './env.ts';
-import { configError, EXIT, StartupError } from './errors.ts';
+import { configError, type StartupError } from './errors.ts';
 import {
   apiKeySchema,
   DEFAULT_QUOTA,
@@ -72,7 +72,7 @@ export function loadConfig(inputs: LoadInputs): Config {
 
   const listen = {
     host: inputs.args.host ?? env.HOST ?? DEFAULT_HOST,
-    port: inputs.args.port !== undefined ? flagPort(inputs.args.port) : (env.PORT ?? DEFAULT_PORT),
+    port: inputs.args.port ?? env.PORT ?? DEFAULT_PORT,
   };
   const server = parsed?.file.server;
   return {
@@ -263,6 +263,12 @@ function datadogConfig(profile: ProfileConfig, where: string, env: Env): Config[
   const apiUrl = profile.api_url ?? env.DD_API_URL;
   const provider = profile.secrets?.provider ?? 'env';
   if (provider !== 'env') {
+    // Two sources of keys would leave the reader guessing which one is used.
+    for (const key of ['api_key', 'app_key'] as const) {
+      if (profile[key] !== undefined) {
+        throw configError(`${where}.${key}`, undefined, `applies only when [secrets] provider is "env"; with provider "${provider}" the keys come from the secret manager`);
+      }
+    }
     return { site: profile.site, envSite: env.DD_SITE, apiUrl, credentials: { kind: 'secrets', secrets: profile.secrets! } };
   }
   const apiKey = profile.api_key ?? env.DD_API_KEY;
@@ -296,15 +302,6 @@ function authConfig(file: FileConfig | undefined, source: string, env: Env): Con
     );
   }
   return { mode, keys, quota: file?.auth.quota ?? DEFAULT_QUOTA };
-}
-
-/** A `--port` value; a bad one is a usage error (64). */
-export function flagPort(text: string): number {
-  const port = Number(text);
-  if (!/^\d{1,5}$/.test(text) || port > 65_535) {
-    throw new StartupError(`--port: expected a port number 0-65535, got ${JSON.stringify(text.slice(0, 20))}`, EXIT.usage);
-  }
-  return port;
 }
 
 function zodError(where: string, error: z.ZodError, prefix?: string): StartupError {

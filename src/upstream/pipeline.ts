@@ -207,7 +207,9 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
           // A call started by a caller with a cached answer was kept off the reserve; this
           // caller has nothing cached (or asked for no-cache), so it may spend the reserve.
           if (error.reason === 'reserve' && !(entitlement.hasFallback && !entitlement.noCache) && round === 0) continue;
-          if (fallback) return staleReply(fallback, error, request.family);
+          // `Cache-Control: no-cache` forbids a stored answer without asking Datadog (RFC 9111
+          // §5.2.1.4), so such a caller gets the 429 rather than a stale answer.
+          if (fallback && !ctx.noCache) return staleReply(fallback, error, request.family);
           throw new AppError('UPSTREAM_RATE_LIMITED', `Datadog ${request.family} budget exhausted; retry in ${error.retryAfterS} s`, {
             retryAfterS: error.retryAfterS,
           });

@@ -1,9 +1,11 @@
 /**
  * Time buckets for relative ranges. `since=15m` asked at 04:00:03 and at 04:00:07 must be the
  * same upstream request, or fifty dashboards refreshing the same panel would cost fifty calls.
- * So a relative range is moved back to a grid of `step` ms, where the step grows with the
- * range's length: the newest `step` of data is left out (at most one step old), and every
- * refresh within one step shares one cache entry and one upstream call.
+ * So a relative range is moved forward onto a grid of `step` ms, where the step grows with the
+ * range's length: every refresh within one step shares one cache entry and one upstream call,
+ * and the answer is at most one step old. Moving forward (not back) keeps the newest data in
+ * the range: a trace that ended a second ago is found, and the first caller of a step gets
+ * everything up to now.
  */
 
 export interface StepRule {
@@ -42,13 +44,14 @@ export function stepFor(spanMs: number, table: StepTable): number {
 }
 
 /**
- * Moves a relative range back onto the grid: both ends shift by the same amount, so the length
- * is kept and `to` lands on a multiple of the step (epoch-aligned, so every replica agrees).
+ * Moves a relative range forward onto the grid: both ends shift by the same amount, so the
+ * length is kept and `to` lands on the next multiple of the step (epoch-aligned, so every
+ * replica agrees). `to` may lie up to one step in the future; Datadog answers up to now.
  */
 export function snapRange(fromMs: number, toMs: number, stepMs: number): { fromMs: number; toMs: number } {
   if (stepMs <= 0) return { fromMs, toMs };
-  const shift = toMs - Math.floor(toMs / stepMs) * stepMs;
-  return { fromMs: fromMs - shift, toMs: toMs - shift };
+  const shift = Math.ceil(toMs / stepMs) * stepMs - toMs;
+  return { fromMs: fromMs + shift, toMs: toMs + shift };
 }
 
 /** Problems with a configured table, for the config loader; empty when it is usable. */

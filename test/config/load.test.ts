@@ -99,6 +99,15 @@ describe('loadConfig from a profile file', () => {
     expect(config.auth.mode).toBe('none');
   });
 
+  it('refuses api_key/app_key next to a secret manager: one source of keys only', () => {
+    const s = scratch();
+    const file = s.write('config.toml', fixture('aws.toml').replace('backend = "datadog"\n', 'backend = "datadog"\napp_key = "env:PROD_DD_APP_KEY"\n'));
+    const error = failure(() => loadConfig(inputs(s, ['--config', file], prodEnv)));
+    expect(error.exitCode).toBe(78);
+    expect(error.message).toBe(`${file}: profiles.prod.app_key: applies only when [secrets] provider is "env"; with provider "aws" the keys come from the secret manager`);
+    expect(error.message).not.toContain('prod-app-key-value');
+  });
+
   it.each([
     ['an unknown key', '[profiles.p]\nbackend = "datadog"\nsit = "datadoghq.com"\n', /profiles\.p: unknown key "sit"/],
     ['an invalid site', '[profiles.p]\nbackend = "datadog"\nsite = "datadoghq.co"\n', /profiles\.p\.site: .*datadoghq\.com/],

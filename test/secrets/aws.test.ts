@@ -317,3 +317,42 @@ describe('AWS default credential chain on loopback', () => {
     }
   });
 });
+
+describe('AWS failures with one plaintext secret per key (`keys`): the message names the failing one', () => {
+  const MARKER = 'LEAKMARKER-aws-keys-2f7d';
+  // missing_key belongs to the JSON layout only: with `keys`, a missing secret is not_found.
+  it.each<{ kind: string; exitCode: number; setup: (app: string) => void; message: RegExp; timeoutMs?: number }>([
+    { kind: 'not_found', exitCode: 78, setup: () => {}, message: /not found in region eu-west-1/ },
+    { kind: 'access_denied', exitCode: 78, setup: (app) => fake.fail(app, 'denied'), message: /secretsmanager:GetSecretValue/ },
+    { kind: 'unauthenticated', exitCode: 78, setup: (app) => fake.fail(app, 'unauthenticated'), message: /UnrecognizedClientException/ },
+    { kind: 'misconfigured', exitCode: 78, setup: (app) => fake.fail(app, 'disabled'), message: /InvalidRequestException/ },
+    { kind: 'unreachable', exitCode: 69, setup: (app) => fake.fail(app, 'server_error'), message: /HTTP 500/ },
+    // The deadline bounds the whole layout, so a timeout names all of its secrets.
+    { kind: 'timeout', exitCode: 69, setup: (app) => fake.fail(app, 'hang'), message: /no answer within 300 ms/, timeoutMs: 300 },
+    { kind: 'malformed', exitCode: 78, setup: (app) => fake.put(app, `{"DD_APP_KEY": "${MARKER}"}`), message: /looks like a JSON object/ },
+    { kind: 'malformed', exitCode: 78, setup: (app) => fake.put(app, `${MARKER} ${MARKER}`), message: /contains whitespace or control characters/ },
+    { kind: 'empty', exitCode: 78, setup: (app) => fake.put(app, undefined), message: /is empty; it should hold DD_APP_KEY as plain text/ },
+  ])('$kind ($message)', async ({ kind, exitCode, setup, message, timeoutMs }) => {
+    const suffix = Math.random().toString(36).slice(2, 8);
+    const [api, app] = [`keys/${suffix}/api`, `keys/${suffix}/app`];
+    fake.put(api, API);
+    setup(app);
+    const err = await bootFailure(aws({ keys: { DD_API_KEY: api, DD_APP_KEY: app }, ...(timeoutMs ? { timeout_ms: timeoutMs } : {}) }));
+    expect([err.kind, err.exitCode]).toEqual([kind, exitCode]);
+    const ref = kind === 'timeout' ? `DD_API_KEY=${api}, DD_APP_KEY=${app}` : `${app} (DD_APP_KEY)`;
+    expect(err.message).toContain(`AWS Secrets Manager secret ${ref} (region eu-west-1 via ${fake.url}): `);
+    expect(err.message).toMatch(message);
+    expectNoLeak(err, MARKER);
+  });
+
+  it('misconfigured: a per-key DD_SITE that is not a Datadog site, never echoed', async () => {
+    fake.put('ks/api', API);
+    fake.put('ks/app', APP);
+    fake.put('ks/site', MARKER);
+    const err = await bootFailure(aws({ keys: { DD_API_KEY: 'ks/api', DD_APP_KEY: 'ks/app', DD_SITE: 'ks/site' } }));
+    expect([err.kind, err.exitCode]).toEqual(['misconfigured', 78]);
+    expect(err.message).toContain('ks/site (DD_SITE)');
+    for (const site of DATADOG_SITES) expect(err.message).toContain(site);
+    expectNoLeak(err, MARKER);
+  });
+});

@@ -237,3 +237,42 @@ describe('Azure failures: kind, exit code and a message naming provider, secret 
     expectNoLeak(err, marker);
   });
 });
+
+describe('Azure failures with one plaintext secret per key (`keys`): the message names the failing one', () => {
+  const MARKER = 'LEAKMARKER-azure-keys-c51f';
+  // missing_key belongs to the JSON layout only: with `keys`, a missing secret is not_found.
+  it.each<{ kind: string; exitCode: number; setup: (app: string) => void; message: RegExp; timeoutMs?: number }>([
+    { kind: 'not_found', exitCode: 78, setup: () => {}, message: /not found in vault/ },
+    { kind: 'access_denied', exitCode: 78, setup: (app) => vault.fail(app, 'denied'), message: /ForbiddenByRbac/ },
+    { kind: 'unauthenticated', exitCode: 78, setup: (app) => vault.fail(app, 'unauthenticated'), message: /AKV10032/ },
+    { kind: 'misconfigured', exitCode: 78, setup: (app) => vault.fail(app, 'disabled'), message: /disabled/ },
+    { kind: 'unreachable', exitCode: 69, setup: (app) => vault.fail(app, 'server_error'), message: /HTTP 500/ },
+    { kind: 'timeout', exitCode: 69, setup: (app) => vault.fail(app, 'hang'), message: /no answer within 300 ms/, timeoutMs: 300 },
+    { kind: 'malformed', exitCode: 78, setup: (app) => void vault.put(app, `{"DD_APP_KEY": "${MARKER}"}`), message: /looks like a JSON object/ },
+    { kind: 'malformed', exitCode: 78, setup: (app) => void vault.put(app, `${MARKER}\n${MARKER}`), message: /contains whitespace or control characters/ },
+    { kind: 'empty', exitCode: 78, setup: (app) => void vault.put(app, ''), message: /is empty; it should hold DD_APP_KEY as plain text/ },
+  ])('$kind ($message)', async ({ kind, exitCode, setup, message, timeoutMs }) => {
+    const suffix = Math.random().toString(36).slice(2, 8);
+    const [api, app] = [`keys-${suffix}-api`, `keys-${suffix}-app`];
+    vault.put(api, API);
+    setup(app);
+    const err = await bootFailure(azure({ keys: { DD_API_KEY: api, DD_APP_KEY: app }, ...(timeoutMs ? { timeout_ms: timeoutMs } : {}) }));
+    expect([err.kind, err.exitCode]).toEqual([kind, exitCode]);
+    // The deadline bounds the whole layout, so a timeout names all of its secrets.
+    const ref = kind === 'timeout' ? `DD_API_KEY=${api}, DD_APP_KEY=${app}` : `${app} (DD_APP_KEY)`;
+    expect(err.message).toContain(`Azure Key Vault secret ${ref} (vault ${VAULT} via ${vault.url}): `);
+    expect(err.message).toMatch(message);
+    expectNoLeak(err, MARKER);
+  });
+
+  it('misconfigured: a per-key DD-SITE that is not a Datadog site, never echoed', async () => {
+    vault.put('ks-api', API);
+    vault.put('ks-app', APP);
+    vault.put('ks-site', MARKER);
+    const err = await bootFailure(azure({ keys: { DD_API_KEY: 'ks-api', DD_APP_KEY: 'ks-app', DD_SITE: 'ks-site' } }));
+    expect([err.kind, err.exitCode]).toEqual(['misconfigured', 78]);
+    expect(err.message).toContain('ks-site (DD_SITE)');
+    for (const site of DATADOG_SITES) expect(err.message).toContain(site);
+    expectNoLeak(err, MARKER);
+  });
+});

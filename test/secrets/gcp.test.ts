@@ -230,3 +230,37 @@ describe('GCP default chain: the metadata server cannot give a token', () => {
     }
   });
 });
+
+describe('GCP failures with one plaintext secret per key (`keys`): the message names the failing one', () => {
+  const MARKER = 'LEAKMARKER-gcp-keys-8e4a';
+  // missing_key belongs to the JSON layout only: with `keys`, a missing secret is reported as GCP
+  // reports it, "denied or does not exist".
+  it.each<{ kind: string; exitCode: number; setup: (app: string) => void; message: RegExp; timeoutMs?: number }>([
+    { kind: 'not_found', exitCode: 78, setup: (app) => fake.fail(PROJECT, app, 'not_found'), message: /not found/ },
+    {
+      kind: 'access_denied',
+      exitCode: 78,
+      setup: () => {},
+      message: /permission denied or the secret does not exist.*the Secret Manager API may be disabled in project tinkr-test-proj/,
+    },
+    { kind: 'unauthenticated', exitCode: 78, setup: (app) => fake.fail(PROJECT, app, 'unauthenticated'), message: /the service rejected the credentials/ },
+    { kind: 'misconfigured', exitCode: 78, setup: (app) => fake.fail(PROJECT, app, 'disabled'), message: /disabled or destroyed/ },
+    { kind: 'unreachable', exitCode: 69, setup: (app) => fake.fail(PROJECT, app, 'server_error'), message: /HTTP 500/ },
+    { kind: 'timeout', exitCode: 69, setup: (app) => fake.fail(PROJECT, app, 'hang'), message: /no answer within 300 ms/, timeoutMs: 300 },
+    { kind: 'malformed', exitCode: 78, setup: (app) => fake.put(PROJECT, app, `{"DD_APP_KEY": "${MARKER}"}`), message: /looks like a JSON object/ },
+    { kind: 'malformed', exitCode: 78, setup: (app) => fake.put(PROJECT, app, `${MARKER}\t${MARKER}`), message: /contains whitespace or control characters/ },
+    { kind: 'empty', exitCode: 78, setup: (app) => fake.put(PROJECT, app, ' \n'), message: /is empty; it should hold DD_APP_KEY as plain text/ },
+  ])('$kind ($message)', async ({ kind, exitCode, setup, message, timeoutMs }) => {
+    const suffix = Math.random().toString(36).slice(2, 8);
+    const [api, app] = [`keys-${suffix}-api`, `keys-${suffix}-app`];
+    fake.put(PROJECT, api, API);
+    setup(app);
+    const err = await bootFailure(gcp({ keys: { DD_API_KEY: api, DD_APP_KEY: app }, ...(timeoutMs ? { timeout_ms: timeoutMs } : {}) }));
+    expect([err.kind, err.exitCode]).toEqual([kind, exitCode]);
+    // The deadline bounds the whole layout, so a timeout names all of its secrets.
+    const ref = kind === 'timeout' ? `DD_API_KEY=${api}, DD_APP_KEY=${app}` : `${app} (DD_APP_KEY)`;
+    expect(err.message).toContain(`GCP Secret Manager secret ${ref} (version latest) (project ${PROJECT} via ${fake.url}): `);
+    expect(err.message).toMatch(message);
+    expectNoLeak(err, MARKER);
+  });
+});

@@ -30,18 +30,21 @@ describe('resolveRange', () => {
     expect(r).toEqual({ fromMs: NOW - 3_600_000, toMs: NOW, relative: false, stepMs: 0 });
   });
 
-  it('snaps a relative range back onto the grid of its step, keeping its length', () => {
+  it('snaps a relative range forward onto the grid of its step, keeping its length', () => {
     const at = { ...rules, nowMs: NOW + 7_300, steps: DEFAULT_STEPS };
-    expect(resolveRange({ since: '15m' }, at)).toEqual({ fromMs: NOW - 900_000, toMs: NOW, relative: true, stepMs: 10_000 });
-    expect(resolveRange({ from: 'now-1h', to: 'now-5m' }, at)).toEqual({ fromMs: NOW - 3_600_000, toMs: NOW - 300_000, relative: true, stepMs: 30_000 });
+    expect(resolveRange({ since: '15m' }, at)).toEqual({ fromMs: NOW + 10_000 - 900_000, toMs: NOW + 10_000, relative: true, stepMs: 10_000 });
+    // to = now-5m = NOW-292.7 s, moved forward onto the 30 s grid of a 55-minute range.
+    expect(resolveRange({ from: 'now-1h', to: 'now-5m' }, at)).toEqual({ fromMs: NOW - 270_000 - 3_300_000, toMs: NOW - 270_000, relative: true, stepMs: 30_000 });
     const day = resolveRange({ since: '1d' }, { ...at, nowMs: NOW + 59_999 });
-    expect(day).toEqual({ fromMs: NOW - 86_400_000, toMs: NOW, relative: true, stepMs: 60_000 });
+    expect(day).toEqual({ fromMs: NOW + 60_000 - 86_400_000, toMs: NOW + 60_000, relative: true, stepMs: 60_000 });
   });
 
   it('gives every instant within one step the same range, and the next step the next one', () => {
     const at = (offset: number) => resolveRange({}, { ...rules, nowMs: NOW + offset, steps: DEFAULT_STEPS });
-    expect(at(0)).toEqual(at(9_999));
+    expect(at(0).toMs).toBe(NOW);
+    expect(at(1)).toEqual(at(10_000));
     expect(at(10_000).toMs).toBe(NOW + 10_000);
+    expect(at(10_001).toMs).toBe(NOW + 20_000);
   });
 
   it('never snaps an absolute range', () => {

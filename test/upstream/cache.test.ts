@@ -118,7 +118,8 @@ describe('bucketed caching through the server', () => {
     clock.set(NOW + 2_000);
     const first = await get('/logs?service=ledger&since=15m&limit=5');
     expect(first).toMatchObject({ status: 200, cache: 'miss', age: null });
-    expect(first.body.meta).toMatchObject({ from: '2026-11-25T03:45:00.000Z', to: '2026-11-25T04:00:00.000Z', bucket_s: 10 });
+    // Moved forward onto the 10 s grid: the newest data is in, and 04:00:00.001–04:00:10 is one bucket.
+    expect(first.body.meta).toMatchObject({ from: '2026-11-25T03:45:10.000Z', to: '2026-11-25T04:00:10.000Z', bucket_s: 10 });
     clock.set(NOW + 9_999);
     const refresh = await get('/logs?service=ledger&since=15m&limit=5');
     expect(refresh).toMatchObject({ status: 200, cache: 'hit', age: '7' });
@@ -130,9 +131,11 @@ describe('bucketed caching through the server', () => {
     expect(stack.sim.callCount('logs')).toBe(1);
 
     clock.set(NOW + 10_000);
+    expect((await get('/logs?service=ledger&since=15m&limit=5')).cache).toBe('hit');
+    clock.set(NOW + 10_001);
     const nextBucket = await get('/logs?service=ledger&since=15m&limit=5');
     expect(nextBucket.cache).toBe('miss');
-    expect(nextBucket.body.meta.to).toBe('2026-11-25T04:00:10.000Z');
+    expect(nextBucket.body.meta.to).toBe('2026-11-25T04:00:20.000Z');
     expect(stack.sim.callCount('logs')).toBe(2);
   });
 
@@ -171,10 +174,10 @@ describe('bucketed caching through the server', () => {
   });
 
   it('caches metrics and trace lookups the same way', async () => {
-    clock.set(NOW);
+    clock.set(NOW + 1_000);
     const metric = '/metrics?metric=system.cpu.user&service=ledger&since=1d';
     const first = await get(metric);
-    expect(first.body.meta).toMatchObject({ bucket_s: 60, to: '2026-11-25T04:00:00.000Z' });
+    expect(first.body.meta).toMatchObject({ bucket_s: 60, to: '2026-11-25T04:01:00.000Z' });
     clock.set(NOW + 59_000);
     expect((await get(metric)).cache).toBe('hit');
     expect(stack.sim.callCount('metrics')).toBe(1);
@@ -204,7 +207,10 @@ describe('bucketed caching through the server', () => {
     clock.set(NOW + 25_000);
     const second = await get(`/logs?service=checkout&since=15m&limit=20&cursor=${encodeURIComponent(first.body.meta.next_cursor)}`);
     expect(second.body.meta).toMatchObject({ from: first.body.meta.from, to: first.body.meta.to, bucket_s: 10 });
-    const expected = stack.sim.truth.logs({ query: 'service:checkout', from: NOW - 15 * MIN, to: NOW });
+    // The snapped range ends at 04:00:10, in the future: the simulator answered page 1 with what
+    // it held at 04:00:04, and page 2 continues that result set, so the truth is taken then.
+    clock.set(NOW + 4_000);
+    const expected = stack.sim.truth.logs({ query: 'service:checkout', from: NOW + 10_000 - 15 * MIN, to: NOW + 10_000 });
     const ids = [...first.body.data, ...second.body.data].map((l: { id: string }) => l.id);
     expect(ids).toEqual(expected.slice(0, 40).map((l) => l.id));
   });

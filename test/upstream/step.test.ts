@@ -31,9 +31,9 @@ describe('step table', () => {
     expect(checkStepTable(DEFAULT_STEPS)).toEqual([]);
   });
 
-  it('snaps both ends back by the same amount onto an epoch-aligned grid', () => {
+  it('snaps both ends forward by the same amount onto an epoch-aligned grid', () => {
     const to = Date.parse('2026-11-25T04:00:07.250Z');
-    expect(snapRange(to - 15 * M, to, 10 * S)).toEqual({ fromMs: Date.parse('2026-11-25T03:45:00Z'), toMs: Date.parse('2026-11-25T04:00:00Z') });
+    expect(snapRange(to - 15 * M, to, 10 * S)).toEqual({ fromMs: Date.parse('2026-11-25T03:45:10Z'), toMs: Date.parse('2026-11-25T04:00:10Z') });
     expect(snapRange(to - 15 * M, to, 0)).toEqual({ fromMs: to - 15 * M, toMs: to });
     const aligned = Date.parse('2026-11-25T04:00:00Z');
     expect(snapRange(aligned - H, aligned, 30 * S)).toEqual({ fromMs: aligned - H, toMs: aligned });

@@ -39,6 +39,11 @@ export interface AwsSecretsManagerFake extends LoopbackServer {
   /** Stores a version; `value` undefined stores a version with neither SecretString nor SecretBinary. */
   put(name: string, value: string | undefined, options?: PutOptions): void;
   fail(name: string, failure: FakeFailure | undefined): void;
+  /**
+   * Holds every GetSecretValue answer until the returned function is called, so a test can
+   * see what arrives while a fetch is in flight (single-flight under concurrent load).
+   */
+  hold(): () => void;
   /** The GetSecretValue requests, parsed. */
   calls(): Array<{ secretId: string; versionStage?: string; versionId?: string; region?: string; request: RecordedRequest }>;
 }
@@ -64,8 +69,10 @@ export async function startAwsSecretsManager(options: { region?: string } = {}):
   const secrets = new Map<string, StoredSecret>();
   const arnOf = (name: string) => `arn:aws:secretsmanager:${region}:${ACCOUNT}:secret:${name}-AbCdEf`;
   const lookup = (id: string) => secrets.get(id) ?? [...secrets.values()].find((s) => s.arn === id);
+  let held: Promise<void> | undefined;
 
-  const server = await startLoopbackServer((req, res) => {
+  const server = await startLoopbackServer(async (req, res) => {
+    if (held) await held;
     if (req.method !== 'POST' || req.headers['x-amz-target'] !== 'secretsmanager.GetSecretValue') {
       awsError(res, 'UnknownOperationException', 'fake only serves GetSecretValue');
       return;
@@ -152,6 +159,16 @@ export async function startAwsSecretsManager(options: { region?: string } = {}):
         else version.secretString = value;
       }
       secret.versions.push(version);
+    },
+    hold() {
+      let release = () => {};
+      held = new Promise<void>((resolve) => {
+        release = () => {
+          held = undefined;
+          resolve();
+        };
+      });
+      return release;
     },
     fail(name, failure) {
       const secret = secrets.get(name) ?? { name, arn: arnOf(name), versions: [] };

@@ -10,6 +10,9 @@ export interface LoopbackGuard {
   uninstall(): void;
 }
 
+/** How a child process preloading the guard reports what it refused (test/fixtures/loopback-guard-preload.ts). */
+export const VIOLATIONS_MARKER = 'LOOPBACK_GUARD_VIOLATIONS';
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 function targetOf(args: unknown[]): string | undefined {
