@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { DEFAULT_DEMO_KEYS, startSimulator, type Simulator } from '../src/simulator/index.ts';
 import { panelPath, panelUpstreamRequest, type Panel } from './fleet/panels.ts';
-import { startGateway, type Gateway } from './lib/gateway.ts';
+import { MAX_GATEWAY_CALLERS, startGateway, type Gateway } from './lib/gateway.ts';
 import { median, ratio } from './lib/stats.ts';
 import { uniqueTerm, type LoadResult, type LoadSpec, type LoadTarget } from './overhead/load.ts';
 
@@ -48,6 +48,13 @@ const CHILD_GRACE_MS = 30_000;
 const CHILD_MAX_OUTPUT_BYTES = 1024 * 1024;
 /** Rate limits of the overhead simulator: never reached, so every call is served. */
 const UNLIMITED = { limit: 1_000_000_000, periodS: 3_600 } as const;
+
+/**
+ * Callers the server's requests are spread over, each with its own token: a per-caller quota,
+ * if the server enforces one, then costs what it costs per request instead of turning a load
+ * test of one caller into a wall of 429s. All are unrestricted, so they share cache entries.
+ */
+export const OVERHEAD_CALLERS = MAX_GATEWAY_CALLERS;
 
 /** The panel both comparisons load: the newest 100 checkout logs of the last 15 minutes. */
 export const OVERHEAD_PANEL: Panel = { kind: 'logs', title: 'checkout log stream', services: ['checkout'], levels: [], limit: 100, time: { since: '15m' } };
@@ -109,8 +116,9 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRep
   let gateway: Gateway | undefined;
   let bare: FastifyInstance | undefined;
   try {
-    gateway = await startGateway(sim.url);
-    const token = gateway.tokens[0]!;
+    gateway = await startGateway(sim.url, OVERHEAD_CALLERS);
+    const tokens = gateway.tokens;
+    const token = tokens[0]!;
     const equivalence = await checkEquivalence(gateway, sim, token);
 
     // The body a cache hit would answer with, captured from the server itself.
@@ -123,14 +131,14 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRep
     const bypass = await compare(
       run,
       options,
-      { label: 'server, no-cache', url: gateway.url, target: { kind: 'gateway', panel: OVERHEAD_PANEL, token, noCache: true, unique: true }, countUpstream: true },
+      { label: 'server, no-cache', url: gateway.url, target: { kind: 'gateway', panel: OVERHEAD_PANEL, tokens, noCache: true, unique: true }, countUpstream: true },
       { label: 'simulator direct', url: sim.url, target: { kind: 'direct', panel: OVERHEAD_PANEL, unique: true }, countUpstream: false },
     );
     options.progress?.('  (b) caching on: server vs bare Fastify route');
     const cached = await compare(
       run,
       options,
-      { label: 'server, cacheable', url: gateway.url, target: { kind: 'gateway', panel: OVERHEAD_PANEL, token, noCache: false, unique: false }, countUpstream: true },
+      { label: 'server, cacheable', url: gateway.url, target: { kind: 'gateway', panel: OVERHEAD_PANEL, tokens, noCache: false, unique: false }, countUpstream: true },
       { label: 'bare Fastify route', url: bareUrl, target: { kind: 'get', path: panelPath(OVERHEAD_PANEL) }, countUpstream: false },
     );
     const { progress: _progress, ...plain } = options;

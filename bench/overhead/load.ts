@@ -8,8 +8,11 @@ import { DEFAULT_DEMO_KEYS } from '../../src/simulator/index.ts';
 import { panelPath, panelUpstreamRequest, type Panel } from '../fleet/panels.ts';
 
 export type LoadTarget =
-  /** A panel through the gateway; `unique` adds a per-request match-everything term so no two requests are identical. */
-  | { kind: 'gateway'; panel: Panel; token: string; noCache: boolean; unique: boolean }
+  /**
+   * A panel through the gateway, each request with the next of `tokens`; `unique` adds a
+   * per-request match-everything term so no two requests are identical.
+   */
+  | { kind: 'gateway'; panel: Panel; tokens: readonly string[]; noCache: boolean; unique: boolean }
   /** The same panel's Datadog request, straight to the simulator. */
   | { kind: 'direct'; panel: Panel; unique: boolean }
   /** A plain GET. */
@@ -57,13 +60,16 @@ function request(target: LoadTarget): Request {
     case 'get':
       return { method: 'GET', path: target.path };
     case 'gateway': {
-      const headers: Record<string, string> = { authorization: `Bearer ${target.token}` };
-      if (target.noCache) headers['cache-control'] = 'no-cache';
+      const headers = (i: number): Record<string, string> => ({
+        authorization: `Bearer ${target.tokens[i % target.tokens.length]}`,
+        ...(target.noCache ? { 'cache-control': 'no-cache' } : {}),
+      });
       return {
         method: 'GET',
-        headers,
-        path: panelPath(target.panel),
-        setupRequest: (req) => ({ ...req, path: panelPath(target.unique ? uniqueTerm(target.panel, n++) : target.panel) }),
+        setupRequest: (req) => {
+          const i = n++;
+          return { ...req, headers: headers(i), path: panelPath(target.unique ? uniqueTerm(target.panel, i) : target.panel) };
+        },
       };
     }
     case 'direct':
