@@ -345,8 +345,9 @@ function viaGateway(gateway: Gateway, connections: number, timeoutMs: number): S
 function passThrough(transport: DatadogTransport, timeoutMs: number): Side {
   return {
     async send(panel) {
+      const request = panelUpstreamRequest(panel, Date.now());
       const started = performance.now();
-      const response = await transport.request(panelUpstreamRequest(panel, Date.now()), DEFAULT_DEMO_KEYS, AbortSignal.timeout(timeoutMs));
+      const response = await transport.request(request, DEFAULT_DEMO_KEYS, AbortSignal.timeout(timeoutMs));
       return { status: response.status, latencyMs: performance.now() - started, cache: undefined, ageS: undefined, code: undefined };
     },
     close: () => transport.close(),
