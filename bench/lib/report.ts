@@ -89,6 +89,7 @@ function comparisonRows(c: Comparison): Array<[string, string, string, string]> 
     ['latency p50 (ms)', ms(s.latencyP50Ms), ms(r.latencyP50Ms), x2(c.latencyP50Ratio)],
     ['latency p99 (ms)', ms(s.latencyP99Ms), ms(r.latencyP99Ms), x2(c.latencyP99Ratio)],
     ['latency mean (ms)', ms(s.latencyMeanMs), ms(r.latencyMeanMs), x2(s.latencyMeanMs / r.latencyMeanMs)],
+    ['latency added at p50 (ms, median of rounds)', ms(c.addedP50Ms), '', ''],
     ['responses / non-2xx / errors', `${s.responses} / ${s.non2xx} / ${s.errors}`, `${r.responses} / ${r.non2xx} / ${r.errors}`, ''],
     ['x-tinkr-cache', counts(s.cache), counts(r.cache), ''],
     ['upstream calls per request', s.upstreamPerRequest !== undefined ? x2(s.upstreamPerRequest) : '–', r.upstreamPerRequest !== undefined ? x2(r.upstreamPerRequest) : '–', ''],
@@ -111,7 +112,6 @@ export function formatOverhead(r: OverheadReport): string {
     const w2 = Math.max(c.reference.length, ...rows.map((row) => row[2].length));
     lines.push('', `  ${title}: ${c.subject} vs ${c.reference}`, `  ${''.padEnd(w0)}  ${c.subject.padEnd(w1)}  ${c.reference.padEnd(w2)}  ratio`);
     for (const [label, a, b, q] of rows) lines.push(`  ${label.padEnd(w0)}  ${a.padEnd(w1)}  ${b.padEnd(w2)}  ${q}`);
-    lines.push(`  the server adds ${ms(c.addedP50Ms)} ms at p50`);
   }
   return lines.join('\n');
 }
