@@ -4,10 +4,11 @@
  * store; the eager variants also import cloud SDKs, as a static import would. Prints medians
  * of time-to-ready and memory side by side, with ratios against the lazy (shipped) variant.
  *
- *   node bench/secrets-lazy-load.ts [runs]
+ *   node bench/secrets-lazy-load.ts [runs]   (or as part of `npm run bench`)
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { median } from './lib/stats.ts';
 
 const SDKS = {
   aws: ['@aws-sdk/client-secrets-manager'],
@@ -23,7 +24,7 @@ const VARIANTS = {
   'eager: all three': [...SDKS.aws, ...SDKS.gcp, ...SDKS.azure],
 } as const satisfies Record<string, readonly string[]>;
 
-type Variant = keyof typeof VARIANTS;
+export type Variant = keyof typeof VARIANTS;
 
 interface Sample {
   readyMs: number;
@@ -32,7 +33,7 @@ interface Sample {
 }
 
 // Odd, so the median is a real run; enough to smooth a shared machine's noise.
-const DEFAULT_RUNS = 7;
+export const DEFAULT_RUNS = 7;
 
 async function child(variant: Variant): Promise<void> {
   for (const pkg of VARIANTS[variant]) await import(pkg);
@@ -51,12 +52,29 @@ async function child(variant: Variant): Promise<void> {
   process.stdout.write(JSON.stringify(sample));
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+export interface VariantResult {
+  variant: Variant;
+  /** Medians over the runs. */
+  readyMs: number;
+  rssMb: number;
+  heapMb: number;
+  /** Against the lazy (shipped) variant. */
+  readyRatio: number;
+  rssRatio: number;
+  heapRatio: number;
 }
 
-function parent(runs: number): void {
+export interface SecretsLazyLoadReport {
+  node: string;
+  runs: number;
+  variants: VariantResult[];
+}
+
+/** Most fresh processes per variant; each costs a Node start. */
+export const MAX_RUNS = 101;
+
+export function runSecretsLazyLoad(runs = DEFAULT_RUNS): SecretsLazyLoadReport {
+  if (!Number.isInteger(runs) || runs < 1 || runs > MAX_RUNS) throw new RangeError(`runs must be an integer in 1..${MAX_RUNS}, got ${runs}`);
   const self = fileURLToPath(import.meta.url);
   const samples = new Map<Variant, Sample[]>();
   const variants = Object.keys(VARIANTS) as Variant[];
@@ -67,23 +85,37 @@ function parent(runs: number): void {
       samples.set(variant, [...(samples.get(variant) ?? []), JSON.parse(out) as Sample]);
     }
   }
-  const base = samples.get('lazy (shipped)') ?? [];
-  const baseReady = median(base.map((s) => s.readyMs));
-  const baseRss = median(base.map((s) => s.rssMb));
-  const baseHeap = median(base.map((s) => s.heapMb));
-  console.log(`Node ${process.versions.node}, ${runs} fresh processes per variant, medians:\n`);
-  console.log(`${'variant'.padEnd(18)} ${'ready ms'.padStart(9)} ${'×'.padStart(6)} ${'RSS MB'.padStart(8)} ${'×'.padStart(6)} ${'heap MB'.padStart(8)} ${'×'.padStart(6)}`);
-  for (const variant of variants) {
+  const medians = (variant: Variant) => {
     const s = samples.get(variant) ?? [];
-    const ready = median(s.map((x) => x.readyMs));
-    const rss = median(s.map((x) => x.rssMb));
-    const heap = median(s.map((x) => x.heapMb));
-    console.log(
-      `${variant.padEnd(18)} ${ready.toFixed(0).padStart(9)} ${(ready / baseReady).toFixed(2).padStart(6)} ${rss.toFixed(1).padStart(8)} ${(rss / baseRss).toFixed(2).padStart(6)} ${heap.toFixed(1).padStart(8)} ${(heap / baseHeap).toFixed(2).padStart(6)}`,
-    );
-  }
+    return { readyMs: median(s.map((x) => x.readyMs)), rssMb: median(s.map((x) => x.rssMb)), heapMb: median(s.map((x) => x.heapMb)) };
+  };
+  const base = medians('lazy (shipped)');
+  return {
+    node: process.versions.node,
+    runs,
+    variants: variants.map((variant) => {
+      const m = medians(variant);
+      return { variant, ...m, readyRatio: m.readyMs / base.readyMs, rssRatio: m.rssMb / base.rssMb, heapRatio: m.heapMb / base.heapMb };
+    }),
+  };
 }
 
-const [flag, variant] = process.argv.slice(2);
-if (flag === '--child' && variant !== undefined && variant in VARIANTS) await child(variant as Variant);
-else parent(Number(flag ?? DEFAULT_RUNS) || DEFAULT_RUNS);
+export function formatSecretsLazyLoad(report: SecretsLazyLoadReport): string {
+  const lines = [
+    `Node ${report.node}, ${report.runs} fresh processes per variant, medians:`,
+    '',
+    `${'variant'.padEnd(18)} ${'ready ms'.padStart(9)} ${'×'.padStart(6)} ${'RSS MB'.padStart(8)} ${'×'.padStart(6)} ${'heap MB'.padStart(8)} ${'×'.padStart(6)}`,
+  ];
+  for (const v of report.variants) {
+    lines.push(
+      `${v.variant.padEnd(18)} ${v.readyMs.toFixed(0).padStart(9)} ${v.readyRatio.toFixed(2).padStart(6)} ${v.rssMb.toFixed(1).padStart(8)} ${v.rssRatio.toFixed(2).padStart(6)} ${v.heapMb.toFixed(1).padStart(8)} ${v.heapRatio.toFixed(2).padStart(6)}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+if (import.meta.main) {
+  const [flag, variant] = process.argv.slice(2);
+  if (flag === '--child' && variant !== undefined && variant in VARIANTS) await child(variant as Variant);
+  else console.log(formatSecretsLazyLoad(runSecretsLazyLoad(Number(flag ?? DEFAULT_RUNS) || DEFAULT_RUNS)));
+}

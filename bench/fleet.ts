@@ -1,0 +1,364 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
+import { createDatadogTransport, type DatadogTransport } from '../src/datadog/transport.ts';
+import { DEFAULT_DEMO_KEYS, DEFAULT_RATE_LIMITS, startSimulator, type Endpoint, type RateLimit, type Simulator } from '../src/simulator/index.ts';
+import { buildDashboards, summarizeMix, type Dashboard, type Mix, type MixSummary } from './fleet/mix.ts';
+import { panelPath, panelUpstreamRequest, type Panel, type PanelKind } from './fleet/panels.ts';
+import { fleetSchedule } from './fleet/schedule.ts';
+import { startGateway, type Gateway } from './lib/gateway.ts';
+import { bump, percentiles, ratio, type Percentiles } from './lib/stats.ts';
+
+/**
+ * The dashboard fleet: N dashboards × P panels refreshing on a schedule, sent at the same
+ * moments to two stacks side by side in one process —
+ *
+ * - gateway: the real server (loadConfig → startServer) in front of simulator A;
+ * - pass-through: each panel translated into the Datadog request the gateway would send for it
+ *   and sent straight to simulator B with the gateway's own transport, i.e. what any proxy
+ *   that forwards every request costs.
+ *
+ * Upstream calls are counted by the simulators (every request they receive, 429s included).
+ * Callers see status, latency, `x-tinkr-cache` and `Age`; nothing else about the server is
+ * assumed, so the benchmark measures whatever the server does today.
+ */
+
+export interface FleetOptions {
+  dashboards: number;
+  panels: number;
+  durationMs: number;
+  intervalMs: number;
+  mix: Mix;
+  /** Fraction of the interval a refresh may drift, in all. */
+  jitter: number;
+  seed: number;
+  /** Budgets of both simulators. */
+  rateLimits: Readonly<Record<Endpoint, RateLimit>>;
+  /** A dashboard gives up on a panel after this long (counted as "no answer"). */
+  panelTimeoutMs: number;
+  progress?: (line: string) => void;
+}
+
+/** The issue's fleet: 50 dashboards × 8 panels refreshing every 10 s for 2 minutes. */
+export const FLEET_DEFAULTS: Omit<FleetOptions, 'progress'> = {
+  dashboards: 50,
+  panels: 8,
+  durationMs: 120_000,
+  intervalMs: 10_000,
+  mix: 'mixed',
+  jitter: 0.1,
+  seed: 5,
+  // Spans 300/h is Datadog's documented limit; logs and metrics have no published number
+  // (clients must read X-RateLimit-*): the simulator's defaults, of the order orgs see.
+  rateLimits: DEFAULT_RATE_LIMITS,
+  // Past the server's own 30 s request deadline, so the server always answers first.
+  panelTimeoutMs: 35_000,
+};
+
+/** Bounds of the options: each is a socket, a timer or a stored sample per refresh. */
+export const FLEET_LIMITS = {
+  dashboards: { min: 1, max: 1_000 },
+  durationMs: { min: 10, max: 3_600_000 },
+  intervalMs: { min: 10, max: 600_000 },
+  /** Panel requests in one run (per side): bounds the samples kept for percentiles. */
+  maxRequests: 2_000_000,
+} as const;
+
+/** Sockets each side opens to its target: a browser per dashboard, capped. */
+const MAX_CLIENT_CONNECTIONS = 64;
+/** How often progress is reported. */
+const PROGRESS_EVERY_MS = 10_000;
+/** The issue's target: at least this many times fewer upstream calls than pass-through... */
+export const TARGET_REDUCTION = 50;
+
+export type Family = 'logs' | 'spans' | 'metrics';
+type Upstream = Record<Family | 'other' | 'total', number>;
+
+export interface SideReport {
+  /** Panel requests sent (refreshes × panels, minus skipped). */
+  sent: number;
+  sentByKind: Record<PanelKind, number>;
+  /** Panel refreshes not sent because the panel's previous request was still loading. */
+  skipped: number;
+  answered: number;
+  /** Requests that got no HTTP answer within panelTimeoutMs (network error or timeout). */
+  noAnswer: number;
+  byStatus: Record<string, number>;
+  /** `code` of problem+json answers (gateway), e.g. UPSTREAM_RATE_LIMITED. */
+  byErrorCode: Record<string, number>;
+  status429: number;
+  status5xx: number;
+  /** Latency of every answer, and of 2xx answers only (a 429 is fast and would flatter). */
+  latencyMs: Percentiles;
+  latencyOkMs: Percentiles;
+  /** `x-tinkr-cache` of each answer; `(none)` when absent (always, for pass-through). */
+  cache: Record<string, number>;
+  /** Age of 2xx answers in seconds: the `Age` header when present, else 0 (fresh from upstream). */
+  ageS: Percentiles;
+  /** Requests received by this side's simulator, per family. */
+  upstream: Upstream;
+  /** Upstream calls per hour at this pace, per family, against the hourly budget. */
+  upstreamPerHour: Record<Family, number>;
+}
+
+export interface FleetReport {
+  options: Omit<FleetOptions, 'progress' | 'rateLimits'> & { rateLimits: Record<Endpoint, RateLimit> };
+  startedAt: string;
+  elapsedMs: number;
+  mixSummary: MixSummary;
+  refreshes: number;
+  /** Upstream calls if each distinct panel cost one call per refresh interval (fixed windows: one). */
+  onePerIntervalFloor: number;
+  budgetPerHour: Record<Family, number>;
+  /** A budget period ended during the run, so part of the run had a fresh budget. */
+  budgetRolledOver: Record<Family, boolean>;
+  gateway: SideReport;
+  passThrough: SideReport;
+  /** passThrough.upstream.total / gateway.upstream.total. */
+  reduction: number;
+  target: { reduction: number; reductionMet: boolean; zero5xx: boolean; met: boolean };
+}
+
+interface Observation {
+  status: number | undefined;
+  latencyMs: number;
+  cache: string | undefined;
+  ageS: number | undefined;
+  code: string | undefined;
+}
+
+interface Side {
+  send(panel: Panel, dashboard: number): Promise<Observation>;
+  close(): Promise<void>;
+}
+
+export function checkFleetOptions(o: FleetOptions): void {
+  const within = (name: string, value: number, min: number, max: number): void => {
+    if (!Number.isFinite(value) || value < min || value > max) throw new RangeError(`${name} must be in ${min}..${max}, got ${value}`);
+  };
+  within('dashboards', o.dashboards, FLEET_LIMITS.dashboards.min, FLEET_LIMITS.dashboards.max);
+  within('duration (ms)', o.durationMs, FLEET_LIMITS.durationMs.min, FLEET_LIMITS.durationMs.max);
+  within('interval (ms)', o.intervalMs, FLEET_LIMITS.intervalMs.min, FLEET_LIMITS.intervalMs.max);
+  within('jitter', o.jitter, 0, 0.9);
+}
+
+export async function runFleet(options: FleetOptions): Promise<FleetReport> {
+  checkFleetOptions(options);
+  const startMs = Date.now();
+  const dashboards = buildDashboards(options.dashboards, options.panels, options.mix, startMs);
+  const schedule = fleetSchedule(options);
+  if (schedule.length * options.panels > FLEET_LIMITS.maxRequests) {
+    throw new RangeError(`${schedule.length * options.panels} panel requests per side is over ${FLEET_LIMITS.maxRequests}; shorten the run`);
+  }
+
+  const rateLimits = { ...options.rateLimits };
+  const simA = await startSimulator({ rateLimits });
+  const simB = await startSimulator({ rateLimits });
+  let gateway: Gateway | undefined;
+  const sides: Side[] = [];
+  try {
+    gateway = await startGateway(simA.url, options.dashboards);
+    const connections = Math.min(options.dashboards, MAX_CLIENT_CONNECTIONS);
+    const gatewaySide = viaGateway(gateway, connections, options.panelTimeoutMs);
+    const passSide = passThrough(createDatadogTransport({ baseUrl: simB.url, userAgent: 'tinkr-bench-pass-through', connections }), options.panelTimeoutMs);
+    sides.push(gatewaySide, passSide);
+
+    const [gatewayRecorder, passRecorder] = [new Recorder(), new Recorder()];
+    const began = performance.now();
+    let nextProgress = PROGRESS_EVERY_MS;
+    for (const event of schedule) {
+      const wait = event.atMs - (performance.now() - began);
+      if (wait > 0) await sleep(wait);
+      const dashboard = dashboards[event.dashboard]!;
+      fire(dashboard, gatewaySide, gatewayRecorder);
+      fire(dashboard, passSide, passRecorder);
+      if (event.atMs >= nextProgress) {
+        nextProgress += PROGRESS_EVERY_MS;
+        options.progress?.(
+          `  t=${Math.round(event.atMs / 1000)}s  gateway: ${gatewayRecorder.sent} sent, ${simA.callCount()} upstream  |  pass-through: ${passRecorder.sent} sent, ${simB.callCount()} upstream`,
+        );
+      }
+    }
+    // Let the last refreshes land (each is bounded by panelTimeoutMs).
+    await Promise.all([gatewayRecorder.settled(), passRecorder.settled()]);
+    const elapsedMs = Math.round(performance.now() - began);
+
+    const gatewayReport = gatewayRecorder.report(upstreamOf(simA), options.durationMs);
+    const passReport = passRecorder.report(upstreamOf(simB), options.durationMs);
+    const mixSummary = summarizeMix(dashboards, options.mix);
+    const intervals = Math.ceil(options.durationMs / options.intervalMs);
+    const reduction = ratio(passReport.upstream.total, gatewayReport.upstream.total);
+    const reductionMet = reduction >= TARGET_REDUCTION;
+    const zero5xx = gatewayReport.status5xx === 0;
+    const endMs = startMs + elapsedMs;
+    const families: Family[] = ['logs', 'spans', 'metrics'];
+    return {
+      options: { ...withoutProgress(options), rateLimits },
+      startedAt: new Date(startMs).toISOString(),
+      elapsedMs,
+      mixSummary,
+      refreshes: schedule.length,
+      onePerIntervalFloor: mixSummary.distinctRelative * intervals + mixSummary.distinctAbsolute,
+      budgetPerHour: Object.fromEntries(families.map((f) => [f, (rateLimits[f].limit * 3_600) / rateLimits[f].periodS])) as Record<Family, number>,
+      budgetRolledOver: Object.fromEntries(
+        families.map((f) => {
+          const periodMs = rateLimits[f].periodS * 1000;
+          return [f, Math.floor(startMs / periodMs) !== Math.floor(endMs / periodMs)];
+        }),
+      ) as Record<Family, boolean>,
+      gateway: gatewayReport,
+      passThrough: passReport,
+      reduction,
+      target: { reduction: TARGET_REDUCTION, reductionMet, zero5xx, met: reductionMet && zero5xx },
+    };
+  } finally {
+    for (const side of sides) await side.close();
+    await gateway?.close();
+    await simA.close();
+    await simB.close();
+  }
+}
+
+function withoutProgress(options: FleetOptions): Omit<FleetOptions, 'progress' | 'rateLimits'> {
+  const { progress: _progress, rateLimits: _limits, ...rest } = options;
+  return rest;
+}
+
+function upstreamOf(sim: Simulator): Upstream {
+  return {
+    logs: sim.callCount('logs'),
+    spans: sim.callCount('spans'),
+    metrics: sim.callCount('metrics'),
+    other: sim.callCount('other'),
+    total: sim.callCount(),
+  };
+}
+
+/** Sends every panel of a dashboard whose previous request on this side has finished. */
+function fire(dashboard: Dashboard, side: Side, recorder: Recorder): void {
+  dashboard.panels.forEach((panel, i) => {
+    const key = `${dashboard.index}:${i}`;
+    if (recorder.inFlight.has(key)) {
+      recorder.skipped++;
+      return;
+    }
+    recorder.sent++;
+    recorder.sentByKind[panel.kind]++;
+    const pending = side.send(panel, dashboard.index).then(
+      (o) => recorder.observe(o),
+      () => recorder.observe({ status: undefined, latencyMs: 0, cache: undefined, ageS: undefined, code: undefined }),
+    );
+    recorder.inFlight.set(key, pending);
+    void pending.finally(() => recorder.inFlight.delete(key));
+  });
+}
+
+/** What one side saw. Samples are bounded by FLEET_LIMITS.maxRequests (checked up front). */
+class Recorder {
+  sent = 0;
+  readonly sentByKind: Record<PanelKind, number> = { logs: 0, metrics: 0, spans: 0 };
+  skipped = 0;
+  readonly inFlight = new Map<string, Promise<void>>();
+  readonly #latency: number[] = [];
+  readonly #latencyOk: number[] = [];
+  readonly #age: number[] = [];
+  readonly #status: Record<string, number> = {};
+  readonly #codes: Record<string, number> = {};
+  readonly #cache: Record<string, number> = {};
+  #answered = 0;
+  #noAnswer = 0;
+
+  observe(o: Observation): void {
+    if (o.status === undefined) {
+      this.#noAnswer++;
+      return;
+    }
+    this.#answered++;
+    this.#latency.push(o.latencyMs);
+    bump(this.#status, String(o.status));
+    bump(this.#cache, o.cache ?? '(none)');
+    if (o.code !== undefined) bump(this.#codes, o.code);
+    if (o.status >= 200 && o.status < 300) {
+      this.#latencyOk.push(o.latencyMs);
+      this.#age.push(o.ageS ?? 0);
+    }
+  }
+
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight.values()]);
+  }
+
+  report(upstream: Upstream, durationMs: number): SideReport {
+    const statuses = Object.entries(this.#status);
+    const perHour = (n: number): number => Math.round((n * 3_600_000) / durationMs);
+    return {
+      sent: this.sent,
+      sentByKind: { ...this.sentByKind },
+      skipped: this.skipped,
+      answered: this.#answered,
+      noAnswer: this.#noAnswer,
+      byStatus: { ...this.#status },
+      byErrorCode: { ...this.#codes },
+      status429: this.#status['429'] ?? 0,
+      status5xx: statuses.filter(([s]) => Number(s) >= 500).reduce((n, [, c]) => n + c, 0),
+      latencyMs: percentiles(this.#latency),
+      latencyOkMs: percentiles(this.#latencyOk),
+      cache: { ...this.#cache },
+      ageS: percentiles(this.#age),
+      upstream,
+      upstreamPerHour: { logs: perHour(upstream.logs), spans: perHour(upstream.spans), metrics: perHour(upstream.metrics) },
+    };
+  }
+}
+
+/** Dashboards calling the gateway: GET with the dashboard's own token. */
+function viaGateway(gateway: Gateway, connections: number, timeoutMs: number): Side {
+  const pool = new Pool(gateway.url, { connections });
+  return {
+    async send(panel, dashboard) {
+      const started = performance.now();
+      const response = await pool.request({
+        method: 'GET',
+        path: panelPath(panel),
+        headers: { authorization: `Bearer ${gateway.tokens[dashboard]}` },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const text = await response.body.text();
+      const latencyMs = performance.now() - started;
+      const header = (name: string): string | undefined => {
+        const v = response.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      };
+      const age = header('age');
+      return {
+        status: response.statusCode,
+        latencyMs,
+        cache: header('x-tinkr-cache'),
+        ageS: age !== undefined && /^\d+$/.test(age) ? Number(age) : undefined,
+        code: response.statusCode >= 400 ? problemCode(text) : undefined,
+      };
+    },
+    close: () => pool.close(),
+  };
+}
+
+/** The baseline: the panel's Datadog request, straight to the simulator, with the gateway's transport. */
+function passThrough(transport: DatadogTransport, timeoutMs: number): Side {
+  return {
+    async send(panel) {
+      const request = panelUpstreamRequest(panel, Date.now());
+      const started = performance.now();
+      const response = await transport.request(request, DEFAULT_DEMO_KEYS, AbortSignal.timeout(timeoutMs));
+      return { status: response.status, latencyMs: performance.now() - started, cache: undefined, ageS: undefined, code: undefined };
+    },
+    close: () => transport.close(),
+  };
+}
+
+function problemCode(text: string): string {
+  try {
+    const body = JSON.parse(text) as { code?: unknown };
+    return typeof body.code === 'string' ? body.code : '(no code)';
+  } catch {
+    return '(not JSON)';
+  }
+}

@@ -1,0 +1,157 @@
+import type { FleetReport, SideReport } from '../fleet.ts';
+import type { Comparison, OverheadReport } from '../overhead.ts';
+import type { SecretsLazyLoadReport } from '../secrets-lazy-load.ts';
+import type { Percentiles } from './stats.ts';
+
+/** Everything one `npm run bench` measured; written to bench/results/latest.json. */
+export interface BenchResults {
+  /** The command that produced these numbers. */
+  command: string;
+  machine: { cpus: number; cpuModel: string; node: string; platform: string; memoryGb: number };
+  startedAt: string;
+  finishedAt: string;
+  fleet?: FleetReport[];
+  overhead?: OverheadReport;
+  secrets?: SecretsLazyLoadReport;
+}
+
+const ms = (v: number): string => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '–');
+const times = (v: number): string => (Number.isFinite(v) ? `${v >= 10 ? v.toFixed(0) : v.toFixed(1)}×` : '–');
+const x2 = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : '–');
+const pct = (p: Percentiles): string => `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)}`;
+const counts = (c: Record<string, number>): string =>
+  Object.entries(c).length === 0
+    ? '–'
+    : Object.entries(c)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT MET');
+
+function fleetRows(r: FleetReport): Array<[string, string, string]> {
+  const side = (f: (s: SideReport) => string): [string, string] => [f(r.gateway), f(r.passThrough)];
+  const up = (s: SideReport): string => `${s.upstream.total} (logs ${s.upstream.logs}, spans ${s.upstream.spans}, metrics ${s.upstream.metrics})`;
+  const perHour = (s: SideReport): string => `logs ${s.upstreamPerHour.logs}, spans ${s.upstreamPerHour.spans}, metrics ${s.upstreamPerHour.metrics}`;
+  return [
+    ['panel requests sent (skipped while loading)', ...side((s) => `${s.sent} (${s.skipped})`)],
+    ['answered / no answer', ...side((s) => `${s.answered} / ${s.noAnswer}`)],
+    ['upstream calls (counted by the simulator)', ...side(up)],
+    ['upstream calls per hour at this pace', ...side(perHour)],
+    ['HTTP statuses', ...side((s) => counts(s.byStatus))],
+    ['429 to dashboards', ...side((s) => String(s.status429))],
+    ['5xx to dashboards', ...side((s) => String(s.status5xx))],
+    ['error codes', ...side((s) => counts(s.byErrorCode))],
+    ['latency p50 / p95 / p99, all answers (ms)', ...side((s) => pct(s.latencyMs))],
+    ['latency p50 / p95 / p99, 2xx only (ms)', ...side((s) => pct(s.latencyOkMs))],
+    ['x-tinkr-cache', ...side((s) => counts(s.cache))],
+    ['data age p50 / p95 / max, 2xx (s)', ...side((s) => `${s.ageS.p50} / ${s.ageS.p95} / ${s.ageS.max}`)],
+  ];
+}
+
+function fleetHeadline(r: FleetReport): string[] {
+  const m = r.mixSummary;
+  const o = r.options;
+  return [
+    `mix "${m.mix}": ${o.dashboards} dashboards × ${o.panels} panels, refresh every ${o.intervalMs / 1000} s (±${(o.jitter * 50).toFixed(0)} %) for ${o.durationMs / 1000} s: ${r.refreshes} dashboard refreshes`,
+    `dashboards: ${counts(m.dashboards)}`,
+    `panel requests per fleet refresh: ${m.panelsPerRefresh} (logs ${m.panelsByKind.logs}, metrics ${m.panelsByKind.metrics}, spans ${m.panelsByKind.spans}); distinct panels ${m.distinctPanels} (${m.distinctRelative} relative, ${m.distinctAbsolute} fixed windows): ${m.sharing.toFixed(1)} dashboards per panel`,
+    `budget per hour (both simulators): logs ${r.budgetPerHour.logs}, spans ${r.budgetPerHour.spans}, metrics ${r.budgetPerHour.metrics}${Object.values(r.budgetRolledOver).some(Boolean) ? ' — a budget period ended during the run' : ''}`,
+  ];
+}
+
+function fleetVerdict(r: FleetReport): string[] {
+  const families = ['logs', 'spans', 'metrics'] as const;
+  const pace = families
+    .map((f) => `${f} ${r.gateway.upstreamPerHour[f]}/${r.budgetPerHour[f]}${r.gateway.upstreamPerHour[f] > r.budgetPerHour[f] ? ' (over)' : ''}`)
+    .join(', ');
+  return [
+    `upstream reduction vs pass-through: ${times(r.reduction)} (target ≥ ${r.target.reduction}×: ${verdict(r.target.reductionMet)}); 5xx: ${r.gateway.status5xx} (target 0: ${verdict(r.target.zero5xx)})`,
+    `reference: one upstream call per distinct panel per refresh interval would be ${r.onePerIntervalFloor} calls (${times(r.passThrough.upstream.total / r.onePerIntervalFloor)} fewer than pass-through)`,
+    `gateway's pace per hour vs budget: ${pace}`,
+  ];
+}
+
+export function formatFleet(r: FleetReport): string {
+  const rows = fleetRows(r);
+  const w0 = Math.max(...rows.map((row) => row[0].length));
+  const w1 = Math.max('gateway'.length, ...rows.map((row) => row[1].length));
+  const lines = [...fleetHeadline(r).map((l) => `  ${l}`), '', `  ${''.padEnd(w0)}  ${'gateway'.padEnd(w1)}  pass-through`];
+  for (const [label, a, b] of rows) lines.push(`  ${label.padEnd(w0)}  ${a.padEnd(w1)}  ${b}`);
+  lines.push('', ...fleetVerdict(r).map((l) => `  ${l}`));
+  return lines.join('\n');
+}
+
+function comparisonRows(c: Comparison): Array<[string, string, string, string]> {
+  const s = c.subjectSummary;
+  const r = c.referenceSummary;
+  return [
+    ['throughput (req/s, median)', s.rps.toFixed(0), r.rps.toFixed(0), x2(c.throughputRatio)],
+    ['latency p50 (ms)', ms(s.latencyP50Ms), ms(r.latencyP50Ms), x2(c.latencyP50Ratio)],
+    ['latency p99 (ms)', ms(s.latencyP99Ms), ms(r.latencyP99Ms), x2(c.latencyP99Ratio)],
+    ['latency mean (ms)', ms(s.latencyMeanMs), ms(r.latencyMeanMs), x2(s.latencyMeanMs / r.latencyMeanMs)],
+    ['latency added at p50 (ms, median of rounds)', ms(c.addedP50Ms), '', ''],
+    ['responses / non-2xx / errors', `${s.responses} / ${s.non2xx} / ${s.errors}`, `${r.responses} / ${r.non2xx} / ${r.errors}`, ''],
+    ['x-tinkr-cache', counts(s.cache), counts(r.cache), ''],
+    ['upstream calls per request', s.upstreamPerRequest !== undefined ? x2(s.upstreamPerRequest) : '–', r.upstreamPerRequest !== undefined ? x2(r.upstreamPerRequest) : '–', ''],
+  ];
+}
+
+export function formatOverhead(r: OverheadReport): string {
+  const o = r.options;
+  const lines = [
+    `  ${o.rounds} round(s) of ${o.runMs / 1000} s per target (after ${o.warmupMs / 1000} s warm-up), ${o.connections} connections, alternating ABBA`,
+    `  equivalence: one unique query answered ${r.equivalence.gatewayItems} items via the server, ${r.equivalence.directItems} direct (${r.equivalence.same ? 'same' : 'DIFFERENT'})`,
+  ];
+  for (const [title, c] of [
+    ['(a) caching bypassed', r.bypass],
+    ['(b) caching on', r.cached],
+  ] as const) {
+    const rows = comparisonRows(c);
+    const w0 = Math.max(...rows.map((row) => row[0].length));
+    const w1 = Math.max(c.subject.length, ...rows.map((row) => row[1].length));
+    const w2 = Math.max(c.reference.length, ...rows.map((row) => row[2].length));
+    lines.push('', `  ${title}: ${c.subject} vs ${c.reference}`, `  ${''.padEnd(w0)}  ${c.subject.padEnd(w1)}  ${c.reference.padEnd(w2)}  ratio`);
+    for (const [label, a, b, q] of rows) lines.push(`  ${label.padEnd(w0)}  ${a.padEnd(w1)}  ${b.padEnd(w2)}  ${q}`);
+  }
+  return lines.join('\n');
+}
+
+function table(header: string[], rows: string[][]): string {
+  const esc = (s: string): string => s.replace(/\|/g, '\\|');
+  return [`| ${header.map(esc).join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+}
+
+/** The result tables of bench/README.md, regenerated from a run: `node bench/run.ts --render <results.json>`. */
+export function markdown(results: BenchResults): string {
+  const m = results.machine;
+  const out = [
+    `Measured ${results.startedAt.slice(0, 10)} with \`${results.command}\` on ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}, Node ${m.node}.`,
+  ];
+  for (const r of results.fleet ?? []) {
+    out.push('', `#### Dashboard fleet, mix \`${r.mixSummary.mix}\``, '', ...fleetHeadline(r).map((l) => `- ${l}`), '');
+    out.push(table(['', 'gateway', 'pass-through'], fleetRows(r).map((row) => [...row])));
+    out.push('', ...fleetVerdict(r).map((l) => `- **${l.slice(0, l.indexOf(':'))}:**${l.slice(l.indexOf(':') + 1)}`));
+  }
+  if (results.overhead) {
+    const r = results.overhead;
+    out.push('', '#### Overhead', '', `${r.options.rounds} round(s) of ${r.options.runMs / 1000} s per target after a ${r.options.warmupMs / 1000} s warm-up, ${r.options.connections} connections, ABBA order. Ratios are medians of per-round ratios (server / reference).`);
+    for (const [title, c] of [
+      ['(a) Caching bypassed', r.bypass],
+      ['(b) Caching on', r.cached],
+    ] as const) {
+      out.push('', `${title}: ${c.subject} vs ${c.reference}`, '');
+      out.push(table(['', c.subject, c.reference, 'ratio'], comparisonRows(c).map((row) => [...row])));
+    }
+  }
+  if (results.secrets) {
+    const s = results.secrets;
+    out.push('', '#### Secrets: lazy vs eager cloud SDK imports', '', `${s.runs} fresh processes per variant, medians; ratios against the shipped lazy variant.`, '');
+    out.push(
+      table(
+        ['variant', 'ready ms', '×', 'RSS MB', '×', 'heap MB', '×'],
+        s.variants.map((v) => [v.variant, v.readyMs.toFixed(0), x2(v.readyRatio), v.rssMb.toFixed(1), x2(v.rssRatio), v.heapMb.toFixed(1), x2(v.heapRatio)]),
+      ),
+    );
+  }
+  return out.join('\n');
+}
