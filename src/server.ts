@@ -7,8 +7,10 @@ import type { Logger } from 'pino';
 import { createKeyring } from './auth/keyring.ts';
 import type { Clock } from './clock.ts';
 import type { ApiKeyConfig } from './config/schema.ts';
+import { loadShedding, type LoadSheddingOptions } from './http/load-shedding.ts';
 import { registerProblemHandlers } from './http/problem.ts';
 import { requestContext } from './http/request-context.ts';
+import { requestMetrics, UNMATCHED_ROUTE } from './http/request-metrics.ts';
 import { registerHealthRoutes, type Readiness } from './routes/health.ts';
 import { registerLogsRoute } from './routes/logs.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
@@ -34,6 +36,8 @@ export interface ServerDeps {
   logger?: Logger;
   telemetry?: Telemetry;
   readiness: () => Readiness;
+  /** Thresholds past which requests are shed with 503; omitted: none (tests that do not look at it). */
+  loadShedding?: LoadSheddingOptions;
 }
 
 /** Largest request body: the Tinkr routes take a few small fields. */
@@ -48,6 +52,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // One access-log line per request is written in onResponse below, with our own fields.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
     bodyLimit: BODY_LIMIT_BYTES,
+    // While draining, requests on open keep-alive connections get our own problem+json 503
+    // (http/load-shedding.ts) instead of Fastify's plain JSON one.
+    return503OnClosing: false,
     genReqId: (raw) => {
       const given = raw.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -60,6 +67,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // records, so re-validating thousands of log lines on the way out would only cost time.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   registerProblemHandlers(app);
+  // First hooks of every request: count it, then refuse it cheaply if the server cannot serve it.
+  await app.register(requestMetrics, { telemetry });
+  await app.register(loadShedding, { limits: deps.loadShedding, telemetry, clock: deps.clock });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -97,7 +107,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       {
         req_id: request.id,
         method: request.method,
-        route: request.routeOptions.url ?? 'unknown',
+        route: request.routeOptions.url ?? UNMATCHED_ROUTE,
         status: reply.statusCode,
         duration_ms: Math.round(reply.elapsedTime * 10) / 10,
         upstream_calls: request.upstream?.stats.upstreamCalls ?? 0,

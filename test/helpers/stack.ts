@@ -5,7 +5,7 @@ import { createDatadogTransport } from '../../src/datadog/transport.ts';
 import { createCredentialStore, type CredentialProvider } from '../../src/secrets/store.ts';
 import type { ServerDeps } from '../../src/server.ts';
 import { DEFAULT_DEMO_KEYS, type SimulatorOptions } from '../../src/simulator/index.ts';
-import type { Telemetry } from '../../src/telemetry.ts';
+import { noTelemetry, type Telemetry } from '../../src/telemetry.ts';
 import { createUpstreamPipeline } from '../../src/upstream/pipeline.ts';
 import type { RetryPolicy } from '../../src/upstream/retry.ts';
 import { startApp, type TestApp } from './app.ts';
@@ -46,7 +46,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     transport,
     credentials,
     clock,
-    telemetry: options.telemetry ?? { upstreamCall() {}, rateLimit() {}, cacheOutcome() {}, secretsRefresh() {} },
+    telemetry: options.telemetry ?? noTelemetry,
     retry: options.retry ?? FAST_RETRY,
   });
   const app = await startApp({
