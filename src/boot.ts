@@ -22,7 +22,11 @@ export interface Running {
   url: string;
   /** The Prometheus scrape URL, e.g. `http://127.0.0.1:9464/metrics`; undefined when disabled. */
   metricsUrl: string | undefined;
-  /** Stops accepting, lets in-flight requests finish, releases upstream sockets, timers and the metrics listener. */
+  /**
+   * Stops accepting, lets in-flight requests finish for up to `[server] shutdown_timeout_ms`
+   * (then closes their connections), and releases upstream sockets, timers and the metrics
+   * listener. `/readyz` answers 503 from the first moment. Safe to call more than once.
+   */
   close(): Promise<void>;
 }
 
@@ -120,17 +124,46 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info({ url, metrics_url: metrics?.url, profile: config.profileName, site, source: credentials.state().source }, 'listening');
 
+  let closed: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    draining = true;
+    credentials.stop();
+    await drain(app, config.server.shutdownTimeoutMs, clock, log);
+    await transport.close();
+    await source?.close();
+    // Last, so a scrape during the drain still sees the in-flight requests go down.
+    await metrics?.close();
+  }
   return {
     app,
     url,
     metricsUrl: metrics?.url,
-    async close() {
-      draining = true;
-      credentials.stop();
-      await app.close();
-      await transport.close();
-      await source?.close();
-      await metrics?.close();
-    },
+    close: () => (closed ??= close()),
   };
+}
+
+/**
+ * Closes the app: no new connections, idle keep-alive ones closed, in-flight requests finish.
+ * After `timeoutMs` the connections still open are closed, which aborts their requests (and
+ * their upstream calls); each request is bounded by its own deadline anyway.
+ */
+async function drain(app: FastifyInstance, timeoutMs: number, clock: Clock, log: Logger): Promise<void> {
+  const open = await new Promise<number>((resolve) => app.server.getConnections((error, count) => resolve(error ? 0 : count)));
+  log.info({ open_connections: open, timeout_ms: timeoutMs }, 'draining: no new connections; waiting for in-flight requests');
+  const closing = app.close();
+  const deadline = new AbortController();
+  const timedOut = await Promise.race([
+    closing.then(() => false),
+    clock.sleep(timeoutMs, deadline.signal).then(
+      () => true,
+      () => false,
+    ),
+  ]);
+  deadline.abort();
+  if (timedOut) {
+    const left = await new Promise<number>((resolve) => app.server.getConnections((error, count) => resolve(error ? 0 : count)));
+    log.warn({ open_connections: left, timeout_ms: timeoutMs }, 'shutdown timeout reached: closing the connections still open');
+    app.server.closeAllConnections();
+  }
+  await closing;
 }
