@@ -8,7 +8,9 @@ import { DEFAULT_REQUEST_TIMEOUT_MS } from '../src/config/schema.ts';
 import { DEFAULT_LOAD_SHEDDING } from '../src/http/load-shedding.ts';
 import { createLogger } from '../src/logging.ts';
 import { DEFAULT_DEMO_KEYS } from '../src/simulator/index.ts';
-import { eventually, scrape, valueOf } from './helpers/prometheus.ts';
+import { eventually } from './helpers/eventually.ts';
+import { freePort } from './helpers/free-port.ts';
+import { scrape, valueOf } from './helpers/prometheus.ts';
 import { openSocket, rawGet, readResponses } from './helpers/raw-http.ts';
 import { startTestSimulator, type TestSimulator } from './helpers/simulator.ts';
 
@@ -27,14 +29,6 @@ beforeAll(async () => {
 afterAll(() => sim.close());
 beforeEach(() => sim.faults.clear());
 
-/** A port that was free a moment ago (the metrics port cannot be 0: 0 means "disabled"). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function config(overrides: { metricsPort: number; shutdownTimeoutMs?: number }): Config {
   return {

@@ -1,7 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/auth/keyring.ts';
 import { DEFAULT_DEMO_KEYS } from '../src/simulator/index.ts';
+import { freePort } from './helpers/free-port.ts';
 import { scrape, valueOf } from './helpers/prometheus.ts';
 import { startTestSimulator, type TestSimulator } from './helpers/simulator.ts';
 
@@ -47,13 +47,6 @@ let url: string;
 let metricsUrl: string;
 let scratch: string;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function memory(): Promise<Memory> {
   child.send({ type: 'memory' });

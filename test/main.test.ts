@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/auth/keyring.ts';
 import { DEFAULT_DEMO_KEYS } from '../src/simulator/index.ts';
-import { eventually } from './helpers/prometheus.ts';
+import { eventually } from './helpers/eventually.ts';
 import { openSocket } from './helpers/raw-http.ts';
 import { startTestSimulator, type TestSimulator } from './helpers/simulator.ts';
 

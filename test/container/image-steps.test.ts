@@ -1,7 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +13,9 @@ import { loadConfig } from '../../src/config/load.ts';
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../../src/config/schema.ts';
 import { DEMO_TOKEN } from '../../src/demo.ts';
 import { DEFAULT_DEMO_KEYS } from '../../src/simulator/index.ts';
-import { eventually, scrape, valueOf } from '../helpers/prometheus.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { freePort } from '../helpers/free-port.ts';
+import { scrape, valueOf } from '../helpers/prometheus.ts';
 import { inBuildContext, parseCopy, parseDockerfile, parseEnv, parseHealthcheck } from './dockerfile.ts';
 
 /**
@@ -188,13 +189,6 @@ function exitCode(argv: string[], env: Record<string, string>): Promise<number |
   });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Every file under `dir` with its size and mtime, to prove nothing was written at run time. */
 function snapshot(dir: string): Map<string, string> {

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DRAIN_RETRY_AFTER_S, SHED_RETRY_AFTER_S, type LoadSheddingOptions } from '../../src/http/load-shedding.ts';
 import { createPrometheusTelemetry, type PrometheusTelemetry } from '../../src/telemetry/prometheus.ts';
 import { startApp, TEST_TOKEN, type TestApp } from '../helpers/app.ts';
-import { eventually, parsePrometheus, valueOf } from '../helpers/prometheus.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { parsePrometheus, valueOf } from '../helpers/prometheus.ts';
 import { openSocket, rawGet, readResponses } from '../helpers/raw-http.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 

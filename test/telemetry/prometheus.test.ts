@@ -7,7 +7,8 @@ import type { DatadogCredentials } from '../../src/secrets/types.ts';
 import { DEFAULT_DEMO_KEYS, RATE_LIMIT_NAMES } from '../../src/simulator/index.ts';
 import { startMetricsListener, type MetricsListener } from '../../src/telemetry/metrics-listener.ts';
 import { createPrometheusTelemetry, MAX_RATE_LIMIT_NAMES, type PrometheusTelemetry } from '../../src/telemetry/prometheus.ts';
-import { eventually, parsePrometheus, scrape, valueOf, type Sample } from '../helpers/prometheus.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { parsePrometheus, scrape, valueOf, type Sample } from '../helpers/prometheus.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 /**
