@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # tinkr-server: compiled TypeScript on the official Node 24 image, production dependencies only,
-# running as the unprivileged `node` user. Nothing is written at run time, so the container can
-# run with a read-only root filesystem. test/container/image-steps.test.ts repeats these steps
-# (clean `npm ci --omit=dev`, `node dist/main.js`, the health check) so this file cannot rot.
+# running as the unprivileged `node` user. Nothing is written at run time (logs go to stdout), so
+# the container runs with a read-only root filesystem. test/container/image-steps.test.ts replays
+# every instruction below outside Docker (clean `npm ci --omit=dev`, the build, `node dist/main.js`,
+# this HEALTHCHECK verbatim) and fails on one it does not know, so this file cannot rot.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
@@ -12,6 +13,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
+# `npm run build` first runs this check (prebuild); it passes on the image's Node 24.
+COPY scripts/check-node.mjs ./scripts/
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
@@ -21,8 +24,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
 USER node
+# 8000: the API. 9464: Prometheus self-metrics (unauthenticated: publish it on a private network only).
 EXPOSE 8000 9464
-# Node's own fetch, no curl in the image.
+# Node's own fetch, no curl in the image. /healthz is never shed under load, so a busy server
+# is not restarted; it answers as long as the process serves HTTP at all.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# SIGTERM (docker stop) drains in-flight requests for up to [server] shutdown_timeout_ms (10 s),
+# then exits 0; give the container a stop timeout above that (docker-compose.yml: 15 s).
 ENTRYPOINT ["node", "dist/main.js"]

@@ -9,7 +9,9 @@ import { createSecretSource, fetchWithDeadline } from './secrets/source.ts';
 import { createCredentialStore } from './secrets/store.ts';
 import type { DatadogCredentials } from './secrets/types.ts';
 import { buildServer } from './server.ts';
-import { noTelemetry, type Telemetry } from './telemetry.ts';
+import { startMetricsListener, type MetricsListener } from './telemetry/metrics-listener.ts';
+import { createPrometheusTelemetry } from './telemetry/prometheus.ts';
+import { noTelemetry } from './telemetry.ts';
 import { createUpstreamPipeline } from './upstream/pipeline.ts';
 import { parseDuration } from './time/duration.ts';
 import { VERSION } from './version.ts';
@@ -18,14 +20,19 @@ export interface Running {
   app: FastifyInstance;
   /** Where the server listens, e.g. `http://127.0.0.1:8000`. */
   url: string;
-  /** Stops accepting, lets in-flight requests finish, releases upstream sockets and timers. */
+  /** The Prometheus scrape URL, e.g. `http://127.0.0.1:9464/metrics`; undefined when disabled. */
+  metricsUrl: string | undefined;
+  /**
+   * Stops accepting, lets in-flight requests finish for up to `[server] shutdown_timeout_ms`
+   * (then closes their connections), and releases upstream sockets, timers and the metrics
+   * listener. `/readyz` answers 503 from the first moment. Safe to call more than once.
+   */
   close(): Promise<void>;
 }
 
 export interface StartOptions {
   logger: Logger;
   clock?: Clock;
-  telemetry?: Telemetry;
 }
 
 /**
@@ -34,7 +41,8 @@ export interface StartOptions {
  */
 export async function startServer(config: Config, options: StartOptions): Promise<Running> {
   const clock = options.clock ?? systemClock;
-  const telemetry = options.telemetry ?? noTelemetry;
+  const exporter = config.metricsPort > 0 ? createPrometheusTelemetry({ version: VERSION }) : undefined;
+  const telemetry = exporter ?? noTelemetry;
   const log = options.logger;
 
   let initial: DatadogCredentials;
@@ -62,12 +70,12 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const transport = createDatadogTransport({ baseUrl, userAgent: `tinkr-server/${VERSION}` });
   const upstream = createUpstreamPipeline({ transport, credentials, clock, telemetry, baseUrl, policy: config.upstream });
 
-  let closing = false;
+  let draining = false;
   const readiness = (): Readiness => {
     const state = credentials.state();
     return {
-      ready: !closing,
-      ...(closing ? { reason: 'the server is shutting down' } : {}),
+      ready: !draining,
+      ...(draining ? { reason: 'the server is shutting down' } : {}),
       secrets: {
         source: state.source,
         loaded_at: new Date(state.loadedAt).toISOString(),
@@ -95,28 +103,70 @@ export async function startServer(config: Config, options: StartOptions): Promis
     logger: log,
     telemetry,
     readiness,
+    loadShedding: config.server.loadShedding,
   });
   if (config.auth.mode === 'none') {
     log.warn('auth.mode = "none": every caller can read everything the Datadog keys can; use only for local development');
   }
 
-  await app.listen({ host: config.listen.host, port: config.listen.port });
+  let metrics: MetricsListener | undefined;
+  try {
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+    // Same host as the API: a public API address means a public metrics port, so keep it private.
+    if (exporter) metrics = await startMetricsListener(exporter, { host: config.listen.host, port: config.metricsPort });
+  } catch (error) {
+    await app.close();
+    await transport.close();
+    await source?.close();
+    throw error;
+  }
   credentials.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
   const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info({ url, profile: config.profileName, site, source: credentials.state().source }, 'listening');
+  log.info({ url, metrics_url: metrics?.url, profile: config.profileName, site, source: credentials.state().source }, 'listening');
 
+  let closed: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    draining = true;
+    credentials.stop();
+    await drain(app, config.server.shutdownTimeoutMs, clock, log);
+    await transport.close();
+    await source?.close();
+    // Last, so a scrape during the drain still sees the in-flight requests go down.
+    await metrics?.close();
+  }
   return {
     app,
     url,
-    async close() {
-      closing = true;
-      credentials.stop();
-      await app.close();
-      await transport.close();
-      await source?.close();
-    },
+    metricsUrl: metrics?.url,
+    close: () => (closed ??= close()),
   };
+}
+
+/**
+ * Closes the app: no new connections, idle keep-alive ones closed, in-flight requests finish.
+ * After `timeoutMs` the connections still open are closed, which aborts their requests (and
+ * their upstream calls); each request is bounded by its own deadline anyway.
+ */
+async function drain(app: FastifyInstance, timeoutMs: number, clock: Clock, log: Logger): Promise<void> {
+  const open = await new Promise<number>((resolve) => app.server.getConnections((error, count) => resolve(error ? 0 : count)));
+  log.info({ open_connections: open, timeout_ms: timeoutMs }, 'draining: no new connections; waiting for in-flight requests');
+  const closing = app.close();
+  const deadline = new AbortController();
+  const timedOut = await Promise.race([
+    closing.then(() => false),
+    clock.sleep(timeoutMs, deadline.signal).then(
+      () => true,
+      () => false,
+    ),
+  ]);
+  deadline.abort();
+  if (timedOut) {
+    const left = await new Promise<number>((resolve) => app.server.getConnections((error, count) => resolve(error ? 0 : count)));
+    log.warn({ open_connections: left, timeout_ms: timeoutMs }, 'shutdown timeout reached: closing the connections still open');
+    app.server.closeAllConnections();
+  }
+  await closing;
 }

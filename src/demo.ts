@@ -4,7 +4,8 @@ import type { Args } from './config/args.ts';
 import { envSchema } from './config/env.ts';
 import { configError } from './config/errors.ts';
 import { DEFAULT_METRICS_PORT, DEFAULT_PORT, type Config } from './config/load.ts';
-import { DEFAULT_MAX_RANGE, DEFAULT_QUOTA, DEFAULT_REQUEST_TIMEOUT_MS } from './config/schema.ts';
+import { DEFAULT_MAX_RANGE, DEFAULT_QUOTA, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './config/schema.ts';
+import { DEFAULT_LOAD_SHEDDING } from './http/load-shedding.ts';
 import { createLogger } from './logging.ts';
 import { DEFAULT_DEMO_KEYS, startSimulator } from './simulator/index.ts';
 import { parseDuration } from './time/duration.ts';
@@ -30,7 +31,13 @@ export async function runDemo(args: Args, rawEnv: Readonly<Record<string, string
     listen: { host: args.host ?? env.data.HOST ?? '127.0.0.1', port: args.port ?? env.data.PORT ?? DEFAULT_PORT },
     metricsPort: env.data.TINKR_METRICS_PORT ?? DEFAULT_METRICS_PORT,
     logLevel: env.data.TINKR_LOG_LEVEL ?? 'info',
-    server: { corsOrigins: [], requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS, cursorSecret: undefined },
+    server: {
+      corsOrigins: [],
+      requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+      cursorSecret: undefined,
+      loadShedding: DEFAULT_LOAD_SHEDDING,
+      shutdownTimeoutMs: DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    },
     auth: { mode: 'keys', keys: [{ hash: sha256Hex(DEMO_TOKEN), subject: 'demo', roles: ['viewer'] }], quota: DEFAULT_QUOTA },
     datadog: {
       site: 'datadoghq.com',
@@ -52,18 +59,20 @@ export async function runDemo(args: Args, rawEnv: Readonly<Record<string, string
     await simulator.close();
     throw error;
   }
-  process.stdout.write(demoBanner(running.url, simulator.url));
+  process.stdout.write(demoBanner(running.url, simulator.url, running.metricsUrl));
+  let closed: Promise<void> | undefined;
   return {
     ...running,
     simulatorUrl: simulator.url,
-    async close() {
-      await running.close();
-      await simulator.close();
-    },
+    close: () =>
+      (closed ??= (async () => {
+        await running.close();
+        await simulator.close();
+      })()),
   };
 }
 
-export function demoBanner(url: string, simulatorUrl: string): string {
+export function demoBanner(url: string, simulatorUrl: string, metricsUrl?: string): string {
   const auth = `-H 'Authorization: Bearer ${DEMO_TOKEN}'`;
   return `
 tinkr-server demo is running.
@@ -72,7 +81,7 @@ tinkr-server demo is running.
   Simulator:  ${simulatorUrl} (a stand-in for https://api.datadoghq.com)
   Token:      ${DEMO_TOKEN}
   API docs:   ${url}/docs
-
+${metricsUrl ? `  Metrics:    ${metricsUrl} (Prometheus)\n` : ''}
 Try:
   curl -s ${auth} '${url}/logs?service=payments-api&level=error&since=1h&limit=5'
   curl -s ${auth} '${url}/metrics?metric=trace.web.request.hits&service=checkout&since=1h'

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { homedir } from 'node:os';
 import closeWithGrace from 'close-with-grace';
+import type { Logger } from 'pino';
 import type { Running } from './boot.ts';
 import { parseCommandLine, USAGE } from './config/args.ts';
 import { readDotenvFiles } from './config/dotenv.ts';
 import { EXIT, StartupError } from './config/errors.ts';
 import { loadConfig } from './config/load.ts';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './config/schema.ts';
 import { createLogger } from './logging.ts';
 import { SecretsBootError } from './secrets/types.ts';
 import { VERSION } from './version.ts';
@@ -16,8 +18,11 @@ import { VERSION } from './version.ts';
  * never a secret value (DESIGN §2).
  */
 
-/** In-flight requests get this long to finish after SIGTERM; each is bounded by its own deadline anyway. */
-const SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * Added to `shutdown_timeout_ms` for the last steps after the drain (closing upstream sockets and
+ * the secret source). If close() is still not done by then, something hangs: exit 1 anyway.
+ */
+const SHUTDOWN_BACKSTOP_MS = 5_000;
 
 async function main(): Promise<void> {
   const args = parseCommandLine(process.argv.slice(2));
@@ -32,7 +37,7 @@ async function main(): Promise<void> {
   if (args.command === 'demo') {
     const { runDemo } = await import('./demo.ts');
     const running = await runDemo(args, process.env);
-    handleShutdown(running, running.app.log as never);
+    handleShutdown(running, DEFAULT_SHUTDOWN_TIMEOUT_MS, running.app.log as Logger);
     return;
   }
 
@@ -44,15 +49,31 @@ async function main(): Promise<void> {
   // to be good: --help, --version and configuration mistakes answer in about half the time.
   const { startServer } = await import('./boot.ts');
   const running = await startServer(config, { logger });
-  handleShutdown(running, logger);
+  handleShutdown(running, config.server.shutdownTimeoutMs, logger);
 }
 
-function handleShutdown(running: Running, logger: { info(o: object, m: string): void; error(o: object, m: string): void }): void {
-  closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: false }, async ({ signal, err }) => {
-    if (err) logger.error({ err }, 'shutting down after an unexpected error');
-    else logger.info({ signal }, 'shutting down');
-    await running.close();
-  });
+/**
+ * SIGTERM/SIGINT: drain within `shutdownTimeoutMs` (Running.close) and exit 0. An uncaught error
+ * closes the same way and exits 1; a second signal, or a close that hangs past the backstop,
+ * exits 1 at once.
+ */
+function handleShutdown(running: Running, shutdownTimeoutMs: number, logger: Logger): void {
+  closeWithGrace(
+    {
+      delay: shutdownTimeoutMs + SHUTDOWN_BACKSTOP_MS,
+      logger: false,
+      onTimeout: (delay) => logger.error({ delay_ms: delay }, 'shutdown did not finish in time; exiting with 1'),
+      onSecondSignal: (signal) => logger.warn({ signal }, 'second signal while shutting down; exiting with 1'),
+      onSecondError: (err) => logger.error({ err }, 'another unexpected error while shutting down; exiting with 1'),
+    },
+    async ({ signal, err }) => {
+      const started = Date.now();
+      if (err) logger.error({ err }, 'shutting down after an unexpected error');
+      else logger.info({ signal, timeout_ms: shutdownTimeoutMs }, 'shutting down');
+      await running.close();
+      logger.info({ duration_ms: Date.now() - started, exit_code: err ? 1 : 0 }, 'stopped');
+    },
+  );
 }
 
 main().catch((error: unknown) => {

@@ -9,9 +9,11 @@ import type { Clock } from './clock.ts';
 import { DEFAULT_QUOTA, type ApiKeyConfig, type QuotaConfig } from './config/schema.ts';
 import { registerCors } from './http/cors.ts';
 import { clientErrorHandler, MAX_HEADER_BYTES, registerQueryStringLimit } from './http/limits.ts';
+import { loadShedding, type LoadSheddingOptions } from './http/load-shedding.ts';
 import { frameworkErrorHandler, registerProblemHandlers } from './http/problem.ts';
 import { quotas } from './http/quota.ts';
 import { requestContext } from './http/request-context.ts';
+import { requestMetrics, UNMATCHED_ROUTE } from './http/request-metrics.ts';
 import { registerHealthRoutes, type Readiness } from './routes/health.ts';
 import { registerLogsRoute } from './routes/logs.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
@@ -46,6 +48,8 @@ export interface ServerDeps {
   logger?: Logger;
   telemetry?: Telemetry;
   readiness: () => Readiness;
+  /** Thresholds past which requests are shed with 503; omitted: none (tests that do not look at it). */
+  loadShedding?: LoadSheddingOptions;
 }
 
 /** Largest request body: the Tinkr routes take a few small fields. */
@@ -63,6 +67,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     clientErrorHandler,
     frameworkErrors: frameworkErrorHandler,
+    // While draining, requests on open keep-alive connections get our own problem+json 503
+    // (http/load-shedding.ts) instead of Fastify's plain JSON one.
+    return503OnClosing: false,
     genReqId: (raw) => {
       const given = raw.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -75,6 +82,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // records, so re-validating thousands of log lines on the way out would only cost time.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   registerProblemHandlers(app);
+  // First hooks of every request: count it, then refuse it cheaply if the server cannot serve it.
+  await app.register(requestMetrics, { telemetry });
+  await app.register(loadShedding, { limits: deps.loadShedding, telemetry, clock: deps.clock });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -119,7 +129,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       {
         req_id: request.id,
         method: request.method,
-        route: request.routeOptions.url ?? 'unknown',
+        route: request.routeOptions.url ?? UNMATCHED_ROUTE,
         status: reply.statusCode,
         duration_ms: Math.round(reply.elapsedTime * 10) / 10,
         upstream_calls: request.upstream?.stats.upstreamCalls ?? 0,

@@ -1,11 +1,29 @@
 import type { RateLimitInfo } from './datadog/rate-limit-headers.ts';
 import type { CacheStatus, Family } from './upstream/types.ts';
 
+/** Why a request was answered 503 without being served (see http/load-shedding.ts). */
+export type ShedReason = 'event_loop_delay' | 'heap_used' | 'rss' | 'shutting_down';
+
+/** One HTTP exchange with a caller, as the server saw it. */
+export interface HttpExchange {
+  method: string;
+  /** The route pattern (`/traces/:trace_id`), never the raw URL; `unmatched` for a 404 on no route. */
+  route: string;
+  /** The status sent, or `aborted` when the caller went away before the answer was complete. */
+  status: number | 'aborted';
+  durationMs: number;
+}
+
 /**
  * What the server reports about itself. The Prometheus exporter implements it; tests and the
  * default build use `noTelemetry`. Calls must be cheap and must never throw.
  */
 export interface Telemetry {
+  /** A caller's request entered the server; `httpRequestEnded` follows exactly once. */
+  httpRequestStarted(): void;
+  httpRequestEnded(exchange: HttpExchange): void;
+  /** A request answered 503 by load shedding instead of being served. */
+  requestShed(reason: ShedReason): void;
   /** One HTTP exchange with Datadog; `outcome` is the status code, or `timeout` / `error`. */
   upstreamCall(family: Family, outcome: number | 'timeout' | 'error', durationMs: number): void;
   /** The `X-RateLimit-*` headers of an answer. */
@@ -24,6 +42,9 @@ export interface Telemetry {
 export type BudgetGateOutcome = 'waited' | 'reserve' | 'exhausted';
 
 export const noTelemetry: Telemetry = {
+  httpRequestStarted: () => {},
+  httpRequestEnded: () => {},
+  requestShed: () => {},
   upstreamCall: () => {},
   rateLimit: () => {},
   cacheOutcome: () => {},

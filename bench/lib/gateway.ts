@@ -33,13 +33,15 @@ export async function startGateway(simulatorUrl: string, callers = 1): Promise<G
   const home = mkdtempSync(join(tmpdir(), 'tinkr-bench-home-'));
   try {
     const config = loadConfig({
-      args: { command: 'serve', help: false, version: false, host: '127.0.0.1', port: '0' },
+      args: { command: 'serve', help: false, version: false, host: '127.0.0.1', port: 0 },
       env: {
         TINKR_BACKEND: 'datadog',
         DD_API_KEY: DEFAULT_DEMO_KEYS.apiKey,
         DD_APP_KEY: DEFAULT_DEMO_KEYS.appKey,
         DD_API_URL: simulatorUrl,
         TINKR_API_KEYS: JSON.stringify(keys),
+        // No self-metrics listener: the benchmark reads counts at the simulators.
+        TINKR_METRICS_PORT: '0',
       },
       homeDir: home,
       cwd: home,

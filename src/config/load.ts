@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
 import { apiBaseUrl, DEFAULT_SITE, type DatadogSite } from '../datadog/sites.ts';
+import type { LoadSheddingOptions } from '../http/load-shedding.ts';
 import type { SecretsConfig } from '../secrets/schema.ts';
 import { parseDuration } from '../time/duration.ts';
 import type { UpstreamPolicy } from '../upstream/pipeline.ts';
@@ -32,7 +33,14 @@ export interface Config {
   /** Prometheus self-metrics port; 0 disables. */
   metricsPort: number;
   logLevel: (typeof LOG_LEVELS)[number];
-  server: { corsOrigins: string[]; requestTimeoutMs: number; cursorSecret: string | undefined };
+  server: {
+    corsOrigins: string[];
+    requestTimeoutMs: number;
+    cursorSecret: string | undefined;
+    loadShedding: LoadSheddingOptions;
+    /** How long SIGTERM waits for in-flight requests. */
+    shutdownTimeoutMs: number;
+  };
   auth: { mode: 'keys' | 'none'; keys: ApiKeyConfig[]; quota: QuotaConfig };
   datadog: {
     /** The profile's `site`; wins over everything else. */
@@ -86,6 +94,7 @@ export function loadConfig(inputs: LoadInputs): Config {
       corsOrigins: server?.cors_origins ?? [],
       requestTimeoutMs: server?.request_timeout_ms ?? fileSchema.parse({}).server.request_timeout_ms,
       cursorSecret: env.TINKR_CURSOR_SECRET ?? server?.cursor_secret,
+      ...operationLimits(server ?? fileSchema.parse({}).server),
     },
     auth: authConfig(parsed?.file, file ?? 'environment', env),
     datadog: datadogConfig(selected.profile, selected.where, env),
@@ -118,6 +127,18 @@ export function upstreamPolicy(config: UpstreamConfig): UpstreamPolicy {
     },
     concurrency: { maxActive: config.max_concurrent, maxQueued: config.max_queued },
     maxPages: config.max_pages,
+  };
+}
+
+/** Load shedding and shutdown settings of `[server]`. */
+function operationLimits(server: FileConfig['server']): Pick<Config['server'], 'loadShedding' | 'shutdownTimeoutMs'> {
+  return {
+    loadShedding: {
+      maxEventLoopDelayMs: server.max_event_loop_delay_ms,
+      maxHeapUsedBytes: server.max_heap_used_bytes,
+      maxRssBytes: server.max_rss_bytes,
+    },
+    shutdownTimeoutMs: server.shutdown_timeout_ms,
   };
 }
 

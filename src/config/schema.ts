@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SCOPE_VALUE } from '../datadog/metrics.ts';
 import { DATADOG_SITES } from '../datadog/sites.ts';
+import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS, DEFAULT_MAX_RSS_BYTES } from '../http/load-shedding.ts';
 import { secretsSchema } from '../secrets/schema.ts';
 import { formatDuration, parseDuration } from '../time/duration.ts';
 import { DEFAULT_MAX_WAIT_MS, DEFAULT_RESERVE_FRACTION, DEFAULT_RESET_JITTER_MS } from '../upstream/budget.ts';
@@ -94,6 +95,7 @@ export const authSchema = z
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /**
+/**
  * One browser origin allowed to call the API: scheme, host and optional port, nothing else,
  * because browsers send exactly that in `Origin` and it is compared exactly.
  */
@@ -112,12 +114,25 @@ const corsOrigin = z
   )
   .transform((value) => new URL(value).origin);
 
+/**
+ * Longest SIGTERM waits for in-flight requests before closing their connections. Docker waits
+ * 10 s and Kubernetes 30 s before SIGKILL; give the orchestrator a grace period above this.
+ */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+
+const bytes = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
 export const serverSchema = z
   .object({
     cors_origins: z.array(corsOrigin).default([]),
     request_timeout_ms: z.number().int().min(100).max(600_000).default(DEFAULT_REQUEST_TIMEOUT_MS),
     /** HMAC key for `next_cursor`; set it (via env:) when several replicas share a load balancer. */
     cursor_secret: z.string().min(16).optional(),
+    /** Load shedding (http/load-shedding.ts); 0 disables a check. The heap default is a share of V8's limit. */
+    max_event_loop_delay_ms: z.number().int().min(0).max(60_000).default(DEFAULT_MAX_EVENT_LOOP_DELAY_MS),
+    max_heap_used_bytes: bytes.optional(),
+    max_rss_bytes: bytes.default(DEFAULT_MAX_RSS_BYTES),
+    shutdown_timeout_ms: z.number().int().min(0).max(600_000).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
   })
   .strict();
 

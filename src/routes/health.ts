@@ -43,7 +43,8 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): vo
   );
   api.get(
     '/healthz',
-    { config: { public: true }, schema: { tags: ['health'], summary: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    // Liveness answers even under load shedding and while draining: a restart would not help.
+    { config: { public: true, alwaysServe: true }, schema: { tags: ['health'], summary: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }) } } },
     async () => ({ status: 'ok' as const }),
   );
   api.get(

@@ -90,7 +90,7 @@ timeout_ms = 5000
   );
   const config = loadConfig({
     args: parseCommandLine(['--config', file, '--host', '127.0.0.1', '--port', '0']),
-    env: { NO_LEAK_CURSOR_SECRET: CURSOR_SECRET },
+    env: { NO_LEAK_CURSOR_SECRET: CURSOR_SECRET, TINKR_METRICS_PORT: '0' },
     homeDir: home,
     cwd: home,
   });

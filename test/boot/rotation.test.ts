@@ -94,7 +94,7 @@ timeout_ms = 10000
 ${opts.secretsExtra ?? ''}
 `,
   );
-  const config = loadConfig({ args: parseCommandLine(['--config', file, '--host', '127.0.0.1', '--port', '0']), env: {}, homeDir: home, cwd: home });
+  const config = loadConfig({ args: parseCommandLine(['--config', file, '--host', '127.0.0.1', '--port', '0']), env: { TINKR_METRICS_PORT: '0' }, homeDir: home, cwd: home });
   let output = '';
   const logger = createLogger('debug', { write: (line: string) => void (output += line) });
   const running = await startServer(config, { logger, ...(opts.clock ? { clock: opts.clock } : {}) });

@@ -6,6 +6,8 @@ import { sha256Hex } from '../../src/auth/keyring.ts';
 import { parseCommandLine } from '../../src/config/args.ts';
 import { StartupError } from '../../src/config/errors.ts';
 import { loadConfig, type LoadInputs } from '../../src/config/load.ts';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../../src/config/schema.ts';
+import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS } from '../../src/http/load-shedding.ts';
 import { DEFAULT_UPSTREAM_POLICY } from '../../src/upstream/pipeline.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
@@ -60,7 +62,7 @@ describe('loadConfig from a profile file', () => {
       apiUrl: undefined,
       credentials: { kind: 'static', apiKey: 'prod-api-key-value', appKey: 'prod-app-key-value' },
     });
-    expect(config.server).toEqual({ corsOrigins: ['https://grafana.example.com'], requestTimeoutMs: 20000, cursorSecret: undefined });
+    expect(config.server).toMatchObject({ corsOrigins: ['https://grafana.example.com'], requestTimeoutMs: 20000, cursorSecret: undefined });
     expect(config.auth.keys.map((k) => [k.subject, k.services])).toEqual([
       ['grafana', undefined],
       ['team-payments', ['payments-api']],
@@ -127,6 +129,40 @@ describe('loadConfig from a profile file', () => {
     expect(error.exitCode).toBe(78);
     expect(error.message).toMatch(message);
     expect(error.message).toContain(file);
+  });
+
+  it('reads the load-shedding and shutdown keys of [server], with named defaults', () => {
+    const s = scratch();
+    const profile = '[profiles.p]\nbackend = "datadog"\napi_key = "env:K"\napp_key = "env:A"\n[auth]\nmode = "none"\n';
+    const env = { K: 'k', A: 'a' };
+    const defaults = loadConfig(inputs(s, ['--config', s.write('defaults.toml', profile)], env));
+    expect(defaults.server.loadShedding).toEqual({ maxEventLoopDelayMs: DEFAULT_MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedBytes: undefined, maxRssBytes: 0 });
+    expect(defaults.server.shutdownTimeoutMs).toBe(DEFAULT_SHUTDOWN_TIMEOUT_MS);
+
+    const custom = s.write(
+      'custom.toml',
+      `[server]\nmax_event_loop_delay_ms = 250\nmax_heap_used_bytes = 536870912\nmax_rss_bytes = 805306368\nshutdown_timeout_ms = 25000\n${profile}`,
+    );
+    const config = loadConfig(inputs(s, ['--config', custom], env));
+    expect(config.server.loadShedding).toEqual({ maxEventLoopDelayMs: 250, maxHeapUsedBytes: 536_870_912, maxRssBytes: 805_306_368 });
+    expect(config.server.shutdownTimeoutMs).toBe(25_000);
+
+    const off = s.write('off.toml', `[server]\nmax_event_loop_delay_ms = 0\nmax_heap_used_bytes = 0\n${profile}`);
+    expect(loadConfig(inputs(s, ['--config', off], env)).server.loadShedding).toEqual({ maxEventLoopDelayMs: 0, maxHeapUsedBytes: 0, maxRssBytes: 0 });
+  });
+
+  it.each([
+    ['max_event_loop_delay_ms = -1', /server\.max_event_loop_delay_ms/],
+    ['max_heap_used_bytes = 1.5', /server\.max_heap_used_bytes/],
+    ['max_rss_bytes = "1GB"', /server\.max_rss_bytes/],
+    ['shutdown_timeout_ms = 3600000', /server\.shutdown_timeout_ms/],
+    ['max_event_loop_delay = 100', /unknown key "max_event_loop_delay"/],
+  ])('exits 78 on [server] %s', (line, message) => {
+    const s = scratch();
+    const file = s.write('config.toml', `[server]\n${line}\n[auth]\nmode = "none"\n[profiles.p]\nbackend = "datadog"\n`);
+    const error = failure(() => loadConfig(inputs(s, ['--config', file], { DD_API_KEY: 'k', DD_APP_KEY: 'a' })));
+    expect(error.exitCode).toBe(78);
+    expect(error.message).toMatch(message);
   });
 
   it('never quotes the file in a TOML error (it could hold a secret)', () => {
@@ -210,6 +246,10 @@ describe('loadConfig from the environment alone', () => {
     });
     expect(config.listen).toEqual({ host: '127.0.0.1', port: 9000 });
     expect(config.auth.keys[0]?.subject).toBe('g');
+    expect(config.metricsPort).toBe(9464);
+    expect(config.server.loadShedding.maxEventLoopDelayMs).toBe(DEFAULT_MAX_EVENT_LOOP_DELAY_MS);
+    expect(config.server.shutdownTimeoutMs).toBe(DEFAULT_SHUTDOWN_TIMEOUT_MS);
+    expect(loadConfig(inputs(s, [], { ...base, TINKR_METRICS_PORT: '0' })).metricsPort).toBe(0);
   });
 
   it.each([

@@ -1,0 +1,164 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
+import type { BudgetGateOutcome, HttpExchange, ShedReason, Telemetry } from '../telemetry.ts';
+import type { CacheStatus, Family } from '../upstream/types.ts';
+
+/**
+ * The Telemetry interface as Prometheus metrics. Each exporter has its own Registry (never
+ * prom-client's global one), so several servers can live in one process (tests) without
+ * sharing counters. Adding a metric: declare it in `createMetrics`, feed it from one method.
+ */
+
+/** HTTP latency buckets: from a cached answer (a few ms) to the default request deadline (30 s) and beyond. */
+export const HTTP_DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Datadog latency buckets: searches take from ~50 ms to several seconds; retries stop at the deadline. */
+export const UPSTREAM_DURATION_BUCKETS_S = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/**
+ * Most `X-RateLimit-Name` values tracked. Datadog uses a handful per endpoint; the names come
+ * from upstream headers, so a misbehaving upstream must not grow the series without bound.
+ */
+export const MAX_RATE_LIMIT_NAMES = 50;
+
+export interface PrometheusTelemetry extends Telemetry {
+  readonly registry: Registry;
+  /** The exposition text, for `GET /metrics` on the metrics port. */
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
+
+export interface PrometheusOptions {
+  version: string;
+  /** Process and Node.js metrics (`process_*`, `nodejs_*`); default true. */
+  defaultMetrics?: boolean;
+}
+
+function createMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    buildInfo: new Gauge({ name: 'tinkr_build_info', help: 'Always 1; the version is in the label.', labelNames: ['version'], registers }),
+    httpRequests: new Counter({
+      name: 'tinkr_http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status (aborted: the caller went away first).',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'tinkr_http_request_duration_seconds',
+      help: 'Time from receiving a request to the end of its answer.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: HTTP_DURATION_BUCKETS_S,
+      registers,
+    }),
+    httpInFlight: new Gauge({ name: 'tinkr_http_requests_in_flight', help: 'HTTP requests being served right now.', registers }),
+    shed: new Counter({
+      name: 'tinkr_http_requests_shed_total',
+      help: 'Requests answered 503 without being served, by reason (event_loop_delay, heap_used, rss, shutting_down).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    upstreamCalls: new Counter({
+      name: 'tinkr_upstream_requests_total',
+      help: 'HTTP exchanges with Datadog, by rate-limit family and outcome (status code, timeout or error); retries count.',
+      labelNames: ['family', 'outcome'],
+      registers,
+    }),
+    upstreamDuration: new Histogram({
+      name: 'tinkr_upstream_request_duration_seconds',
+      help: 'Duration of one HTTP exchange with Datadog.',
+      labelNames: ['family', 'outcome'],
+      buckets: UPSTREAM_DURATION_BUCKETS_S,
+      registers,
+    }),
+    cache: new Counter({
+      name: 'tinkr_cache_outcomes_total',
+      help: 'How query answers were obtained (hit, miss, coalesced, stale, bypass), as in x-tinkr-cache.',
+      labelNames: ['family', 'outcome'],
+      registers,
+    }),
+    coalesced: new Counter({
+      name: 'tinkr_coalesced_requests_total',
+      help: 'Requests answered by joining an identical upstream call already in flight.',
+      labelNames: ['family'],
+      registers,
+    }),
+    rateLimitRemaining: new Gauge({
+      name: 'tinkr_datadog_ratelimit_remaining',
+      help: 'Last X-RateLimit-Remaining Datadog sent, per X-RateLimit-Name.',
+      labelNames: ['name'],
+      registers,
+    }),
+    rateLimitLimit: new Gauge({
+      name: 'tinkr_datadog_ratelimit_limit',
+      help: 'Last X-RateLimit-Limit Datadog sent, per X-RateLimit-Name.',
+      labelNames: ['name'],
+      registers,
+    }),
+    budgetGate: new Counter({
+      name: 'tinkr_budget_gate_total',
+      help: "Times Datadog's rate-limit budget held a request: waited for the reset, kept it off the reserve (answered from the cache), or found the budget exhausted (stale answer or 429).",
+      labelNames: ['family', 'outcome'],
+      registers,
+    }),
+    secretsRefreshes: new Counter({
+      name: 'tinkr_secrets_refreshes_total',
+      help: 'Re-fetches of the Datadog keys from the secret manager, by outcome (changed, unchanged, failed).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+  };
+}
+
+/** Milliseconds as seconds; a non-finite or negative duration (a clock step) counts as 0. */
+const seconds = (ms: number): number => (Number.isFinite(ms) && ms > 0 ? ms / 1000 : 0);
+
+export function createPrometheusTelemetry(options: PrometheusOptions): PrometheusTelemetry {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const m = createMetrics(registry);
+  m.buildInfo.set({ version: options.version }, 1);
+  const rateLimitNames = new Set<string>();
+
+  return {
+    registry,
+    get contentType() {
+      return registry.contentType;
+    },
+    metrics: () => registry.metrics(),
+
+    httpRequestStarted() {
+      m.httpInFlight.inc();
+    },
+    httpRequestEnded(exchange: HttpExchange) {
+      m.httpInFlight.dec();
+      const labels = { method: exchange.method, route: exchange.route, status: String(exchange.status) };
+      m.httpRequests.inc(labels);
+      m.httpDuration.observe(labels, seconds(exchange.durationMs));
+    },
+    requestShed(reason: ShedReason) {
+      m.shed.inc({ reason });
+    },
+    upstreamCall(family: Family, outcome: number | 'timeout' | 'error', durationMs: number) {
+      const labels = { family, outcome: String(outcome) };
+      m.upstreamCalls.inc(labels);
+      m.upstreamDuration.observe(labels, seconds(durationMs));
+    },
+    budgetGate(family: Family, outcome: BudgetGateOutcome) {
+      m.budgetGate.inc({ family, outcome });
+    },
+    rateLimit(info: RateLimitInfo) {
+      if (!rateLimitNames.has(info.name)) {
+        if (rateLimitNames.size >= MAX_RATE_LIMIT_NAMES) return;
+        rateLimitNames.add(info.name);
+      }
+      m.rateLimitRemaining.set({ name: info.name }, info.remaining);
+      m.rateLimitLimit.set({ name: info.name }, info.limit);
+    },
+    cacheOutcome(family: Family, status: CacheStatus) {
+      m.cache.inc({ family, outcome: status });
+      if (status === 'coalesced') m.coalesced.inc({ family });
+    },
+    secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed') {
+      m.secretsRefreshes.inc({ outcome });
+    },
+  };
+}

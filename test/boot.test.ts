@@ -1,0 +1,146 @@
+import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../src/auth/keyring.ts';
+import { startServer, type Running } from '../src/boot.ts';
+import type { Config } from '../src/config/load.ts';
+import { DEFAULT_QUOTA, DEFAULT_REQUEST_TIMEOUT_MS } from '../src/config/schema.ts';
+import { DEFAULT_UPSTREAM_POLICY } from '../src/upstream/pipeline.ts';
+import { DEFAULT_LOAD_SHEDDING } from '../src/http/load-shedding.ts';
+import { createLogger } from '../src/logging.ts';
+import { DEFAULT_DEMO_KEYS } from '../src/simulator/index.ts';
+import { eventually } from './helpers/eventually.ts';
+import { freePort } from './helpers/free-port.ts';
+import { scrape, valueOf } from './helpers/prometheus.ts';
+import { openSocket, rawGet, readResponses } from './helpers/raw-http.ts';
+import { startTestSimulator, type TestSimulator } from './helpers/simulator.ts';
+
+/**
+ * startServer's lifecycle: the metrics listener starts and stops with the server, close() is
+ * idempotent, and the drain is bounded by `shutdown_timeout_ms`.
+ */
+
+const TOKEN = 'boot-test-token';
+const DAY = 86_400_000;
+
+let sim: TestSimulator;
+beforeAll(async () => {
+  sim = await startTestSimulator();
+});
+afterAll(() => sim.close());
+beforeEach(() => sim.faults.clear());
+
+
+function config(overrides: { metricsPort: number; shutdownTimeoutMs?: number }): Config {
+  return {
+    source: 'test',
+    profileName: 'test',
+    profiles: { test: 'datadog' },
+    listen: { host: '127.0.0.1', port: 0 },
+    metricsPort: overrides.metricsPort,
+    logLevel: 'info',
+    server: {
+      corsOrigins: [],
+      requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+      cursorSecret: undefined,
+      loadShedding: DEFAULT_LOAD_SHEDDING,
+      shutdownTimeoutMs: overrides.shutdownTimeoutMs ?? 10_000,
+    },
+    auth: { mode: 'keys', keys: [{ hash: sha256Hex(TOKEN), subject: 'boot', roles: ['viewer'] }], quota: DEFAULT_QUOTA },
+    datadog: { site: undefined, envSite: undefined, apiUrl: sim.url, credentials: { kind: 'static', ...DEFAULT_DEMO_KEYS } },
+    maxRangeMs: { logs: 31 * DAY, traces: 31 * DAY, metrics: 455 * DAY },
+    upstream: DEFAULT_UPSTREAM_POLICY,
+  };
+}
+
+function capturedLogger(): { logger: ReturnType<typeof createLogger>; lines: () => Record<string, unknown>[] } {
+  const text: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      text.push(String(chunk));
+      done();
+    },
+  });
+  return {
+    logger: createLogger('info', sink),
+    lines: () =>
+      text
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+const get = (running: Running, path: string, init?: RequestInit) =>
+  fetch(running.url + path, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...(init?.headers as Record<string, string>) } });
+
+describe('startServer', () => {
+  it('serves Prometheus metrics on TINKR_METRICS_PORT and closes everything, idempotently', async () => {
+    const metricsPort = await freePort();
+    const { logger, lines } = capturedLogger();
+    const running = await startServer(config({ metricsPort }), { logger });
+    expect(running.metricsUrl).toBe(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(lines().find((l) => l.msg === 'listening')).toMatchObject({ url: running.url, metrics_url: running.metricsUrl });
+
+    expect((await get(running, '/logs?since=5m&limit=2')).status).toBe(200);
+    const samples = await scrape(running.metricsUrl!);
+    expect(valueOf(samples, 'tinkr_http_requests_total', { route: '/logs', status: '200' })).toBe(1);
+    expect(valueOf(samples, 'tinkr_upstream_requests_total', { family: 'logs', outcome: '200' })).toBe(1);
+    // The API's own /metrics is the Datadog metrics route, not the exposition.
+    expect((await get(running, '/metrics?metric=system.cpu.user&since=1h')).headers.get('content-type')).toMatch(/application\/json/);
+
+    await Promise.all([running.close(), running.close()]);
+    await running.close();
+    await expect(fetch(running.metricsUrl!)).rejects.toThrow();
+    await expect(fetch(`${running.url}/healthz`)).rejects.toThrow();
+  });
+
+  it('starts no metrics listener when TINKR_METRICS_PORT is 0', async () => {
+    const { logger } = capturedLogger();
+    const running = await startServer(config({ metricsPort: 0 }), { logger });
+    expect(running.metricsUrl).toBeUndefined();
+    expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+    await running.close();
+  });
+
+  it('fails to start, releasing the API port, when the metrics port is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as { port: number };
+    const { logger } = capturedLogger();
+    await expect(startServer(config({ metricsPort: port }), { logger })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await new Promise((resolve) => taken.close(resolve));
+  });
+
+  it('drains in-flight requests, answering /readyz 503 meanwhile, and cuts them at shutdown_timeout_ms', async () => {
+    const { logger, lines } = capturedLogger();
+    const running = await startServer(config({ metricsPort: 0, shutdownTimeoutMs: 1_500 }), { logger });
+    const { port } = new URL(running.url);
+    // One request finishes within the bound, one would not.
+    sim.faults.add({ kind: 'latency', delayMs: 100, endpoint: 'logs' });
+    sim.faults.add({ kind: 'latency', delayMs: 60_000, endpoint: 'logs' });
+    sim.resetRequests();
+    const quick = await openSocket(Number(port));
+    const quickAnswers = readResponses(quick);
+    quick.write(rawGet('/logs?since=5m&limit=2', TOKEN));
+    await eventually(() => sim.callCount('logs') === 1, 'the first request is upstream');
+    const slow = get(running, '/logs?since=5m&limit=3').then(
+      (res) => res.status,
+      (error: unknown) => error,
+    );
+    await eventually(() => sim.callCount('logs') === 2, 'the second request is upstream');
+
+    const closing = running.close();
+    quick.write(rawGet('/readyz'));
+    const [first, readyz] = await quickAnswers;
+    expect(first!.status).toBe(200);
+    expect(readyz!.status).toBe(503);
+    expect(JSON.parse(readyz!.body)).toMatchObject({ code: 'NOT_READY', detail: expect.stringMatching(/shutting down/) });
+
+    await closing;
+    expect(await slow).toBeInstanceOf(Error);
+    const warning = lines().find((l) => l.msg === 'shutdown timeout reached: closing the connections still open');
+    expect(warning).toMatchObject({ level: 'warn', timeout_ms: 1_500, open_connections: 1 });
+  });
+});
