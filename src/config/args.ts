@@ -53,7 +53,10 @@ export function parseCommandLine(argv: readonly string[]): Args {
   }
   const { positionals, values } = parsed;
   if (positionals.length > 1 || (positionals.length === 1 && positionals[0] !== 'demo')) {
-    throw new StartupError(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`, EXIT.usage);
+    // The stray words are not echoed: a key pasted on the command line by mistake must not end
+    // up in a terminal log or a CI transcript.
+    const stray = positionals.length - (positionals[0] === 'demo' ? 1 : 0);
+    throw new StartupError(`unknown command: ${stray} unexpected argument${stray === 1 ? '' : 's'} (the only command is "demo")\n\n${USAGE}`, EXIT.usage);
   }
   return {
     command: positionals[0] === 'demo' ? 'demo' : 'serve',

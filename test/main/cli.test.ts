@@ -341,7 +341,10 @@ describe.concurrent('usage', () => {
   it.each([
     ['an unknown flag', ['--bogus'], /Unknown option '--bogus'/],
     ['a port that is not a number', ['--port', 'eighty'], /--port: expected a port number 0-65535, got "eighty"/],
-    ['an unknown command', ['serve'], /unknown command: serve/],
+    ['an unknown command', ['serve'], /unknown command: 1 unexpected argument/],
+    // A key pasted where a command goes is not echoed back.
+    ['a stray argument after demo', ['demo', PLANT], /unknown command: 1 unexpected argument \(the only command is "demo"\)/],
+    ['a stray argument', [PLANT, 'more'], /unknown command: 2 unexpected arguments/],
   ])('%s exits 64, even when the configuration is broken too', async (_what, args, message) => {
     const result = await runCli(args, { scratch: scratch(), env: { ...ENV_OK, DD_SITE: 'not-a-site' } });
     expect(result.code).toBe(64);
