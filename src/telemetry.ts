@@ -32,14 +32,15 @@ export interface Telemetry {
   cacheOutcome(family: Family, status: CacheStatus): void;
   /**
    * The budget gate held a call back: it `waited` for a reset and then sent, kept the `reserve`
-   * by answering from the cache, or found the budget `exhausted` (stale answer or 429).
+   * or `paced` the budget by answering from the cache, or found the budget `exhausted` (stale
+   * answer or 429).
    */
   budgetGate(family: Family, outcome: BudgetGateOutcome): void;
   /** A secret re-fetch and how it ended. */
   secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed'): void;
 }
 
-export type BudgetGateOutcome = 'waited' | 'reserve' | 'exhausted';
+export type BudgetGateOutcome = 'waited' | 'reserve' | 'paced' | 'exhausted';
 
 export const noTelemetry: Telemetry = {
   httpRequestStarted: () => {},

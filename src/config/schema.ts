@@ -4,7 +4,13 @@ import { DATADOG_SITES } from '../datadog/sites.ts';
 import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS, DEFAULT_MAX_RSS_BYTES } from '../http/load-shedding.ts';
 import { secretsSchema } from '../secrets/schema.ts';
 import { formatDuration, parseDuration } from '../time/duration.ts';
-import { DEFAULT_MAX_WAIT_MS, DEFAULT_RESERVE_FRACTION, DEFAULT_RESET_JITTER_MS } from '../upstream/budget.ts';
+import {
+  DEFAULT_BURST_FRACTION,
+  DEFAULT_MAX_PACED_AGE_MS,
+  DEFAULT_MAX_WAIT_MS,
+  DEFAULT_RESERVE_FRACTION,
+  DEFAULT_RESET_JITTER_MS,
+} from '../upstream/budget.ts';
 import {
   DEFAULT_CACHE_MAX_BYTES,
   DEFAULT_CACHE_MAX_ENTRIES,
@@ -200,6 +206,9 @@ export const upstreamBudgetSchema = z
     reserve_fraction: z.number().min(0).max(0.9).default(DEFAULT_RESERVE_FRACTION),
     max_wait_ms: z.number().int().min(0).max(60_000).default(DEFAULT_MAX_WAIT_MS),
     reset_jitter_ms: z.number().int().min(0).max(60_000).default(DEFAULT_RESET_JITTER_MS),
+    pacing: z.boolean().default(true),
+    burst_fraction: z.number().min(0).max(1).default(DEFAULT_BURST_FRACTION),
+    max_paced_age: duration('max_paced_age').default(formatDuration(DEFAULT_MAX_PACED_AGE_MS)),
   })
   .strict();
 

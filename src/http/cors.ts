@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
  */
 
 /** Headers a browser script may read from our answers. */
-export const CORS_EXPOSED_HEADERS = ['x-request-id', 'x-tinkr-cache', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
+export const CORS_EXPOSED_HEADERS = ['x-request-id', 'x-tinkr-cache', 'age', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
 /** Headers a browser script may send: the token, `no-cache`, JSON bodies and its own request id. */
 export const CORS_ALLOWED_HEADERS = ['authorization', 'cache-control', 'content-type', 'x-request-id'];
 /**

@@ -10,7 +10,11 @@ import type { Family } from './types.ts';
  * (API base URL, key fingerprint, limit name), and decides before each call whether it may be
  * made:
  *
- * - budget left above the reserve: send;
+ * - budget left above the reserve and on pace: send;
+ * - ahead of pace (spending faster than would last until the reset): a caller that has a
+ *   cached answer younger than `maxPacedAgeMs` gets that instead, so the budget is spread over
+ *   the whole period and panels grow a little older evenly, rather than all fresh for twelve
+ *   minutes and then frozen for the rest of the hour;
  * - within the reserve: a caller that has any cached answer (even stale) gets that instead, so
  *   the last calls are kept for requests nothing can answer (new panels, `no-cache` refreshes);
  * - nothing left (`Remaining: 0`, or a 429): nothing is sent on that limit until the reset plus
@@ -29,10 +33,26 @@ export interface BudgetOptions {
   maxWaitMs: number;
   /** Upper bound of the random delay added to each reset. */
   resetJitterMs: number;
+  /** Spread each period's budget over the period (see `pacedLeft`). */
+  pacing: boolean;
+  /** Share of each limit that may be spent at once, ahead of the pace. */
+  burstFraction: number;
+  /** A cached answer older than this is refreshed even ahead of pace, so no panel starves. */
+  maxPacedAgeMs: number;
 }
 
 /** A tenth of 300 an hour keeps 30 calls for new questions once dashboards have used the rest. */
 export const DEFAULT_RESERVE_FRACTION = 0.1;
+/**
+ * A tenth of the limit may be spent ahead of the pace: a period's first burst of new panels
+ * (30 of 300 calls an hour) is answered fresh at once.
+ */
+export const DEFAULT_BURST_FRACTION = 0.1;
+/**
+ * Pacing never lets a cached answer grow older than five minutes: past that a panel is
+ * refreshed even ahead of pace (and the reserve and the reset take over if it runs out).
+ */
+export const DEFAULT_MAX_PACED_AGE_MS = 5 * 60_000;
 /** A few seconds: worth waiting for a reset that is about to happen, not for one minutes away. */
 export const DEFAULT_MAX_WAIT_MS = 3_000;
 /** Two seconds spreads replicas' first calls after a reset over two of Datadog's one-second ticks. */
@@ -55,6 +75,8 @@ export interface LimitState {
   name: string | undefined;
   /** Calls per period; undefined when only a 429 without headers was seen. */
   limit: number | undefined;
+  /** Length of a period (`X-RateLimit-Period`); undefined when no header said. */
+  periodMs?: number | undefined;
   /** As of the latest answer of this period. */
   remaining: number;
   /** When Datadog starts the next period (epoch ms). */
@@ -66,13 +88,21 @@ export interface LimitState {
 export type BudgetRecord = LimitState | { family: Family; name: string };
 
 /** The gate refused a call. The pipeline answers stale, or 429 with `retryAfterS`. */
+export type DenialReason = 'exhausted' | 'reserve' | 'pacing';
+
+const DENIAL_MESSAGES: Record<DenialReason, (family: Family) => string> = {
+  exhausted: (family) => `the Datadog ${family} budget is spent`,
+  reserve: (family) => `the Datadog ${family} budget is down to its reserve`,
+  pacing: (family) => `the Datadog ${family} budget is being spread over its period`,
+};
+
 export class BudgetDenied extends Error {
-  readonly reason: 'exhausted' | 'reserve';
+  readonly reason: DenialReason;
   readonly family: Family;
   readonly retryAfterS: number;
 
-  constructor(reason: 'exhausted' | 'reserve', family: Family, retryAfterS: number) {
-    super(reason === 'exhausted' ? `the Datadog ${family} budget is spent` : `the Datadog ${family} budget is down to its reserve`);
+  constructor(reason: DenialReason, family: Family, retryAfterS: number) {
+    super(DENIAL_MESSAGES[reason](family));
     this.name = 'BudgetDenied';
     this.reason = reason;
     this.family = family;
@@ -86,6 +116,8 @@ export interface Entitlement {
   hasFallback: boolean;
   /** The caller sent `Cache-Control: no-cache`. */
   noCache: boolean;
+  /** Age of the newest cached answer (ms), when there is one. */
+  fallbackAgeMs?: number | undefined;
 }
 
 /** Permission for one call; give it back when the call has ended (headers observed). */
@@ -116,7 +148,7 @@ export interface BudgetGateDeps {
   random?: () => number;
 }
 
-type Verdict = { kind: 'send' } | { kind: 'reserve' } | { kind: 'closed'; untilMs: number };
+type Verdict = { kind: 'send' } | { kind: 'reserve' } | { kind: 'pacing' } | { kind: 'closed'; untilMs: number };
 
 export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
   const { options, store, clock } = deps;
@@ -126,6 +158,21 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
   let waiting = 0;
 
   const reserveOf = (limit: number) => Math.ceil(limit * options.reserveFraction);
+
+  /**
+   * Whether spending now would run ahead of the pace line: the budget above the reserve should
+   * shrink no faster than the period does, give or take a burst. With `left` calls left (in
+   * flight counted), `usable = limit - reserve` and a share `f` of the period still to go, a
+   * call is on pace while `left - reserve >= usable * f - burst`.
+   */
+  function aheadOfPace(state: LimitState, left: number, now: number): boolean {
+    if (!options.pacing || state.limit === undefined || !state.periodMs) return false;
+    const reserve = reserveOf(state.limit);
+    const usable = state.limit - reserve;
+    const share = Math.min(1, Math.max(0, (state.resetAtMs - now) / state.periodMs));
+    const burst = Math.ceil(state.limit * options.burstFraction);
+    return left - reserve < usable * share - burst;
+  }
 
   async function limitKey(family: Family, keyPrint: string): Promise<string> {
     const base = `${deps.origin}|${keyPrint}`;
@@ -148,8 +195,11 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
       const spent = !newPeriod && state.remaining <= 0;
       return { kind: 'closed', untilMs: spent ? state.reopenAtMs : now + PENDING_RECHECK_MS };
     }
-    if (state.limit !== undefined && left <= reserveOf(state.limit) && entitlement.hasFallback && !entitlement.noCache) {
-      return { kind: 'reserve' };
+    const cached = entitlement.hasFallback && !entitlement.noCache;
+    if (state.limit !== undefined && left <= reserveOf(state.limit) && cached) return { kind: 'reserve' };
+    // A new period starts with the whole budget; pacing is about the current one.
+    if (!newPeriod && cached && (entitlement.fallbackAgeMs ?? 0) < options.maxPacedAgeMs && aheadOfPace(state, left, now)) {
+      return { kind: 'pacing' };
     }
     return { kind: 'send' };
   }
@@ -184,9 +234,9 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
           if (waitedMs > 0) deps.telemetry.budgetGate(family, 'waited');
           return ticket(key);
         }
-        if (verdict.kind === 'reserve') {
-          deps.telemetry.budgetGate(family, 'reserve');
-          throw new BudgetDenied('reserve', family, Math.max(1, Math.ceil(((state?.reopenAtMs ?? now) - now) / 1000)));
+        if (verdict.kind === 'reserve' || verdict.kind === 'pacing') {
+          deps.telemetry.budgetGate(family, verdict.kind === 'reserve' ? 'reserve' : 'paced');
+          throw new BudgetDenied(verdict.kind, family, Math.max(1, Math.ceil(((state?.reopenAtMs ?? now) - now) / 1000)));
         }
         const waitMs = verdict.untilMs - now;
         const worthIt = round < MAX_ROUNDS && waitedMs + waitMs <= options.maxWaitMs && verdict.untilMs + MIN_CALL_TIME_MS <= wait.deadline;
@@ -225,6 +275,7 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
       await keep(key, {
         name: info.name === 'unnamed' ? undefined : info.name,
         limit: info.limit,
+        periodMs: info.periodS > 0 ? info.periodS * 1000 : existing?.periodMs,
         // Answers arrive out of order; within a period the budget only goes down.
         remaining: samePeriod ? Math.min(existing.remaining, remaining) : remaining,
         resetAtMs: samePeriod ? existing.resetAtMs : resetAtMs,
@@ -241,6 +292,7 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
       await keep(key, {
         name: existing?.name,
         limit: existing?.limit,
+        periodMs: existing?.periodMs,
         remaining: 0,
         resetAtMs,
         reopenAtMs: resetAtMs + random() * options.resetJitterMs,

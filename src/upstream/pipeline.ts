@@ -8,6 +8,8 @@ import type { Telemetry } from '../telemetry.ts';
 import {
   BudgetDenied,
   createBudgetGate,
+  DEFAULT_BURST_FRACTION,
+  DEFAULT_MAX_PACED_AGE_MS,
   DEFAULT_MAX_WAIT_MS,
   DEFAULT_RESERVE_FRACTION,
   DEFAULT_RESET_JITTER_MS,
@@ -57,7 +59,14 @@ export const DEFAULT_UPSTREAM_POLICY: UpstreamPolicy = {
     maxBytes: DEFAULT_CACHE_MAX_BYTES,
     maxEntries: DEFAULT_CACHE_MAX_ENTRIES,
   },
-  budget: { reserveFraction: DEFAULT_RESERVE_FRACTION, maxWaitMs: DEFAULT_MAX_WAIT_MS, resetJitterMs: DEFAULT_RESET_JITTER_MS },
+  budget: {
+    reserveFraction: DEFAULT_RESERVE_FRACTION,
+    maxWaitMs: DEFAULT_MAX_WAIT_MS,
+    resetJitterMs: DEFAULT_RESET_JITTER_MS,
+    pacing: true,
+    burstFraction: DEFAULT_BURST_FRACTION,
+    maxPacedAgeMs: DEFAULT_MAX_PACED_AGE_MS,
+  },
   concurrency: { maxActive: DEFAULT_MAX_CONCURRENT, maxQueued: DEFAULT_MAX_QUEUED },
   maxPages: MAX_PAGES_PER_REQUEST,
 };
@@ -190,7 +199,11 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
       const found: CacheLookup = await cache.lookup(keys).catch(() => ({}));
       if (found.fresh && !ctx.noCache) return { body: found.fresh.body, fetchedAt: found.fresh.fetchedAt, cache: 'hit' };
       const fallback = found.fallback;
-      const entitlement: Entitlement = { hasFallback: fallback !== undefined, noCache: ctx.noCache };
+      const entitlement: Entitlement = {
+        hasFallback: fallback !== undefined,
+        noCache: ctx.noCache,
+        fallbackAgeMs: fallback ? clock.now() - fallback.fetchedAt : undefined,
+      };
 
       for (let round = 0; ; round++) {
         try {
@@ -204,9 +217,9 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
             // This caller's own deadline or disconnect; the shared call goes on for the others.
             throw errorForFailure(ctx.signal.reason, request.family, true);
           }
-          // A call started by a caller with a cached answer was kept off the reserve; this
-          // caller has nothing cached (or asked for no-cache), so it may spend the reserve.
-          if (error.reason === 'reserve' && !(entitlement.hasFallback && !entitlement.noCache) && round === 0) continue;
+          // A call started by a caller with a cached answer was kept off the reserve or held
+          // back by pacing; this caller may not be (nothing cached, an old answer, no-cache).
+          if (error.reason !== 'exhausted' && round === 0 && !heldBackAlike(entitlement, error)) continue;
           // `Cache-Control: no-cache` forbids a stored answer without asking Datadog (RFC 9111
           // §5.2.1.4), so such a caller gets the 429 rather than a stale answer.
           if (fallback && !ctx.noCache) return staleReply(fallback, error, request.family);
@@ -222,18 +235,30 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
     },
   };
 
+  /** Whether the gate would hold this caller back for the same reason it held the flight's starter. */
+  function heldBackAlike(entitlement: Entitlement, denied: BudgetDenied): boolean {
+    const cached = entitlement.hasFallback && !entitlement.noCache;
+    if (denied.reason === 'reserve') return cached;
+    return cached && (entitlement.fallbackAgeMs ?? 0) < policy.budget.maxPacedAgeMs;
+  }
+
   function staleReply(answer: CachedAnswer, denied: BudgetDenied, family: Family): UpstreamReply {
     const ageS = Math.max(0, Math.floor((clock.now() - answer.fetchedAt) / 1000));
-    const warning: Warning =
-      denied.reason === 'reserve'
-        ? {
-            code: 'budget_reserve',
-            message: `Datadog's ${family} budget is down to the reserve kept for requests with nothing cached; this answer is from the cache, ${ageS} s old`,
-          }
-        : {
-            code: 'budget_exhausted',
-            message: `Datadog's ${family} budget is spent (next call in ${denied.retryAfterS} s); this answer is from the cache, ${ageS} s old`,
-          };
+    const warnings: Record<BudgetDenied['reason'], Warning> = {
+      reserve: {
+        code: 'budget_reserve',
+        message: `Datadog's ${family} budget is down to the reserve kept for requests with nothing cached; this answer is from the cache, ${ageS} s old`,
+      },
+      pacing: {
+        code: 'budget_pacing',
+        message: `Datadog's ${family} budget is being spread to last until its reset (in ${denied.retryAfterS} s); this answer is from the cache, ${ageS} s old`,
+      },
+      exhausted: {
+        code: 'budget_exhausted',
+        message: `Datadog's ${family} budget is spent (next call in ${denied.retryAfterS} s); this answer is from the cache, ${ageS} s old`,
+      },
+    };
+    const warning = warnings[denied.reason];
     const reply: UpstreamReply = { body: answer.body, fetchedAt: answer.fetchedAt, cache: 'stale', warnings: [warning] };
     if (answer.window) reply.window = answer.window;
     return reply;

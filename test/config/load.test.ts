@@ -323,6 +323,9 @@ max_stale = "2h"
 reserve_fraction = 0.25
 max_wait_ms = 500
 reset_jitter_ms = 0
+pacing = false
+burst_fraction = 0.2
+max_paced_age = "2m"
 `);
     expect(config.upstream).toEqual({
       concurrency: { maxActive: 4, maxQueued: 8 },
@@ -339,7 +342,7 @@ reset_jitter_ms = 0
         immutableTtlMs: 6 * 3_600_000,
         maxStaleMs: 2 * 3_600_000,
       },
-      budget: { reserveFraction: 0.25, maxWaitMs: 500, resetJitterMs: 0 },
+      budget: { reserveFraction: 0.25, maxWaitMs: 500, resetJitterMs: 0, pacing: false, burstFraction: 0.2, maxPacedAgeMs: 120_000 },
     });
   });
 

@@ -32,7 +32,7 @@ describe('CORS with configured origins', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe(ALLOWED);
     const exposed = res.headers.get('access-control-expose-headers')!.split(/,\s*/);
-    expect(exposed).toEqual(expect.arrayContaining(['x-request-id', 'x-tinkr-cache', 'retry-after']));
+    expect(exposed).toEqual(expect.arrayContaining(['x-request-id', 'x-tinkr-cache', 'age', 'retry-after']));
     expect(res.headers.get('access-control-allow-credentials')).toBeNull();
     expect(res.headers.get('vary')).toMatch(/origin/i);
   });

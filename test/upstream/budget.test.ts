@@ -152,6 +152,85 @@ describe('budget gate', () => {
   });
 });
 
+describe('pacing', () => {
+  const info100 = (remaining: number, resetS: number, periodS = 3600): RateLimitInfo => ({ name: 'logs_list', limit: 100, periodS, remaining, resetS });
+  const FRESH: Entitlement = { hasFallback: true, noCache: false, fallbackAgeMs: 10_000 };
+
+  function paced(clock: ManualClock, options: Partial<UpstreamPolicy['budget']> = {}) {
+    const outcomes: BudgetGateOutcome[] = [];
+    const gate = createBudgetGate({
+      // Reserve 10 and burst 10 of a limit of 100: the usable 90 should last the hour.
+      options: { ...DEFAULT_UPSTREAM_POLICY.budget, reserveFraction: 0.1, burstFraction: 0.1, ...options },
+      store: createMemoryStore<BudgetRecord>({ maxBytes: 1024 * 1024, maxEntries: 100, clock }),
+      clock,
+      telemetry: { ...noTelemetry, budgetGate: (_family, outcome) => outcomes.push(outcome) },
+      origin: 'o',
+      random: () => 0,
+    });
+    return { gate, outcomes };
+  }
+  const wait = () => ({ signal: new AbortController().signal, deadline: Number.MAX_SAFE_INTEGER });
+  async function verdict(gate: ReturnType<typeof paced>['gate'], entitlement: Entitlement): Promise<string> {
+    try {
+      (await gate.acquire('logs', 'k', wait(), entitlement)).release();
+      return 'send';
+    } catch (error) {
+      if (error instanceof BudgetDenied) return error.reason;
+      throw error;
+    }
+  }
+
+  it('holds back callers with a recent cached answer once spending runs ahead of the period, and no one else', async () => {
+    const clock = new ManualClock(NOW);
+    const { gate, outcomes } = paced(clock);
+    // The whole hour to go: on pace while left - 10 >= 90 - 10, i.e. 90 or more left.
+    await gate.observe('logs', 'k', info100(90, 3600), 200);
+    expect(await verdict(gate, FRESH)).toBe('send');
+    await gate.observe('logs', 'k', info100(89, 3600), 200);
+    expect(await verdict(gate, FRESH)).toBe('pacing');
+    expect(await verdict(gate, NOTHING_CACHED)).toBe('send');
+    expect(await verdict(gate, { ...FRESH, noCache: true })).toBe('send');
+    // An answer five minutes old is refreshed anyway, so no panel starves.
+    expect(await verdict(gate, { ...FRESH, fallbackAgeMs: 5 * 60_000 })).toBe('send');
+    expect(outcomes).toEqual(['paced']);
+
+    // Half the hour later the same 89 left is well on pace (89 - 10 >= 45 - 10).
+    clock.advance(1_800_000);
+    await gate.observe('logs', 'k', info100(89, 1800), 200);
+    expect(await verdict(gate, FRESH)).toBe('send');
+    await gate.observe('logs', 'k', info100(44, 1800), 200);
+    expect(await verdict(gate, FRESH)).toBe('pacing');
+  });
+
+  it('counts calls in flight, and leaves the reserve check first', async () => {
+    const clock = new ManualClock(NOW);
+    const { gate } = paced(clock);
+    await gate.observe('logs', 'k', info100(90, 3600), 200);
+    const inFlight = await gate.acquire('logs', 'k', wait(), NOTHING_CACHED);
+    expect(await verdict(gate, FRESH)).toBe('pacing');
+    inFlight.release();
+    await gate.observe('logs', 'k', info100(10, 3600), 200);
+    expect(await verdict(gate, FRESH)).toBe('reserve');
+  });
+
+  it('does not pace when turned off, when the period is unknown, or in a new period', async () => {
+    const clock = new ManualClock(NOW);
+    const off = paced(clock, { pacing: false });
+    await off.gate.observe('logs', 'k', info100(50, 3600), 200);
+    expect(await verdict(off.gate, FRESH)).toBe('send');
+
+    const unknown = paced(clock);
+    await unknown.gate.observe('logs', 'k', info100(50, 3600, 0), 200);
+    expect(await verdict(unknown.gate, FRESH)).toBe('send');
+
+    const next = paced(clock);
+    await next.gate.observe('logs', 'k', info100(50, 3600), 200);
+    expect(await verdict(next.gate, FRESH)).toBe('pacing');
+    clock.advance(3_600_000);
+    expect(await verdict(next.gate, FRESH)).toBe('send');
+  });
+});
+
 describe('the budget through the server', () => {
   const clock = new ManualClock(NOW);
   let stack: Stack;
@@ -305,6 +384,29 @@ describe('the budget through the server', () => {
     expect(spent.cache).toBe('stale');
     expect(spent.body.meta.warnings[0].code).toBe('budget_exhausted');
     expect(stack.sim.callCount('logs')).toBe(10);
+  });
+
+  it('spreads the budget over the period: cached panels are refreshed at the pace the budget allows', async () => {
+    await start({ reserveFraction: 0.1, burstFraction: 0.1 });
+    // 20 calls an hour: reserve 2, burst 2; at the start of the hour 16 of the usable 18 are ahead of pace.
+    stack.sim.rateLimit.set('logs', { limit: 20, periodS: 3_600 });
+    const panel = (n: number) => `/logs?service=checkout&since=15m&limit=${n}`;
+    for (let n = 1; n <= 3; n++) expect((await get(panel(n))).cache).toBe('miss');
+    expect(stack.sim.rateLimit.remaining('logs')).toBe(17);
+
+    clock.advance(10_000);
+    const held = await get(panel(1));
+    expect(held).toMatchObject({ status: 200, cache: 'stale', age: '10' });
+    expect(held.body.meta.warnings).toEqual([{ code: 'budget_pacing', message: expect.stringMatching(/spread to last until its reset.*10 s old/) }]);
+    // A new panel has nothing cached and is asked at once; no-cache too.
+    expect((await get(panel(4))).cache).toBe('miss');
+    expect((await get(panel(2), { 'cache-control': 'no-cache' })).cache).toBe('bypass');
+    expect(stack.sim.callCount('logs')).toBe(5);
+
+    // A quarter of the hour later there is budget to spare for the pace again.
+    clock.advance(15 * 60_000);
+    expect((await get(panel(1))).cache).toBe('miss');
+    expect(stack.sim.callCount('logs')).toBe(6);
   });
 
   it('lets a caller with nothing cached spend the reserve even when it joined a call kept off it', async () => {
