@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/auth/keyring.ts';
 import { startServer, type Running } from '../../src/boot.ts';
 import { parseCommandLine } from '../../src/config/args.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logging.ts';
 import type { ApiKeys } from '../../src/simulator/index.ts';
+import { awsSecretLines, secretsProfileToml } from '../helpers/profile-file.ts';
 import { parseLogLines } from '../helpers/cli.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 import { type AwsSecretsManagerFake, startAwsSecretsManager } from '../secrets/fakes/aws.ts';
@@ -68,25 +68,12 @@ async function boot(secretId: string): Promise<Running> {
   const file = join(home, `${secretId.replaceAll('/', '-')}.toml`);
   writeFileSync(
     file,
-    `
-[server]
-request_timeout_ms = 1000
-cursor_secret = "env:NO_LEAK_CURSOR_SECRET"
-
-[auth]
-api_keys = [{ hash = "${sha256Hex(TOKEN)}", subject = "no-leak", roles = ["viewer"] }]
-
-[profiles.prod]
-backend = "datadog"
-api_url = "${sim.url}"
-
-[profiles.prod.secrets]
-provider = "aws"
-region = "eu-west-1"
-secret = "${secretId}"
-endpoint = "${fake.url}"
-timeout_ms = 5000
-`,
+    secretsProfileToml({
+      apiUrl: sim.url,
+      server: ['request_timeout_ms = 1000', 'cursor_secret = "env:NO_LEAK_CURSOR_SECRET"'],
+      caller: { token: TOKEN, subject: 'no-leak' },
+      secrets: awsSecretLines(secretId, fake.url, 5_000),
+    }),
   );
   const config = loadConfig({
     args: parseCommandLine(['--config', file, '--host', '127.0.0.1', '--port', '0']),

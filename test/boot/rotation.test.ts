@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { sha256Hex } from '../../src/auth/keyring.ts';
 import { startServer, type Running } from '../../src/boot.ts';
 import type { Clock } from '../../src/clock.ts';
 import { parseCommandLine } from '../../src/config/args.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logging.ts';
 import { type ApiKeys } from '../../src/simulator/index.ts';
+import { awsSecretLines, secretsProfileToml } from '../helpers/profile-file.ts';
 import { parseLogLines, type LogLine } from '../helpers/cli.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
@@ -73,26 +73,13 @@ async function start(secretId: string, opts: { clock?: Clock; secretsExtra?: str
   const file = join(home, `${secretId.replaceAll('/', '-')}.toml`);
   writeFileSync(
     file,
-    `
-[auth]
-api_keys = [{ hash = "${sha256Hex(TOKEN)}", subject = "rotation", roles = ["viewer"] }]
-
-# Room for all twenty refused calls at once (the default lets 16 run and queues the rest).
-[upstream]
-max_concurrent = 32
-
-[profiles.prod]
-backend = "datadog"
-api_url = "${sim.url}"
-
-[profiles.prod.secrets]
-provider = "aws"
-region = "eu-west-1"
-secret = "${secretId}"
-endpoint = "${fake.url}"
-timeout_ms = 10000
-${opts.secretsExtra ?? ''}
-`,
+    secretsProfileToml({
+      apiUrl: sim.url,
+      caller: { token: TOKEN, subject: 'rotation' },
+      // Room for all twenty refused calls at once (the default lets 16 run and queues the rest).
+      extra: '[upstream]\nmax_concurrent = 32',
+      secrets: [...awsSecretLines(secretId, fake.url, 10_000), ...(opts.secretsExtra ? [opts.secretsExtra] : [])],
+    }),
   );
   const config = loadConfig({ args: parseCommandLine(['--config', file, '--host', '127.0.0.1', '--port', '0']), env: { TINKR_METRICS_PORT: '0' }, homeDir: home, cwd: home });
   let output = '';

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import type { ApiKeys } from '../../src/simulator/index.ts';
+import { awsSecretLines, secretsProfileToml } from '../helpers/profile-file.ts';
 import { parseLogLines, type CliResult, runCli, type Scratch, scratchDirs, startCli, VIOLATIONS_MARKER } from '../helpers/cli.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 import { type AwsSecretsManagerFake, startAwsSecretsManager } from '../secrets/fakes/aws.ts';
@@ -53,21 +54,7 @@ function profile(secretId: string, timeoutMs = 10_000): { scratch: Scratch; env:
   scratches.push(scratch);
   scratch.write(
     'home/.tinkr/config.toml',
-    `
-[server]
-request_timeout_ms = 1000
-
-[profiles.prod]
-backend = "datadog"
-api_url = "${sim.url}"
-
-[profiles.prod.secrets]
-provider = "aws"
-region = "eu-west-1"
-secret = "${secretId}"
-endpoint = "${fake.url}"
-timeout_ms = ${timeoutMs}
-`,
+    secretsProfileToml({ apiUrl: sim.url, server: ['request_timeout_ms = 1000'], secrets: awsSecretLines(secretId, fake.url, timeoutMs) }),
   );
   return { scratch, env: { ...offlineDefaults(scratch.home), ...SECRET_ENV, HOST: '127.0.0.1', PORT: '0' } };
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/auth/keyring.ts';
 import type { ApiKeys } from '../../src/simulator/index.ts';
+import { secretsProfileToml } from '../helpers/profile-file.ts';
 import { type CliResult, runCli, type Scratch, scratchDirs, startCli, VIOLATIONS_MARKER } from '../helpers/cli.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 import { type AwsSecretsManagerFake, startAwsSecretsManager } from '../secrets/fakes/aws.ts';
@@ -126,19 +126,7 @@ function profile(p: Provider, layout: string, endpoint?: string): { scratch: Scr
   scratches.push(scratch);
   scratch.write(
     'home/.tinkr/config.toml',
-    `
-[auth]
-api_keys = [{ hash = "${sha256Hex(TOKEN)}", subject = "boot", roles = ["viewer"] }]
-
-[profiles.prod]
-backend = "datadog"
-api_url = "${sim.url}"
-
-[profiles.prod.secrets]
-${p.settings(endpoint)}
-${layout}
-timeout_ms = 10000
-`,
+    secretsProfileToml({ apiUrl: sim.url, caller: { token: TOKEN, subject: 'boot' }, secrets: [p.settings(endpoint), layout, 'timeout_ms = 10000'] }),
   );
   return { scratch, env: { ...p.env(scratch.home), HOST: '127.0.0.1', PORT: '0' } };
 }
