@@ -82,8 +82,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // records, so re-validating thousands of log lines on the way out would only cost time.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   registerProblemHandlers(app);
-  // First hooks of every request: count it, then refuse it cheaply if the server cannot serve it.
+  // First hooks of every request: count it, give it CORS headers (so a browser can read even a
+  // refusal), then refuse it cheaply if the server cannot serve it.
   await app.register(requestMetrics, { telemetry });
+  await registerCors(app, deps.corsOrigins ?? []);
   await app.register(loadShedding, { limits: deps.loadShedding, telemetry, clock: deps.clock });
 
   await app.register(fastifySwagger, {
@@ -107,9 +109,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
-  // Hook order matters: CORS first (so even refusals below carry its headers and a preflight
+  // Hook order matters: CORS came first (so refusals below carry its headers and a preflight
   // needs no token), then the request limits, authentication and roles, then the caller's quota.
-  await registerCors(app, deps.corsOrigins ?? []);
   registerQueryStringLimit(app);
   const quota = deps.auth.quota ?? DEFAULT_QUOTA;
   await app.register(requestContext, {

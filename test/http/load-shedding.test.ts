@@ -63,6 +63,16 @@ describe('under memory pressure', () => {
     expect(await shedCount(telemetry, reason)).toBe(4);
   });
 
+  it('sheds a browser call with its CORS headers, so the page can read the 503 and its Retry-After', async () => {
+    const origin = 'https://grafana.example.com';
+    app = await startApp({ corsOrigins: [origin], loadShedding: { ...OFF, maxHeapUsedBytes: 1, sampleIntervalMs: SAMPLE_MS } });
+    await eventually(() => app!.app.isUnderPressure(), 'the first pressure sample');
+    const res = await app.get('/logs?since=5m', { headers: { origin } });
+    expect(res.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(res.headers.get('access-control-expose-headers')).toMatch(/retry-after/);
+    await expectShed(res, SHED_RETRY_AFTER_S, /overloaded/);
+  });
+
   it('serves normally with the checks off (0), whatever the heap', async () => {
     app = await startApp({ loadShedding: { ...OFF, sampleIntervalMs: SAMPLE_MS } });
     expect(app.app.isUnderPressure()).toBe(false);
