@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,8 +11,7 @@ import { awsSecretLines, secretsProfileToml } from '../helpers/profile-file.ts';
 import { parseLogLines } from '../helpers/cli.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 import { type AwsSecretsManagerFake, startAwsSecretsManager } from '../secrets/fakes/aws.ts';
-import { isolatedCloudEnv } from '../secrets/helpers/env.ts';
-import { installLoopbackGuard, type LoopbackGuard } from '../secrets/helpers/loopback-guard.ts';
+import { openCloudSandbox, type CloudSandbox } from '../secrets/helpers/sandbox.ts';
 
 /**
  * A log-capture test (DESIGN §4.6: no response, log line or error ever contains a key): the
@@ -34,9 +32,8 @@ const CURSOR_SECRET = `${CANARY}-cursor-secret-value-81f3`;
 const AWS_SECRET = `${CANARY}-aws-secret-access-key-b7e9`;
 const secretOf = (keys: ApiKeys, extra: Record<string, string> = {}) => JSON.stringify({ DD_API_KEY: keys.apiKey, DD_APP_KEY: keys.appKey, ...extra });
 
-let guard: LoopbackGuard;
+let sandbox: CloudSandbox;
 let home: string;
-let restoreEnv: () => void;
 let fake: AwsSecretsManagerFake;
 let sim: TestSimulator;
 /** Every log line of every server in this file. */
@@ -46,9 +43,9 @@ const responses: string[] = [];
 const servers: Running[] = [];
 
 beforeAll(async () => {
-  guard = installLoopbackGuard();
-  home = mkdtempSync(join(tmpdir(), 'tinkr-no-leak-'));
-  restoreEnv = isolatedCloudEnv(home, { AWS_ACCESS_KEY_ID: 'AKIDNOLEAKTEST', AWS_SECRET_ACCESS_KEY: AWS_SECRET });
+  sandbox = openCloudSandbox('tinkr-no-leak-');
+  home = sandbox.home;
+  sandbox.isolateEnv({ AWS_ACCESS_KEY_ID: 'AKIDNOLEAKTEST', AWS_SECRET_ACCESS_KEY: AWS_SECRET });
   fake = await startAwsSecretsManager({ region: 'eu-west-1' });
   sim = await startTestSimulator({ keys: OLD });
 });
@@ -57,10 +54,7 @@ afterAll(async () => {
   for (const server of servers) await server.close();
   await sim.close();
   await fake.close();
-  restoreEnv();
-  rmSync(home, { recursive: true, force: true });
-  guard.uninstall();
-  expect(guard.violations).toEqual([]);
+  sandbox.close();
 });
 
 /** The server, booted through loadConfig from a TOML profile as main.ts does, logging at trace into logText. */

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startServer, type Running } from '../../src/boot.ts';
@@ -13,8 +12,7 @@ import { parseLogLines, type LogLine } from '../helpers/cli.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 import { type AwsSecretsManagerFake, startAwsSecretsManager } from '../secrets/fakes/aws.ts';
-import { isolatedCloudEnv } from '../secrets/helpers/env.ts';
-import { installLoopbackGuard, type LoopbackGuard } from '../secrets/helpers/loopback-guard.ts';
+import { openCloudSandbox, type CloudSandbox } from '../secrets/helpers/sandbox.ts';
 
 /**
  * Key rotation end to end (DESIGN §3): the real server, booted from a profile whose keys live
@@ -30,24 +28,20 @@ const NEW: ApiKeys = { apiKey: 'rotation-new-api-key-33cc', appKey: 'rotation-ne
 const ALL_KEYS = [OLD.apiKey, OLD.appKey, NEW.apiKey, NEW.appKey];
 const secretOf = (keys: ApiKeys) => JSON.stringify({ DD_API_KEY: keys.apiKey, DD_APP_KEY: keys.appKey });
 
-let guard: LoopbackGuard;
+let sandbox: CloudSandbox;
 let home: string;
-let restoreEnv: () => void;
 let fake: AwsSecretsManagerFake;
 
 beforeAll(async () => {
-  guard = installLoopbackGuard();
-  home = mkdtempSync(join(tmpdir(), 'tinkr-rotation-'));
-  restoreEnv = isolatedCloudEnv(home, { AWS_ACCESS_KEY_ID: 'AKIDROTATIONTEST', AWS_SECRET_ACCESS_KEY: 'rotation-test-secret-access-key' });
+  sandbox = openCloudSandbox('tinkr-rotation-');
+  home = sandbox.home;
+  sandbox.isolateEnv({ AWS_ACCESS_KEY_ID: 'AKIDROTATIONTEST', AWS_SECRET_ACCESS_KEY: 'rotation-test-secret-access-key' });
   fake = await startAwsSecretsManager({ region: 'eu-west-1' });
 });
 
 afterAll(async () => {
   await fake.close();
-  restoreEnv();
-  rmSync(home, { recursive: true, force: true });
-  guard.uninstall();
-  expect(guard.violations).toEqual([]);
+  sandbox.close();
 });
 
 interface Started {

@@ -1,15 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DATADOG_SITES } from '../../src/datadog/sites.ts';
 import { createSecretSource } from '../../src/secrets/source.ts';
 import { type AwsSecretsManagerFake, startAwsSecretsManager, startContainerCredentials } from './fakes/aws.ts';
 import { closedPort, startLoopbackServer } from './fakes/server.ts';
 import { boot, bootFailure, secretsConfig } from './helpers/boot.ts';
-import { isolatedCloudEnv, setEnv } from './helpers/env.ts';
-import { installLoopbackGuard, type LoopbackGuard } from './helpers/loopback-guard.ts';
+import { setEnv } from './helpers/env.ts';
 import { expectNoLeak } from './helpers/no-leak.ts';
+import { openCloudSandbox, type CloudSandbox } from './helpers/sandbox.ts';
 
 // Test keys are obviously fake; none has the shape of a real Datadog key.
 const API = 'test-api-key-aws';
@@ -17,25 +14,19 @@ const APP = 'test-app-key-aws';
 const KEYS_JSON = JSON.stringify({ DD_API_KEY: API, DD_APP_KEY: APP });
 
 let fake: AwsSecretsManagerFake;
-let guard: LoopbackGuard;
-let home: string;
-let restoreEnv: () => void;
+let sandbox: CloudSandbox;
 
 beforeAll(async () => {
-  guard = installLoopbackGuard();
-  home = mkdtempSync(join(tmpdir(), 'tinkr-aws-home-'));
+  sandbox = openCloudSandbox('tinkr-aws-home-');
   // Static keys through the chain's environment step; the default-chain test below swaps them for the ECS endpoint.
-  restoreEnv = isolatedCloudEnv(home, { AWS_ACCESS_KEY_ID: 'AKIDTESTENV', AWS_SECRET_ACCESS_KEY: 'test-secret-access-key' });
+  sandbox.isolateEnv({ AWS_ACCESS_KEY_ID: 'AKIDTESTENV', AWS_SECRET_ACCESS_KEY: 'test-secret-access-key' });
   fake = await startAwsSecretsManager({ region: 'eu-west-1' });
 });
 
 afterAll(async () => {
   await fake.close();
-  restoreEnv();
-  rmSync(home, { recursive: true, force: true });
-  guard.uninstall();
   // Nothing in this file may have reached past loopback (IMDS, a real AWS endpoint).
-  expect(guard.violations).toEqual([]);
+  sandbox.close();
 });
 
 beforeEach(() => {

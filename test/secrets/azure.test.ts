@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATADOG_SITES } from '../../src/datadog/sites.ts';
@@ -9,8 +6,7 @@ import { type AzureKeyVaultFake, type ManagedIdentityFake, startAzureKeyVault, s
 import { closedPort } from './fakes/server.ts';
 import { makeTestCertificates, type TestCertificates } from './fakes/tls.ts';
 import { boot, bootFailure, secretsConfig } from './helpers/boot.ts';
-import { isolatedCloudEnv } from './helpers/env.ts';
-import { installLoopbackGuard, type LoopbackGuard } from './helpers/loopback-guard.ts';
+import { openCloudSandbox, type CloudSandbox } from './helpers/sandbox.ts';
 import { expectNoLeak } from './helpers/no-leak.ts';
 
 /**
@@ -31,19 +27,16 @@ const IDENTITY_HEADER = 'test-identity-header';
 let vault: AzureKeyVaultFake;
 let identity: ManagedIdentityFake;
 let certs: TestCertificates;
-let guard: LoopbackGuard;
-let home: string;
-let restoreEnv: () => void;
+let sandbox: CloudSandbox;
 let originalCAs: string[];
 
 beforeAll(async () => {
-  guard = installLoopbackGuard();
+  sandbox = openCloudSandbox('tinkr-azure-home-');
   certs = makeTestCertificates();
   originalCAs = tls.getCACertificates('default');
   tls.setDefaultCACertificates([...originalCAs, certs.caPem]);
-  home = mkdtempSync(join(tmpdir(), 'tinkr-azure-home-'));
   identity = await startManagedIdentity({ token: TOKEN, identityHeader: IDENTITY_HEADER });
-  restoreEnv = isolatedCloudEnv(home, {
+  sandbox.isolateEnv({
     IDENTITY_ENDPOINT: identity.endpoint,
     IDENTITY_HEADER,
     AZURE_TOKEN_CREDENTIALS: 'ManagedIdentityCredential',
@@ -55,12 +48,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await vault.close();
   await identity.close();
-  restoreEnv();
   tls.setDefaultCACertificates(originalCAs);
   certs.dispose();
-  rmSync(home, { recursive: true, force: true });
-  guard.uninstall();
-  expect(guard.violations).toEqual([]);
+  sandbox.close();
 });
 
 const azure = (over: Record<string, unknown> = {}) =>

@@ -1,12 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GceMetadataFake, startGceMetadata } from './fakes/gcp.ts';
 import { type GcpGrpcFake, startGcpGrpcSecretManager } from './fakes/gcp-grpc.ts';
 import { boot, bootFailure, secretsConfig } from './helpers/boot.ts';
-import { isolatedCloudEnv } from './helpers/env.ts';
-import { installLoopbackGuard, type LoopbackGuard } from './helpers/loopback-guard.ts';
+import { openCloudSandbox, type CloudSandbox } from './helpers/sandbox.ts';
 
 /**
  * `transport = "grpc"` is honoured: the same config reaches a gRPC server instead of REST. A
@@ -17,25 +13,19 @@ import { installLoopbackGuard, type LoopbackGuard } from './helpers/loopback-gua
 const PROJECT = 'tinkr-test-proj';
 let fake: GcpGrpcFake;
 let metadata: GceMetadataFake;
-let guard: LoopbackGuard;
-let home: string;
-let restoreEnv: () => void;
+let sandbox: CloudSandbox;
 
 beforeAll(async () => {
-  guard = installLoopbackGuard();
-  home = mkdtempSync(join(tmpdir(), 'tinkr-gcp-grpc-home-'));
+  sandbox = openCloudSandbox('tinkr-gcp-grpc-home-');
   metadata = await startGceMetadata({ token: 'test-access-token-grpc', projectId: PROJECT });
-  restoreEnv = isolatedCloudEnv(home, { GCE_METADATA_HOST: metadata.host, METADATA_SERVER_DETECTION: undefined });
+  sandbox.isolateEnv({ GCE_METADATA_HOST: metadata.host, METADATA_SERVER_DETECTION: undefined });
   fake = await startGcpGrpcSecretManager();
 });
 
 afterAll(async () => {
   fake.close();
   await metadata.close();
-  restoreEnv();
-  rmSync(home, { recursive: true, force: true });
-  guard.uninstall();
-  expect(guard.violations).toEqual([]);
+  sandbox.close();
 });
 
 const grpcConfig = (over: Record<string, unknown>) =>

@@ -1,14 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATADOG_SITES } from '../../src/datadog/sites.ts';
 import { createSecretSource } from '../../src/secrets/source.ts';
 import { type GceMetadataFake, type GcpSecretManagerFake, startGceMetadata, startGcpSecretManager } from './fakes/gcp.ts';
 import { closedPort } from './fakes/server.ts';
 import { boot, bootFailure, secretsConfig } from './helpers/boot.ts';
-import { isolatedCloudEnv } from './helpers/env.ts';
-import { installLoopbackGuard, type LoopbackGuard } from './helpers/loopback-guard.ts';
+import { openCloudSandbox, type CloudSandbox } from './helpers/sandbox.ts';
 import { expectNoLeak } from './helpers/no-leak.ts';
 
 /**
@@ -25,26 +21,20 @@ const TOKEN = 'test-access-token-from-metadata';
 
 let fake: GcpSecretManagerFake;
 let metadata: GceMetadataFake;
-let guard: LoopbackGuard;
-let home: string;
-let restoreEnv: () => void;
+let sandbox: CloudSandbox;
 
 beforeAll(async () => {
-  guard = installLoopbackGuard();
-  home = mkdtempSync(join(tmpdir(), 'tinkr-gcp-home-'));
+  sandbox = openCloudSandbox('tinkr-gcp-home-');
   metadata = await startGceMetadata({ token: TOKEN, projectId: PROJECT });
   // Detection left at its default (unset), as in production; the fake answers the ping.
-  restoreEnv = isolatedCloudEnv(home, { GCE_METADATA_HOST: metadata.host, METADATA_SERVER_DETECTION: undefined });
+  sandbox.isolateEnv({ GCE_METADATA_HOST: metadata.host, METADATA_SERVER_DETECTION: undefined });
   fake = await startGcpSecretManager();
 });
 
 afterAll(async () => {
   await fake.close();
   await metadata.close();
-  restoreEnv();
-  rmSync(home, { recursive: true, force: true });
-  guard.uninstall();
-  expect(guard.violations).toEqual([]);
+  sandbox.close();
 });
 
 const gcp = (over: Record<string, unknown> = {}) =>
