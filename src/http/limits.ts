@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { ERROR_CODES, badRequest } from '../errors.ts';
-import { sendProblem, type Problem } from './problem.ts';
+import { badRequest } from '../errors.ts';
+import { problemOf, sendProblem } from './problem.ts';
 
 /**
  * Request limits at the edge, each answered with a 400 BAD_REQUEST problem naming what is too
@@ -51,16 +51,7 @@ export function clientErrorHandler(this: FastifyInstance, error: Error & { code?
   this.log.debug({ code: error.code }, 'client error');
   if (socket.writable) {
     const requestId = randomUUID();
-    const problem: Problem = {
-      type: 'about:blank',
-      title: ERROR_CODES.BAD_REQUEST.title,
-      status: 400,
-      code: 'BAD_REQUEST',
-      detail: `${path}: ${message}`,
-      request_id: requestId,
-      errors: [{ path, message }],
-    };
-    const body = JSON.stringify(problem);
+    const body = JSON.stringify(problemOf(badRequest(path, message), requestId));
     // end() flushes the answer, then closes; Node's own handler does the same.
     socket.end(
       'HTTP/1.1 400 Bad Request\r\n' +

@@ -13,16 +13,22 @@ export interface Problem {
   errors?: FieldError[];
 }
 
-export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
+/** The problem body an AppError stands for. */
+export function problemOf(error: AppError, requestId: string): Problem {
   const problem: Problem = {
     type: 'about:blank',
     title: ERROR_CODES[error.code].title,
     status: error.status,
     code: error.code,
     detail: error.message,
-    request_id: String(reply.request.id),
+    request_id: requestId,
   };
   if (error.errors && error.errors.length > 0) problem.errors = error.errors;
+  return problem;
+}
+
+export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
+  const problem = problemOf(error, String(reply.request.id));
   if (error.retryAfterS !== undefined) reply.header('retry-after', String(Math.ceil(error.retryAfterS)));
   if (error.code === 'UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer');
   return reply.code(error.status).type('application/problem+json').send(problem);

@@ -1,6 +1,7 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { badRequest } from '../errors.ts';
+import { shortHash } from '../hash.ts';
 
 /**
  * `next_cursor`: an opaque, signed, expiring token. It pins the absolute range of the first
@@ -69,5 +70,5 @@ export function createCursorCodec(secret: Uint8Array, clock: Clock, ttlMs = CURS
 /** A short, stable fingerprint of the parameters that define a result set. */
 export function fingerprint(parts: Record<string, unknown>): string {
   const canonical = JSON.stringify(Object.keys(parts).sort().map((k) => [k, parts[k] ?? null]));
-  return createHash('sha256').update(canonical).digest('base64url').slice(0, 22);
+  return shortHash(canonical, 22);
 }

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { AppError, badRequest } from '../errors.ts';
+import { shortHash } from '../hash.ts';
 import { anyOf, type Token } from '../datadog/search-syntax.ts';
 
 /**
@@ -32,7 +32,7 @@ export function isScoped(scope: Scope): boolean {
 export function scopePartition(scope: Scope): string {
   if (!isScoped(scope)) return '';
   const services = scope.services ? [...new Set(scope.services)].sort() : null;
-  return createHash('sha256').update(JSON.stringify([services, scope.env ?? null])).digest('base64url').slice(0, 16);
+  return shortHash(JSON.stringify([services, scope.env ?? null]), 16);
 }
 
 function forbidden(what: 'service' | 'env', values: readonly string[]): AppError {

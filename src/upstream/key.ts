@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { shortHash } from '../hash.ts';
 import type { UpstreamRequest } from './types.ts';
 
 /**
@@ -32,7 +33,7 @@ export function requestKey(request: Omit<UpstreamRequest, 'window'>, partition: 
  * the account behind the key, and rotation may change the account), useless to recover the key.
  */
 export function keyFingerprint(apiKey: string): string {
-  return createHash('sha256').update(`tinkr-key-fingerprint\u0000${apiKey}`).digest('base64url').slice(0, 12);
+  return shortHash(`tinkr-key-fingerprint\u0000${apiKey}`, 12);
 }
 
 /** Remembers the fingerprint of the last key seen, so the hot path hashes once per rotation. */

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { errorForFailure } from '../datadog/errors.ts';
 import { DEFAULT_RETRY_AFTER_S } from '../datadog/rate-limit-headers.ts';
 import type { DatadogTransport } from '../datadog/transport.ts';
 import { AppError, isAppError } from '../errors.ts';
+import { shortHash } from '../hash.ts';
 import type { Telemetry } from '../telemetry.ts';
 import {
   BudgetDenied,
@@ -111,7 +111,7 @@ export interface UpstreamPipeline extends Upstream {
 export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
   const policy = deps.policy ?? DEFAULT_UPSTREAM_POLICY;
   const { clock } = deps;
-  const origin = createHash('sha256').update(deps.baseUrl).digest('base64url').slice(0, 12);
+  const origin = shortHash(deps.baseUrl, 12);
   const fingerprint = fingerprintCache();
 
   const cache = createResponseCache(
@@ -244,21 +244,13 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
 
   function staleReply(answer: CachedAnswer, denied: BudgetDenied, family: Family): UpstreamReply {
     const ageS = Math.max(0, Math.floor((clock.now() - answer.fetchedAt) / 1000));
-    const warnings: Record<BudgetDenied['reason'], Warning> = {
-      reserve: {
-        code: 'budget_reserve',
-        message: `Datadog's ${family} budget is down to the reserve kept for requests with nothing cached; this answer is from the cache, ${ageS} s old`,
-      },
-      pacing: {
-        code: 'budget_pacing',
-        message: `Datadog's ${family} budget is being spread to last until its reset (in ${denied.retryAfterS} s); this answer is from the cache, ${ageS} s old`,
-      },
-      exhausted: {
-        code: 'budget_exhausted',
-        message: `Datadog's ${family} budget is spent (next call in ${denied.retryAfterS} s); this answer is from the cache, ${ageS} s old`,
-      },
-    };
-    const warning = warnings[denied.reason];
+    const why =
+      denied.reason === 'reserve'
+        ? 'is down to the reserve kept for requests with nothing cached'
+        : denied.reason === 'pacing'
+          ? `is being spread to last until its reset (in ${denied.retryAfterS} s)`
+          : `is spent (next call in ${denied.retryAfterS} s)`;
+    const warning: Warning = { code: `budget_${denied.reason}`, message: `Datadog's ${family} budget ${why}; this answer is from the cache, ${ageS} s old` };
     const reply: UpstreamReply = { body: answer.body, fetchedAt: answer.fetchedAt, cache: 'stale', warnings: [warning] };
     if (answer.window) reply.window = answer.window;
     return reply;
