@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../src/auth/keyring.ts';
-import { DEFAULT_DEMO_KEYS } from '../src/simulator/index.ts';
+import { envOnlyStart } from './helpers/cli.ts';
 import { freePort } from './helpers/free-port.ts';
 import { scrape, valueOf } from './helpers/prometheus.ts';
 import { startTestSimulator, type TestSimulator } from './helpers/simulator.ts';
@@ -90,14 +89,8 @@ beforeAll(async () => {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: scratch,
-      TINKR_BACKEND: 'datadog',
-      DD_API_KEY: DEFAULT_DEMO_KEYS.apiKey,
-      DD_APP_KEY: DEFAULT_DEMO_KEYS.appKey,
-      DD_API_URL: sim.url,
       // One caller sends the whole burst: its per-key quota is off, as for a trusted batch client.
-      TINKR_API_KEYS: JSON.stringify([{ hash: sha256Hex(TOKEN), subject: 'burst', roles: ['viewer'], quota: 'off' }]),
-      HOST: '127.0.0.1',
-      PORT: '0',
+      ...envOnlyStart(sim.url, { token: TOKEN, subject: 'burst', quota: 'off' }),
       TINKR_METRICS_PORT: String(await freePort()),
     },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],

@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../src/auth/keyring.ts';
-import { DEFAULT_DEMO_KEYS } from '../src/simulator/index.ts';
+import { envOnlyStart } from './helpers/cli.ts';
 import { eventually } from './helpers/eventually.ts';
 import { openSocket } from './helpers/raw-http.ts';
 import { startTestSimulator, type TestSimulator } from './helpers/simulator.ts';
@@ -51,13 +50,7 @@ async function startMain(extraEnv: Record<string, string> = {}): Promise<Child> 
     env: {
       PATH: process.env.PATH ?? '',
       HOME: scratch,
-      TINKR_BACKEND: 'datadog',
-      DD_API_KEY: DEFAULT_DEMO_KEYS.apiKey,
-      DD_APP_KEY: DEFAULT_DEMO_KEYS.appKey,
-      DD_API_URL: sim.url,
-      TINKR_API_KEYS: JSON.stringify([{ hash: sha256Hex(TOKEN), subject: 'shutdown-test', roles: ['viewer'] }]),
-      HOST: '127.0.0.1',
-      PORT: '0',
+      ...envOnlyStart(sim.url, { token: TOKEN, subject: 'shutdown-test' }),
       TINKR_METRICS_PORT: '0',
       ...extraEnv,
     },

@@ -3,6 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sha256Hex } from '../../src/auth/keyring.ts';
+import { DEFAULT_DEMO_KEYS } from '../../src/simulator/index.ts';
 import { VIOLATIONS_MARKER } from '../secrets/helpers/loopback-guard.ts';
 
 export { VIOLATIONS_MARKER };
@@ -178,4 +180,21 @@ export function startCli(args: readonly string[], options: CliOptions): Promise<
       });
     });
   });
+}
+
+/**
+ * The variables of a start from the environment alone, as Datadog's backend docs give it, in
+ * front of the simulator at `simUrl` (its demo keys), with one caller, on a free loopback port.
+ */
+export function envOnlyStart(simUrl: string, caller: { token: string; subject: string; quota?: 'off' }): Record<string, string> {
+  const key = { hash: sha256Hex(caller.token), subject: caller.subject, roles: ['viewer'], ...(caller.quota ? { quota: caller.quota } : {}) };
+  return {
+    TINKR_BACKEND: 'datadog',
+    DD_API_KEY: DEFAULT_DEMO_KEYS.apiKey,
+    DD_APP_KEY: DEFAULT_DEMO_KEYS.appKey,
+    DD_API_URL: simUrl,
+    TINKR_API_KEYS: JSON.stringify([key]),
+    HOST: '127.0.0.1',
+    PORT: '0',
+  };
 }
