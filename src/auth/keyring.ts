@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ApiKeyConfig, QuotaConfig, Role } from '../config/schema.ts';
-import type { Scope } from '../service/scope.ts';
+import { scopePartition, type Scope } from '../service/scope.ts';
 import { parseDuration } from '../time/duration.ts';
 import { permissionsOf, type Permission } from './roles.ts';
 
@@ -16,8 +16,10 @@ export interface Caller {
   roles: readonly Role[];
   permissions: ReadonlySet<Permission>;
   scope: Scope;
-  /** A short, non-secret id of the key (for quotas, cache partitioning, logs). */
+  /** A short, non-secret id of the key (for quotas, logs). */
   keyId: string;
+  /** The scope's cache partition (scopePartition), worked out once with the keyring. */
+  partition: string;
   quota: Quota | undefined;
 }
 
@@ -28,7 +30,15 @@ export function resolveQuota(config: QuotaConfig): Quota | undefined {
 
 /** The caller of a server started with `auth.mode = "none"`. */
 export function anonymousCaller(quota: QuotaConfig): Caller {
-  return { subject: 'anonymous', roles: ['viewer'], permissions: permissionsOf(['viewer']), scope: {}, keyId: 'anonymous', quota: resolveQuota(quota) };
+  return {
+    subject: 'anonymous',
+    roles: ['viewer'],
+    permissions: permissionsOf(['viewer']),
+    scope: {},
+    keyId: 'anonymous',
+    partition: scopePartition({}),
+    quota: resolveQuota(quota),
+  };
 }
 
 /** Longest bearer token considered; a longer one is not one of ours. */
@@ -48,12 +58,14 @@ export interface Keyring {
 export function createKeyring(keys: readonly ApiKeyConfig[], defaultQuota: QuotaConfig): Keyring {
   const byHash = new Map<string, Caller>();
   for (const key of keys) {
+    const scope: Scope = { services: key.services, env: key.env };
     byHash.set(key.hash, {
       subject: key.subject,
       roles: key.roles,
       permissions: permissionsOf(key.roles),
-      scope: { services: key.services, env: key.env },
+      scope,
       keyId: key.hash.slice(0, 12),
+      partition: scopePartition(scope),
       quota: resolveQuota(key.quota ?? defaultQuota),
     });
   }

@@ -4,7 +4,6 @@ import { bearerToken, type Caller, type Keyring } from '../auth/keyring.ts';
 import type { Permission } from '../auth/roles.ts';
 import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
-import { scopePartition } from '../service/scope.ts';
 import type { CallContext } from '../upstream/types.ts';
 import { sendProblem } from './problem.ts';
 
@@ -76,7 +75,7 @@ export const requestContext = fp<RequestContextOptions>(
         signal: controller.signal,
         deadline: options.clock.now() + options.requestTimeoutMs,
         noCache: /\bno-cache\b/i.test(request.headers['cache-control'] ?? ''),
-        partition: scopePartition(caller.scope),
+        partition: caller.partition,
         stats: { upstreamCalls: 0 },
       };
     });
