@@ -102,15 +102,25 @@ export const loadShedding = fp<LoadSheddingDeps>(
 
     if (!deps.limits) return;
     const limits = deps.limits;
+    const sampleIntervalMs = limits.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
     let lastWarning = -Infinity;
+    /** When the server started listening; the loop's delay before that was the boot's, not load. */
+    let listeningAt: number | undefined;
+    app.addHook('onListen', async () => {
+      listeningAt = deps.clock.now();
+    });
     await app.register(underPressure, {
       maxEventLoopDelay: limits.maxEventLoopDelayMs,
       maxHeapUsedBytes: limits.maxHeapUsedBytes ?? defaultMaxHeapUsedBytes(),
       maxRssBytes: limits.maxRssBytes,
-      sampleInterval: limits.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS,
+      sampleInterval: sampleIntervalMs,
       pressureHandler: async (request, _reply, type, value) => {
         if (exempt(request)) return;
         const reason = REASONS[type] ?? 'event_loop_delay';
+        // A lag sample only counts once it was taken wholly while serving: the boot (module
+        // compilation, route setup) blocks the loop on a slow or busy machine, and an interval
+        // with no sample at all (under-pressure reports it as infinite) measured nothing.
+        if (reason === 'event_loop_delay' && (!Number.isFinite(value) || listeningAt === undefined || deps.clock.now() - listeningAt < 2 * sampleIntervalMs)) return;
         deps.telemetry.requestShed(reason);
         const now = deps.clock.now();
         if (now - lastWarning >= SHED_LOG_INTERVAL_MS) {
