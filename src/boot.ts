@@ -68,7 +68,16 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const site = effectiveSite(config.datadog, initial.site);
   const baseUrl = datadogBaseUrl(config.datadog, site);
   const transport = createDatadogTransport({ baseUrl, userAgent: `tinkr-server/${VERSION}` });
-  const upstream = createUpstreamPipeline({ transport, credentials, clock, telemetry, baseUrl, policy: config.upstream });
+  const engine = createUpstreamPipeline({
+    transport,
+    credentials,
+    clock,
+    telemetry,
+    baseUrl,
+    requestTimeoutMs: config.server.requestTimeoutMs,
+    policy: config.upstream,
+    log,
+  });
 
   let draining = false;
   const readiness = (): Readiness => {
@@ -95,9 +104,8 @@ export async function startServer(config: Config, options: StartOptions): Promis
     corsOrigins: config.server.corsOrigins,
     requestTimeoutMs: config.server.requestTimeoutMs,
     maxRangeMs: config.maxRangeMs,
-    steps: config.upstream.cache.steps,
     maxPages: config.upstream.maxPages,
-    upstream,
+    engine,
     clock,
     cursorSecret: config.server.cursorSecret ? Buffer.from(config.server.cursorSecret, 'utf8') : randomBytes(32),
     logger: log,

@@ -22,8 +22,7 @@ import { registerTracesRoutes } from './routes/traces.ts';
 import { createCursorCodec } from './service/cursor.ts';
 import { noTelemetry, type Telemetry } from './telemetry.ts';
 import { MAX_PAGES_PER_REQUEST } from './upstream/paging.ts';
-import { DEFAULT_STEPS, type StepTable } from './upstream/step.ts';
-import type { Upstream } from './upstream/types.ts';
+import type { Engine } from './upstream/answer.ts';
 
 /** Everything the app needs, passed in: tests build it with fakes, main.ts with the real parts. */
 export interface ServerDeps {
@@ -36,11 +35,10 @@ export interface ServerDeps {
   corsOrigins?: readonly string[];
   requestTimeoutMs: number;
   maxRangeMs: { logs: number; traces: number; metrics: number };
-  /** Time buckets of relative ranges; the same table the upstream cache was given. */
-  steps?: StepTable;
   /** Most upstream pages one search request may cost; default MAX_PAGES_PER_REQUEST. */
   maxPages?: number;
-  upstream: Upstream;
+  /** Every finished answer and Datadog call (upstream/pipeline.ts builds the real one). */
+  engine: Engine;
   clock: Clock;
   /** HMAC key of `next_cursor`. */
   cursorSecret: Uint8Array;
@@ -143,14 +141,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   const routeDeps = {
     query: {
-      upstream: deps.upstream,
-      clock: deps.clock,
+      engine: deps.engine,
       cursors: createCursorCodec(deps.cursorSecret, deps.clock),
       maxRangeMs: deps.maxRangeMs,
-      steps: deps.steps ?? DEFAULT_STEPS,
       maxPages: deps.maxPages ?? MAX_PAGES_PER_REQUEST,
     },
     telemetry,
+    clock: deps.clock,
   };
   registerHealthRoutes(app, { version: deps.version, profileName: deps.profileName, profiles: deps.profiles, readiness: deps.readiness });
   registerLogsRoute(app, routeDeps);

@@ -31,6 +31,11 @@ export interface Telemetry {
   /** How a query route's answer was obtained. */
   cacheOutcome(family: Family, status: CacheStatus): void;
   /**
+   * A background refresh of an answer served stale (stale-while-revalidate): `refreshed`, held
+   * back by the budget (`denied`), or `failed`.
+   */
+  cacheRefresh(family: Family, outcome: CacheRefreshOutcome): void;
+  /**
    * The budget gate held a call back: it `waited` for a reset and then sent, kept the `reserve`
    * or `paced` the budget by answering from the cache, or found the budget `exhausted` (stale
    * answer or 429).
@@ -41,6 +46,7 @@ export interface Telemetry {
 }
 
 export type BudgetGateOutcome = 'waited' | 'reserve' | 'paced' | 'exhausted';
+export type CacheRefreshOutcome = 'refreshed' | 'denied' | 'failed';
 
 export const noTelemetry: Telemetry = {
   httpRequestStarted: () => {},
@@ -49,6 +55,7 @@ export const noTelemetry: Telemetry = {
   upstreamCall: () => {},
   rateLimit: () => {},
   cacheOutcome: () => {},
+  cacheRefresh: () => {},
   budgetGate: () => {},
   secretsRefresh: () => {},
 };

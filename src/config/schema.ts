@@ -17,7 +17,7 @@ import {
   DEFAULT_IMMUTABLE_TTL_MS,
   DEFAULT_INGESTION_DELAY_MS,
   DEFAULT_MAX_STALE_MS,
-} from '../upstream/cache.ts';
+} from '../upstream/answer-cache.ts';
 import { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED } from '../upstream/concurrency.ts';
 import { MAX_PAGES_PER_REQUEST } from '../upstream/paging.ts';
 import { checkStepTable, DEFAULT_STEPS } from '../upstream/step.ts';

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { bearerToken, type Caller, type Keyring } from '../auth/keyring.ts';
 import type { Permission } from '../auth/roles.ts';
@@ -38,10 +38,57 @@ export class DeadlineExceeded extends Error {
   }
 }
 
+/** The reason a request's deadline timer is stopped once it is answered (fixed: no DOMException per request). */
+const ANSWERED = new Error('the request was answered');
+
 /**
- * Authenticates every non-public request and gives it a deadline: one AbortSignal that fires
- * at `request_timeout_ms` or when the caller disconnects, so no upstream work outlives its use.
+ * A request's CallContext. Its deadline machinery (an AbortSignal that fires at
+ * `request_timeout_ms` or when the caller disconnects, so no upstream work outlives its use) is
+ * built the first time something reads `signal`, which only a request going upstream does: a
+ * cache hit costs no controller, timer or listener.
  */
+class RequestCall implements CallContext {
+  readonly deadline: number;
+  readonly noCache: boolean;
+  readonly partition: string;
+  readonly stats = { upstreamCalls: 0 };
+  readonly #reply: FastifyReply;
+  readonly #clock: Clock;
+  #signal: AbortSignal | undefined;
+
+  constructor(reply: FastifyReply, options: Pick<RequestContextOptions, 'clock' | 'requestTimeoutMs'>, noCache: boolean, partition: string) {
+    this.#reply = reply;
+    this.#clock = options.clock;
+    this.deadline = options.clock.now() + options.requestTimeoutMs;
+    this.noCache = noCache;
+    this.partition = partition;
+  }
+
+  get signal(): AbortSignal {
+    return (this.#signal ??= this.#arm());
+  }
+
+  #arm(): AbortSignal {
+    const controller = new AbortController();
+    const settled = new AbortController();
+    const raw = this.#reply.raw;
+    this.#clock.sleep(Math.max(0, this.deadline - this.#clock.now()), settled.signal).then(
+      () => controller.abort(new DeadlineExceeded()),
+      () => {},
+    );
+    const gone = (): void => {
+      if (!raw.writableFinished) controller.abort(new Error('the caller went away'));
+      settled.abort(ANSWERED);
+    };
+    // 'close' comes after the answer is sent, or earlier when the caller hangs up (perhaps
+    // already: then the work is cancelled at once).
+    if (raw.closed) gone();
+    else raw.once('close', gone);
+    return controller.signal;
+  }
+}
+
+/** Authenticates every non-public request and gives it a CallContext (see RequestCall). */
 export const requestContext = fp<RequestContextOptions>(
   async (app: FastifyInstance, options) => {
     app.decorateRequest('caller', null as unknown as Caller);
@@ -59,25 +106,7 @@ export const requestContext = fp<RequestContextOptions>(
         return sendProblem(reply, new AppError('FORBIDDEN', `this key's roles (${roles}) do not allow ${permission}; it needs viewer, oncall or sre-lead`));
       }
       request.caller = caller;
-
-      const controller = new AbortController();
-      const settled = new AbortController();
-      options.clock.sleep(options.requestTimeoutMs, settled.signal).then(
-        () => controller.abort(new DeadlineExceeded()),
-        () => {},
-      );
-      // 'close' comes after the answer is sent, or earlier when the caller hangs up.
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) controller.abort(new Error('the caller went away'));
-        settled.abort();
-      });
-      request.upstream = {
-        signal: controller.signal,
-        deadline: options.clock.now() + options.requestTimeoutMs,
-        noCache: /\bno-cache\b/i.test(request.headers['cache-control'] ?? ''),
-        partition: caller.partition,
-        stats: { upstreamCalls: 0 },
-      };
+      request.upstream = new RequestCall(reply, options, /\bno-cache\b/i.test(request.headers['cache-control'] ?? ''), caller.partition);
     });
   },
   { name: 'request-context' },

@@ -9,7 +9,7 @@ import {
   tinkrTracesResponse,
 } from '../schemas/tinkr.ts';
 import { tinkrLogs, tinkrMetrics, tinkrTraces } from '../service/tinkr.ts';
-import { markCache, typed, type RouteDeps } from './deps.ts';
+import { sendAnswer, typed, type RouteDeps } from './deps.ts';
 
 /** The routes the public Tinkr CLI calls (DESIGN §4.5). */
 export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void {
@@ -27,9 +27,7 @@ export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void
       },
     },
     async (request, reply) => {
-      const { entries, ...answer } = await tinkrLogs(request.body, request.caller.scope, deps.query, request.upstream);
-      markCache(reply, deps, 'logs', answer);
-      return { entries };
+      return sendAnswer(reply, deps, 'logs', await tinkrLogs(request.body, request.caller.scope, deps.query, request.upstream));
     },
   );
 
@@ -45,9 +43,7 @@ export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void
       },
     },
     async (request, reply) => {
-      const { points, ...answer } = await tinkrMetrics(request.body, request.caller.scope, deps.query, request.upstream);
-      markCache(reply, deps, 'metrics', answer);
-      return { points };
+      return sendAnswer(reply, deps, 'metrics', await tinkrMetrics(request.body, request.caller.scope, deps.query, request.upstream));
     },
   );
 
@@ -63,9 +59,7 @@ export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void
       },
     },
     async (request, reply) => {
-      const { traces, ...answer } = await tinkrTraces(request.body, request.caller.scope, deps.query, request.upstream);
-      markCache(reply, deps, 'spans', answer);
-      return { traces };
+      return sendAnswer(reply, deps, 'spans', await tinkrTraces(request.body, request.caller.scope, deps.query, request.upstream));
     },
   );
 }

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { badRequest } from '../errors.ts';
 import { shortHash } from '../hash.ts';
@@ -26,17 +26,25 @@ export const CURSOR_TTL_MS = 60 * 60 * 1000;
 export const MAX_CURSOR_LENGTH = 4096;
 
 export interface CursorCodec {
-  encode(state: CursorState): string;
+  /**
+   * A signed token for `state`, valid for the cursor lifetime after `servedUntil` (default now):
+   * a cursor inside a cached answer is valid for as long as that answer may be served, plus
+   * the usual lifetime, and then expires.
+   */
+  encode(state: CursorState, servedUntil?: number): string;
   /** The state, or BAD_REQUEST when the cursor is forged, expired, or for other parameters. */
   decode(token: string, kind: CursorState['kind'], fingerprint: string): CursorState;
 }
 
 export function createCursorCodec(secret: Uint8Array, clock: Clock, ttlMs = CURSOR_TTL_MS): CursorCodec {
-  const sign = (payload: string) => createHmac('sha256', secret).update(payload).digest();
+  // Imported once: an HMAC over a raw secret re-imports the key on every call.
+  const key = createSecretKey(secret);
+  const sign = (payload: string) => createHmac('sha256', key).update(payload).digest();
   return {
-    encode(state) {
+    encode(state, servedUntil) {
+      const expires = Math.max(clock.now(), servedUntil ?? 0) + ttlMs;
       const payload = Buffer.from(
-        JSON.stringify({ k: state.kind, p: state.fingerprint, f: state.fromMs, t: state.toMs, s: state.stepMs, a: state.after, e: clock.now() + ttlMs }),
+        JSON.stringify({ k: state.kind, p: state.fingerprint, f: state.fromMs, t: state.toMs, s: state.stepMs, a: state.after, e: expires }),
       ).toString('base64url');
       return `${payload}.${sign(payload).toString('base64url')}`;
     },

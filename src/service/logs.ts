@@ -2,9 +2,10 @@ import { statusesFor, type Level } from '../datadog/levels.ts';
 import { LOGS_PAGE_MAX, logsSearchRequest, readLogsPage, type LogRecord, type StorageTier } from '../datadog/logs.ts';
 import { allOf, anyOf, group } from '../datadog/search-syntax.ts';
 import type { TimeParams } from '../time/range.ts';
+import type { Answer, AnswerQuery } from '../upstream/answer.ts';
 import type { CallContext } from '../upstream/types.ts';
 import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
-import { pagedSearch, type SearchResult } from './paged-search.ts';
+import { pagedSearch, searchBody, type SearchResult } from './paged-search.ts';
 import { validQuery } from './query-check.ts';
 import { envWithin, scopeClauses, servicesWithin, type Scope } from './scope.ts';
 
@@ -33,11 +34,21 @@ export function composeLogsQuery(params: Pick<LogsParams, 'services' | 'levels' 
   ]);
 }
 
-export function searchLogs(params: LogsParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<SearchResult<LogRecord>> {
+/**
+ * The engine query of a logs search; `route` and `render` let the Tinkr route shape the same
+ * search its own way (service/tinkr.ts).
+ */
+export function logsQuery(
+  params: LogsParams,
+  scope: Scope,
+  deps: QueryDeps,
+  as: { route: string; render: (result: SearchResult<LogRecord>) => unknown } = { route: 'logs', render: searchBody },
+): AnswerQuery {
   const query = composeLogsQuery(params, scope);
   return pagedSearch(
     {
       kind: 'logs',
+      route: as.route,
       query,
       parameters: { sort: params.sort, storageTier: params.storageTier, indexes: params.indexes },
       time: params.time,
@@ -60,6 +71,11 @@ export function searchLogs(params: LogsParams, scope: Scope, deps: QueryDeps, ct
       read: readLogsPage,
     },
     deps,
-    ctx,
+    as.render,
   );
+}
+
+/** `GET /logs`: the finished answer. */
+export function searchLogs(params: LogsParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
+  return deps.engine.answer(logsQuery(params, scope, deps), ctx);
 }

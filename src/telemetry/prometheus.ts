@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
-import type { BudgetGateOutcome, HttpExchange, ShedReason, Telemetry } from '../telemetry.ts';
+import type { BudgetGateOutcome, CacheRefreshOutcome, HttpExchange, ShedReason, Telemetry } from '../telemetry.ts';
 import type { CacheStatus, Family } from '../upstream/types.ts';
 
 /**
@@ -72,6 +72,12 @@ function createMetrics(registry: Registry) {
     cache: new Counter({
       name: 'tinkr_cache_outcomes_total',
       help: 'How query answers were obtained (hit, miss, coalesced, stale, bypass), as in x-tinkr-cache.',
+      labelNames: ['family', 'outcome'],
+      registers,
+    }),
+    cacheRefreshes: new Counter({
+      name: 'tinkr_cache_refreshes_total',
+      help: 'Background refreshes of answers served stale while they are refreshed (refreshed, denied by the budget, failed).',
       labelNames: ['family', 'outcome'],
       registers,
     }),
@@ -156,6 +162,9 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
     cacheOutcome(family: Family, status: CacheStatus) {
       m.cache.inc({ family, outcome: status });
       if (status === 'coalesced') m.coalesced.inc({ family });
+    },
+    cacheRefresh(family: Family, outcome: CacheRefreshOutcome) {
+      m.cacheRefreshes.inc({ family, outcome });
     },
     secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed') {
       m.secretsRefreshes.inc({ outcome });

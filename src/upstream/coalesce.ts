@@ -37,6 +37,9 @@ export interface Coalescer {
  */
 export const MAX_FLIGHTS = 10_000;
 
+/** The reason given when a settled flight's timer is stopped (a fixed one: no DOMException per flight). */
+const SETTLED = new Error('the flight settled');
+
 /** Why a shared call was aborted. */
 export class FlightAbandoned extends Error {
   constructor(why: 'every caller went away' | 'the latest deadline passed') {
@@ -85,7 +88,7 @@ export function createCoalescer(clock: Clock, maxFlights = MAX_FLIGHTS): Coalesc
     flights.set(key, entry);
     entry.promise = (async () => begin(flight))().finally(() => {
       forget(key, entry);
-      entry.settled.abort();
+      entry.settled.abort(SETTLED);
     });
     // Every waiter may have gone before it settles; its failure is then nobody's to handle.
     entry.promise.catch(() => {});

@@ -82,7 +82,7 @@ export function createDatadogClient(deps: DatadogClientDeps): Upstream {
           throw errorForFailure(error, request.family, ctx.signal.aborted);
         }
         if (response.status >= 200 && response.status < 300) {
-          return { body: parseBody(response, request), cache: 'miss', fetchedAt: deps.clock.now(), bytes: response.text.length };
+          return { body: parseBody(response, request), fetchedAt: deps.clock.now(), bytes: response.text.length };
         }
         if ((response.status === 401 || response.status === 403) && !refreshedKeys) {
           refreshedKeys = true;
