@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { anonymousCaller, createKeyring } from './auth/keyring.ts';
 import type { Clock } from './clock.ts';
@@ -14,11 +14,13 @@ import { frameworkErrorHandler, registerProblemHandlers } from './http/problem.t
 import { quotas } from './http/quota.ts';
 import { requestContext } from './http/request-context.ts';
 import { requestMetrics, UNMATCHED_ROUTE } from './http/request-metrics.ts';
+import { routeValidatorCompiler } from './http/validation.ts';
 import { registerHealthRoutes, type Readiness } from './routes/health.ts';
 import { registerLogsRoute } from './routes/logs.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerTinkrRoutes } from './routes/tinkr.ts';
 import { registerTracesRoutes } from './routes/traces.ts';
+import { accessLogger } from './logging.ts';
 import { createCursorCodec } from './service/cursor.ts';
 import { noTelemetry, type Telemetry } from './telemetry.ts';
 import { MAX_PAGES_PER_REQUEST } from './upstream/paging.ts';
@@ -75,7 +77,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   const telemetry = deps.telemetry ?? noTelemetry;
 
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(routeValidatorCompiler);
   // Response schemas document the API and type the handlers; answers are built from typed
   // records, so re-validating thousands of log lines on the way out would only cost time.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -120,11 +122,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   await app.register(quotas, { clock: deps.clock });
 
-  app.addHook('onSend', async (request, reply) => {
+  // Synchronous hooks (done callbacks): every request runs them, and a promise each is measurable.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
+    done(null, payload);
   });
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
+  const access = deps.logger ? accessLogger(deps.logger) : undefined;
+  app.addHook('onResponse', (request, reply, done) => {
+    access?.info(
       {
         req_id: request.id,
         method: request.method,
@@ -137,6 +142,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       },
       'request',
     );
+    done();
   });
 
   const routeDeps = {

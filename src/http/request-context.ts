@@ -38,9 +38,6 @@ export class DeadlineExceeded extends Error {
   }
 }
 
-/** The reason a request's deadline timer is stopped once it is answered (fixed: no DOMException per request). */
-const ANSWERED = new Error('the request was answered');
-
 /**
  * A request's CallContext. Its deadline machinery (an AbortSignal that fires at
  * `request_timeout_ms` or when the caller disconnects, so no upstream work outlives its use) is
@@ -70,15 +67,11 @@ class RequestCall implements CallContext {
 
   #arm(): AbortSignal {
     const controller = new AbortController();
-    const settled = new AbortController();
     const raw = this.#reply.raw;
-    this.#clock.sleep(Math.max(0, this.deadline - this.#clock.now()), settled.signal).then(
-      () => controller.abort(new DeadlineExceeded()),
-      () => {},
-    );
+    const cancel = this.#clock.after(this.deadline - this.#clock.now(), () => controller.abort(new DeadlineExceeded()));
     const gone = (): void => {
       if (!raw.writableFinished) controller.abort(new Error('the caller went away'));
-      settled.abort(ANSWERED);
+      cancel();
     };
     // 'close' comes after the answer is sent, or earlier when the caller hangs up (perhaps
     // already: then the work is cancelled at once).

@@ -61,11 +61,13 @@ export function searchPages<T>(source: PageSource<T>, range: TimeRange, io: Answ
  */
 export function pagedSearch<T>(spec: PagedSearchSpec<T>, deps: QueryDeps, render: (result: SearchResult<T>) => unknown = searchBody): AnswerQuery {
   const written = readTime(spec.time, spec.defaultSpanMs, spec.cursor !== undefined);
-  const print = fingerprint({ kind: spec.kind, query: spec.query, ...spec.parameters, time: written.key });
+  // Hashed only when a cursor is read or signed: a cache hit never needs it.
+  let print: string | undefined;
+  const cursorPrint = () => (print ??= fingerprint({ kind: spec.kind, query: spec.query, ...spec.parameters, time: written.key }));
   let time: TimeSpec;
   let resumeAt: string | undefined;
   if (spec.cursor) {
-    const state = deps.cursors.decode(spec.cursor, spec.kind, print);
+    const state = deps.cursors.decode(spec.cursor, spec.kind, cursorPrint());
     // The cursor pins the first page's (snapped) range: later pages are absolute.
     time = { kind: 'pinned', fromMs: state.fromMs, toMs: state.toMs, stepMs: state.stepMs };
     resumeAt = state.after;
@@ -76,13 +78,14 @@ export function pagedSearch<T>(spec: PagedSearchSpec<T>, deps: QueryDeps, render
   return {
     family: spec.kind,
     route: spec.route,
-    identity: [print, spec.limit, resumeAt ?? null],
+    // What the cursor fingerprint covers (the cache key hashes it), and the page asked for.
+    identity: [spec.kind, spec.query, spec.parameters, written.key, spec.limit, resumeAt ?? null],
     time,
     maxRangeMs: spec.maxRangeMs,
     async produce(range, io) {
       const result = await searchPages(spec, range, io, spec.limit, deps.maxPages, resumeAt);
       const next = result.after
-        ? deps.cursors.encode({ kind: spec.kind, fingerprint: print, fromMs: range.fromMs, toMs: range.toMs, stepMs: range.stepMs, after: result.after }, io.servedUntil)
+        ? deps.cursors.encode({ kind: spec.kind, fingerprint: cursorPrint(), fromMs: range.fromMs, toMs: range.toMs, stepMs: range.stepMs, after: result.after }, io.servedUntil)
         : null;
       return render({
         data: result.items,

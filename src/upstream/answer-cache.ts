@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { timeSpecKey, type TimeRange } from '../time/range.ts';
 import type { AnswerQuery } from './answer.ts';
@@ -73,8 +73,8 @@ export type CacheRecord = CachedAnswer | { latest: string };
 
 export interface CacheKeys {
   key: string;
-  /** Set for relative ranges: shared by every bucket of one panel. */
-  series?: string;
+  /** For relative ranges: the key shared by every bucket of one panel (worked out when first needed). */
+  series?: () => string;
 }
 
 export interface CacheLookup {
@@ -110,7 +110,7 @@ export function recordBytes(storeKey: string, record: CacheRecord): number {
 }
 
 function hashKey(parts: unknown[]): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('base64url');
+  return hash('sha256', JSON.stringify(parts), 'base64url');
 }
 
 export function createAnswerCache(options: CacheOptions, store: Store<CacheRecord>, clock: Clock): AnswerCache {
@@ -133,14 +133,17 @@ export function createAnswerCache(options: CacheOptions, store: Store<CacheRecor
     keys(query, range, partition, origin) {
       const spec = timeSpecKey(query.time);
       const key = hashKey([origin, partition, query.route, query.identity, spec, range.fromMs, range.toMs]);
-      return range.relative ? { key, series: hashKey([origin, partition, query.route, query.identity, spec]) } : { key };
+      if (!range.relative) return { key };
+      // A hit never needs it: hashed on first use.
+      let series: string | undefined;
+      return { key, series: () => (series ??= hashKey([origin, partition, query.route, query.identity, spec])) };
     },
 
     async lookup(keys) {
       if (!options.enabled) return {};
       const exact = await answer(keys.key);
       if (exact || !keys.series) return exact ? { exact } : {};
-      const pointer = await store.get(`s:${keys.series}`);
+      const pointer = await store.get(`s:${keys.series()}`);
       const latest = pointer && 'latest' in pointer ? await answer(pointer.latest) : undefined;
       return latest ? { latest } : {};
     },
@@ -158,7 +161,7 @@ export function createAnswerCache(options: CacheOptions, store: Store<CacheRecor
       if (!options.enabled) return;
       const ttlMs = keptUntil - clock.now();
       await keep(`c:${keys.key}`, entry, ttlMs);
-      if (keys.series) await keep(`s:${keys.series}`, { latest: keys.key }, ttlMs);
+      if (keys.series) await keep(`s:${keys.series()}`, { latest: keys.key }, ttlMs);
     },
   };
 }

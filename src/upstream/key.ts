@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { shortHash } from '../hash.ts';
 import type { UpstreamRequest } from './types.ts';
 
@@ -25,7 +25,7 @@ export function canonicalJson(value: unknown): string {
  */
 export function requestKey(request: UpstreamRequest, partition: string, origin: string): string {
   const canonical = canonicalJson([origin, partition, request.method, request.path, request.query ?? null, request.body ?? null]);
-  return createHash('sha256').update(canonical).digest('base64url');
+  return hash('sha256', canonical, 'base64url');
 }
 
 /**

@@ -91,7 +91,7 @@ describe('answer cache', () => {
     await cache.store(keys, entry, NOW + 60 * MIN);
     // The answer (UTF-8 bytes, not characters) under its key, and the series pointer under its own.
     const answerCost = Buffer.byteLength(bodies[1]!) + `c:${keys.key}`.length + ENTRY_OVERHEAD_BYTES;
-    const pointerCost = keys.key.length + `s:${keys.series}`.length + ENTRY_OVERHEAD_BYTES;
+    const pointerCost = keys.key.length + `s:${keys.series!()}`.length + ENTRY_OVERHEAD_BYTES;
     expect(recordBytes(`c:${keys.key}`, entry)).toBe(answerCost);
     expect(store.bytes).toBe(answerCost + pointerCost);
     expect(store.size).toBe(2);
