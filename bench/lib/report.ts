@@ -116,7 +116,7 @@ function overheadVerdict(r: OverheadReport): string[] {
   if (m) {
     lines.push(
       `memory after ${m.queries} distinct ${m.rows}-row queries (${m.ok} ok, ${m.failed} failed; ${mb(m.answerBytes * m.queries)} MiB of answers, ${(m.answerBytes / 1024).toFixed(0)} kB each) with a ${mb(m.cacheMaxBytes)} MiB cache: ` +
-        `RSS ${mb(m.baseline.rss)} → ${mb(m.after.rss)} MiB (peak ${mb(m.after.maxRss)} MiB), heap ${mb(m.baseline.heapUsed)} → ${mb(m.after.heapUsed)} MiB, ` +
+        `RSS ${mb(m.baseline.rss)} → ${mb(m.after.rss)} MiB (peak ${mb(m.after.maxRss)} MiB), heap used ${mb(m.baseline.heapUsed)} → ${mb(m.after.heapUsed)} MiB (of ${mb(m.after.heapTotal)} reserved), ` +
         `array buffers ${mb(m.baseline.arrayBuffers)} → ${mb(m.after.arrayBuffers)} MiB (after a forced GC)`,
     );
   }

@@ -13,6 +13,8 @@ export interface CpuSample {
 export interface MemorySample {
   type: 'memory';
   rss: number;
+  /** V8 heap reserved (used or not) and in use. */
+  heapTotal: number;
   heapUsed: number;
   external: number;
   arrayBuffers: number;
@@ -39,8 +41,8 @@ export function serveProbes(target: { url: string; close(): Promise<void> }): vo
       // Twice: the first pass can leave garbage that only finalizers of the first released.
       gc?.();
       gc?.();
-      const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
-      send({ type: 'memory', rss, heapUsed, external, arrayBuffers, maxRss: process.resourceUsage().maxRSS * 1024 } satisfies MemorySample);
+      const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
+      send({ type: 'memory', rss, heapTotal, heapUsed, external, arrayBuffers, maxRss: process.resourceUsage().maxRSS * 1024 } satisfies MemorySample);
     } else if (message.type === 'close') {
       void target.close().then(() => process.exit(0));
     }

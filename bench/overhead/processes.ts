@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { SHIPPED_RUNTIME_ENV } from '../lib/runtime.ts';
 import type { CpuSample, Listening, MemorySample } from './probe.ts';
 
 /**
@@ -80,7 +81,8 @@ export async function startGatewayProcess(env: Record<string, string>, logFile: 
   try {
     const child = fork(GATEWAY_CHILD, [], {
       execArgv: ['--expose-gc'],
-      env: { PATH: process.env.PATH ?? '', ...env },
+      // Node and glibc settings as the image sets them: the server as it ships.
+      env: { PATH: process.env.PATH ?? '', ...SHIPPED_RUNTIME_ENV, ...env },
       stdio: ['ignore', log, 'inherit', 'ipc'],
     });
     return await measured(child, 'server');
