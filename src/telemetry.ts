@@ -1,3 +1,4 @@
+import type { KeyStatus } from './boot/key-check.ts';
 import type { RateLimitInfo } from './datadog/rate-limit-headers.ts';
 import type { CacheStatus, Family } from './upstream/types.ts';
 
@@ -38,6 +39,8 @@ export interface Telemetry {
   budgetGate(family: Family, outcome: BudgetGateOutcome): void;
   /** A secret re-fetch and how it ended. */
   secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed'): void;
+  /** The Datadog key check reached a new status (boot/key-check.ts). */
+  keysStatus(status: KeyStatus): void;
 }
 
 export type BudgetGateOutcome = 'waited' | 'reserve' | 'paced' | 'exhausted';
@@ -51,4 +54,5 @@ export const noTelemetry: Telemetry = {
   cacheOutcome: () => {},
   budgetGate: () => {},
   secretsRefresh: () => {},
+  keysStatus: () => {},
 };

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { KeyStatus } from '../boot/key-check.ts';
 import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
 import type { BudgetGateOutcome, HttpExchange, ShedReason, Telemetry } from '../telemetry.ts';
 import type { CacheStatus, Family } from '../upstream/types.ts';
@@ -18,6 +19,8 @@ export const UPSTREAM_DURATION_BUCKETS_S = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
  * from upstream headers, so a misbehaving upstream must not grow the series without bound.
  */
 export const MAX_RATE_LIMIT_NAMES = 50;
+/** Every status of the key check, each its own series so an alert can match `status="rejected"`. */
+const KEY_STATUSES: readonly KeyStatus[] = ['unchecked', 'ok', 'rejected', 'unreachable'];
 
 export interface PrometheusTelemetry extends Telemetry {
   readonly registry: Registry;
@@ -99,6 +102,12 @@ function createMetrics(registry: Registry) {
       labelNames: ['family', 'outcome'],
       registers,
     }),
+    keysStatus: new Gauge({
+      name: 'tinkr_datadog_keys_status',
+      help: 'The Datadog key check: 1 for its current status (unchecked, ok, rejected, unreachable), 0 for the others.',
+      labelNames: ['status'],
+      registers,
+    }),
     secretsRefreshes: new Counter({
       name: 'tinkr_secrets_refreshes_total',
       help: 'Re-fetches of the Datadog keys from the secret manager, by outcome (changed, unchanged, failed).',
@@ -117,6 +126,10 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
   const m = createMetrics(registry);
   m.buildInfo.set({ version: options.version }, 1);
   const rateLimitNames = new Set<string>();
+  const setKeysStatus = (current: KeyStatus): void => {
+    for (const status of KEY_STATUSES) m.keysStatus.set({ status }, status === current ? 1 : 0);
+  };
+  setKeysStatus('unchecked');
 
   return {
     registry,
@@ -159,6 +172,9 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
     },
     secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed') {
       m.secretsRefreshes.inc({ outcome });
+    },
+    keysStatus(status: KeyStatus) {
+      setKeysStatus(status);
     },
   };
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import { DATADOG_SITES } from '../../src/datadog/sites.ts';
 import { type CliResult, runCli, type Scratch, scratchDirs, startCli, VIOLATIONS_MARKER } from '../helpers/cli.ts';
+import { untilReady } from '../helpers/ready.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 
 /**
@@ -74,10 +75,14 @@ describe('env-only start, exactly as the Datadog backend docs say', () => {
       },
     });
     try {
-      expect(cli.listening).toMatchObject({ level: 'info', profile: 'default', site: 'datadoghq.eu', source: 'environment' });
+      // DD_API_URL overrides the site's address: the line names both.
+      expect(cli.listening).toMatchObject({ level: 'info', profile: 'default', site: 'datadoghq.eu', api_url: prodSim.url, source: 'environment' });
       // PORT=0 picks a free port; the log line names the real one.
       expect(cli.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(Number(new URL(cli.url).port)).toBeGreaterThan(0);
+      // Ready once Datadog accepted the keys; after that the only calls upstream are the test's.
+      const ready = await untilReady(cli.url);
+      expect(ready.keys).toMatchObject({ status: 'ok', site: 'datadoghq.eu' });
 
       const before = prodSim.callCount('logs');
       const res = await fetch(`${cli.url}/logs?service=payments-api&since=15m&limit=5`, { headers: AUTH });
@@ -366,6 +371,24 @@ describe.concurrent('usage', () => {
   it('--version prints the package version and exits 0', async () => {
     const result = await runCli(['--version'], { scratch: scratch(), env: {} });
     expect(result).toMatchObject({ code: 0, stdout: `tinkr-server ${VERSION}\n`, stderr: '' });
+  });
+
+  it('a metrics port already in use exits 69, naming the metrics port and TINKR_METRICS_PORT', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = blocker.address() as AddressInfo;
+      const result = await runCli(['--host', '127.0.0.1', '--port', '0'], {
+        scratch: scratch(),
+        env: { ...ENV_OK, DD_API_URL: prodSim.url, TINKR_METRICS_PORT: String(port) },
+      });
+      expect(result.code).toBe(69);
+      expect(result.stderr).toContain(`tinkr-server: cannot listen: the metrics port ${port} (TINKR_METRICS_PORT) is not available (EADDRINUSE)`);
+      expect(result.stderr).toContain('or to 0 to turn the metrics listener off');
+      expectNoPlant(result);
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
   });
 
   it('a port already in use exits 69 (a required resource is unavailable)', async () => {
