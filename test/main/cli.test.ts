@@ -361,10 +361,10 @@ describe.concurrent('usage', () => {
     // A broken environment does not matter to --help.
     const result = await runCli(['--help'], { scratch: scratch(), env: { TINKR_BACKEND: 'loki' } });
     expect(result.code).toBe(0);
-    for (const flag of ['--config PATH', '--profile NAME', '--host HOST', '--port N', '--help', '--version', 'demo']) {
+    for (const flag of ['--config PATH', '--profile NAME', '--host HOST', '--port N', '--check', '--help', '--version', 'demo']) {
       expect(result.stdout).toContain(flag);
     }
-    expect(result.stdout).toContain('64 usage error, 69 secret manager unreachable, 78 configuration error');
+    expect(result.stdout).toContain('0 clean shutdown (--check: all good), 64 usage error,\n  69 secret manager or Datadog unreachable, 78 configuration error or keys rejected.');
     expect(result.stderr).toBe('');
   });
 
