@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { homedir } from 'node:os';
 import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
