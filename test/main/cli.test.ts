@@ -283,6 +283,11 @@ const CONFIG_ERRORS: FailingStart[] = [
     expected: ['{file}: profiles.p: ', 'no Datadog keys: set DD_APP_KEY'],
   },
   {
+    what: 'several mistakes at once, all reported in one run',
+    toml: `${FILE_AUTH}[server]\nrequest_timout_ms = 1\n[profiles.p]\nbackend = "datadog"\nsite = "${PLANT}.datadoghq.com"\napi_key = "${PLANT}"\n`,
+    expected: ['{file}: 3 configuration problems:\n', '  {file}: profiles.p.api_key: literal keys are refused', '  {file}: server: unknown key "request_timout_ms"', '  {file}: profiles.p.site: '],
+  },
+  {
     what: 'an unknown profile',
     toml: `${FILE_AUTH}[profiles.p]\nbackend = "datadog"\n`,
     args: ['--profile', 'nope'],
