@@ -78,13 +78,12 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const baseUrl = datadogBaseUrl(config.datadog, site);
   const transport = createDatadogTransport({ baseUrl, userAgent: `tinkr-server/${VERSION}` });
   const upstream = createUpstreamPipeline({ transport, credentials, clock, telemetry, baseUrl, policy: config.upstream });
-  const where = { site, apiUrl: config.datadog.apiUrl };
   const keys = createKeyChecker({
     validate: (used, signal) => validateKeys(transport, used, signal, clock.now()),
     credentials,
     clock,
     log,
-    where,
+    where: { site, apiUrl: config.datadog.apiUrl },
     onStatus: (status) => telemetry.keysStatus(status),
   });
   keyCheck = keys;
