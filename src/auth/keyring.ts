@@ -11,7 +11,7 @@ export interface Quota {
   windowMs: number;
 }
 
-/** Who is calling, as established from the bearer token; also the upstream calls' spender. */
+/** Who is calling, as established from the bearer token; also whose share its upstream calls spend. */
 export interface Caller extends UpstreamCaller {
   subject: string;
   roles: readonly Role[];
@@ -22,8 +22,6 @@ export interface Caller extends UpstreamCaller {
   /** The scope's cache partition (scopePartition), worked out once with the keyring. */
   partition: string;
   quota: Quota | undefined;
-  /** Most of each Datadog limit this key may spend while another key is active (upstream/fair-share.ts). */
-  upstreamShare: number;
 }
 
 /** The quota a config entry stands for. */
