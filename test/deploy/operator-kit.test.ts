@@ -16,7 +16,7 @@ import {
   RULES_TEST_FILE,
   VARIABLE_VALUES,
 } from '../helpers/operator-kit.ts';
-import { metricNames, substituteVariables } from '../helpers/promql.ts';
+import { metricNames, selectors, substituteVariables } from '../helpers/promql.ts';
 
 /**
  * The operator kit in deploy/ read as files: the dashboard imports anywhere (its data source is
@@ -99,11 +99,11 @@ describe('the Grafana dashboard', () => {
     const variables = dashboardVariables(dashboard);
     for (const { where, expr } of queries) {
       expect(() => substituteVariables(expr, VARIABLE_VALUES), where).not.toThrow();
-      const selectors = [...expr.matchAll(/([a-zA-Z_:][\w:]*)(\{[^}]*\})?/g)].filter((m) => metricNames(expr).includes(m[1]!));
-      expect(selectors.length, where).toBeGreaterThan(0);
-      for (const [selector, , matchers] of selectors) {
-        expect(matchers, `${where}: ${selector}`).toMatch(/job="\$job"/);
-        expect(matchers, `${where}: ${selector}`).toMatch(/instance=~"\$instance"/);
+      const found = selectors(expr);
+      expect(found.length, where).toBeGreaterThan(0);
+      for (const selector of found) {
+        expect(selector, where).toMatch(/\{.*job="\$job"/);
+        expect(selector, where).toMatch(/\{.*instance=~"\$instance"/);
       }
     }
     expect(variables.names).toEqual(['datasource', 'job', 'instance']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { metricNames, substituteVariables, thresholdFreeParts } from '../helpers/promql.ts';
+import { metricNames, selectors, substituteVariables, thresholdFreeParts } from '../helpers/promql.ts';
 
 /** The PromQL reading the operator-kit tests rely on, on the shapes the kit's queries take. */
 
@@ -12,6 +12,12 @@ describe('metricNames', () => {
     expect(metricNames('histogram_quantile(0.95, sum without (method) (rate(m_bucket[1m] offset 5m)))')).toEqual(['m_bucket']);
     expect(metricNames('(sum(rate(a{s=~"5.."}[5m])) or vector(0)) / sum(rate(a[5m]))')).toEqual(['a']);
     expect(metricNames('count by (version) (tinkr_build_info{job="x and y"}) unless absent(up)')).toEqual(['tinkr_build_info', 'up']);
+  });
+});
+
+describe('selectors', () => {
+  it('gives each series selector with its matchers, as written', () => {
+    expect(selectors('sum by (le) (rate(x_bucket{a=~"b|c}", d!="e"}[5m])) / on (i) y + count(z) > bool 1')).toEqual(['x_bucket{a=~"b|c}", d!="e"}', 'y', 'z']);
   });
 });
 

@@ -73,8 +73,8 @@ export function dashboardExpressions(dashboard: Json): DashboardQuery[] {
   const walk = (node: Json, where: string): void => {
     if (Array.isArray(node)) return node.forEach((child) => walk(child, where));
     if (node === null || typeof node !== 'object') return;
-    const title = typeof node.title === 'string' ? node.title : undefined;
-    const here = title ? title : typeof node.refId === 'string' ? `${where} ${node.refId}` : where;
+    const title = typeof node.title === 'string' ? `${node.title}${typeof node.id === 'number' ? ` (panel ${node.id})` : ''}` : undefined;
+    const here = title ?? (typeof node.refId === 'string' ? `${where} ${node.refId}` : where);
     for (const [key, value] of Object.entries(node)) {
       if (key === 'expr') {
         if (typeof value !== 'string' || value.trim() === '') throw new Error(`${here}: expr is not a query`);

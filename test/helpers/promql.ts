@@ -34,6 +34,17 @@ export function metricNames(expr: string): string[] {
   return [...names];
 }
 
+/** Each series selector of the expression as written, label matchers included (`x{a=~"b"}`). */
+export function selectors(expr: string): string[] {
+  const names = metricNames(expr);
+  const blanked = blankStrings(expr);
+  const found: string[] = [];
+  for (const match of blanked.matchAll(/(?<![\w:.$])([a-zA-Z_:][\w:]*)(\s*\{[^}]*\})?(?!\s*\()/g)) {
+    if (names.includes(match[1]!)) found.push(expr.slice(match.index, match.index + match[0].length));
+  }
+  return found;
+}
+
 /** Depth-0 positions of the expression: `visit(i)` for each index outside any (), {}, [] or string. */
 function topLevel(expr: string, visit: (index: number) => void): void {
   const text = blankStrings(expr);
