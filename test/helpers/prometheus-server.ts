@@ -15,6 +15,8 @@ import { freePort } from './free-port.ts';
 export const SCRAPE_INTERVAL = '1s';
 /** Prometheus reads its TSDB and rules, then opens its port; a busy machine makes that slow. */
 const READY_TIMEOUT_MS = 60_000;
+/** Readiness is polled a few times a second. */
+const READY_POLL_MS = 50;
 /** Tries with another port when the free port was taken between choosing and binding it. */
 const MAX_PORT_TRIES = 3;
 /** SIGTERM lets Prometheus close its TSDB; past this it is killed. */
@@ -69,6 +71,13 @@ export async function startPrometheus(options: PrometheusServerOptions): Promise
   }
 }
 
+/** Whether the Prometheus at `url` is the one started with `configFile`. */
+async function runsConfig(url: string, configFile: string): Promise<boolean> {
+  const res = await fetch(`${url}/api/v1/status/flags`);
+  const body = (await res.json()) as { data?: Record<string, string> };
+  return body.data?.['config.file'] === configFile;
+}
+
 type Launch = { ok: true; server: PrometheusServer } | { ok: false; log: string };
 
 async function launch(dir: string, port: number): Promise<Launch> {
@@ -109,6 +118,7 @@ async function launch(dir: string, port: number): Promise<Launch> {
       },
       'prometheus is ready',
       READY_TIMEOUT_MS,
+      READY_POLL_MS,
     );
   } catch (err) {
     child.kill('SIGKILL');
@@ -118,6 +128,12 @@ async function launch(dir: string, port: number): Promise<Launch> {
     throw new Error(spawnError.code === 'ENOENT' ? 'prometheus is not installed: apt-get install prometheus (.ci/run installs it)' : `prometheus: ${spawnError.message}`);
   }
   if (exited) return { ok: false, log };
+  // Another Prometheus (a parallel test's) may have taken the port first and answered for us.
+  if (!(await runsConfig(url, join(dir, 'prometheus.yml')))) {
+    child.kill('SIGKILL');
+    await exit;
+    return { ok: false, log: `${log}\naddress already in use: another Prometheus answered on port ${port}` };
+  }
 
   const api = async <T>(path: string, params: Record<string, string> = {}): Promise<T> => {
     const res = await fetch(`${url}${path}?${new URLSearchParams(params)}`);
