@@ -20,8 +20,6 @@ export const UPSTREAM_DURATION_BUCKETS_S = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
  * from upstream headers, so a misbehaving upstream must not grow the series without bound.
  */
 export const MAX_RATE_LIMIT_NAMES = 50;
-/** Every status of the key check, each its own series so an alert can match `status="rejected"`. */
-const KEY_STATUSES: readonly KeyStatus[] = ['unchecked', 'ok', 'rejected', 'unreachable'];
 
 export interface PrometheusTelemetry extends Telemetry {
   readonly registry: Registry;
@@ -134,9 +132,11 @@ function createMetrics(registry: Registry) {
 const keysOf = <T extends string>(record: Record<T, true>): T[] => Object.keys(record) as T[];
 const FAMILIES = keysOf<Family>({ logs: true, spans: true, metrics: true });
 const CACHE_STATUSES = keysOf<CacheStatus>({ hit: true, miss: true, coalesced: true, stale: true, bypass: true });
-const BUDGET_GATE_OUTCOMES = keysOf<BudgetGateOutcome>({ waited: true, reserve: true, paced: true, exhausted: true });
+const BUDGET_GATE_OUTCOMES = keysOf<BudgetGateOutcome>({ waited: true, reserve: true, paced: true, exhausted: true, share: true });
 const SHED_REASONS = keysOf<ShedReason>({ event_loop_delay: true, heap_used: true, rss: true, shutting_down: true });
 const REFRESH_OUTCOMES = keysOf<RefreshOutcome>({ changed: true, unchanged: true, failed: true });
+/** Every status of the key check, each its own series so an alert can match `status="rejected"`. */
+const KEY_STATUSES = keysOf<KeyStatus>({ unchecked: true, ok: true, rejected: true, unreachable: true });
 
 function exportZeros(m: ReturnType<typeof createMetrics>): void {
   for (const family of FAMILIES) {
