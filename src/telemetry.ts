@@ -1,3 +1,4 @@
+import type { KeyStatus } from './boot/key-check.ts';
 import type { RateLimitInfo } from './datadog/rate-limit-headers.ts';
 import type { CacheStatus, Family } from './upstream/types.ts';
 
@@ -37,15 +38,22 @@ export interface Telemetry {
   cacheRefresh(family: Family, outcome: CacheRefreshOutcome): void;
   /**
    * The budget gate held a call back: it `waited` for a reset and then sent, kept the `reserve`
-   * or `paced` the budget by answering from the cache, or found the budget `exhausted` (stale
-   * answer or 429).
+   * or `paced` the budget by answering from the cache, found the budget `exhausted` (stale
+   * answer or 429), or found the caller's key past its `share` (stale answer or 429).
    */
   budgetGate(family: Family, outcome: BudgetGateOutcome): void;
+  /**
+   * A call to Datadog the gate let through, spent by the key `subject` (fair share,
+   * upstream/fair-share.ts). Subjects come from the configured keys, so their number is bounded.
+   */
+  upstreamSpend(subject: string, family: Family): void;
   /** A secret re-fetch and how it ended. */
   secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed'): void;
+  /** The Datadog key check reached a new status (boot/key-check.ts). */
+  keysStatus(status: KeyStatus): void;
 }
 
-export type BudgetGateOutcome = 'waited' | 'reserve' | 'paced' | 'exhausted';
+export type BudgetGateOutcome = 'waited' | 'reserve' | 'paced' | 'exhausted' | 'share';
 export type CacheRefreshOutcome = 'refreshed' | 'denied' | 'failed';
 
 export const noTelemetry: Telemetry = {
@@ -57,5 +65,7 @@ export const noTelemetry: Telemetry = {
   cacheOutcome: () => {},
   cacheRefresh: () => {},
   budgetGate: () => {},
+  upstreamSpend: () => {},
   secretsRefresh: () => {},
+  keysStatus: () => {},
 };

@@ -49,16 +49,19 @@ class RequestCall implements CallContext {
   readonly noCache: boolean;
   readonly partition: string;
   readonly stats = { upstreamCalls: 0 };
+  /** The key spends the upstream calls its request makes, within its share. */
+  readonly caller: Caller;
   readonly #reply: FastifyReply;
   readonly #clock: Clock;
   #signal: AbortSignal | undefined;
 
-  constructor(reply: FastifyReply, options: Pick<RequestContextOptions, 'clock' | 'requestTimeoutMs'>, noCache: boolean, partition: string) {
+  constructor(reply: FastifyReply, options: Pick<RequestContextOptions, 'clock' | 'requestTimeoutMs'>, noCache: boolean, caller: Caller) {
     this.#reply = reply;
     this.#clock = options.clock;
     this.deadline = options.clock.now() + options.requestTimeoutMs;
     this.noCache = noCache;
-    this.partition = partition;
+    this.partition = caller.partition;
+    this.caller = caller;
   }
 
   get signal(): AbortSignal {
@@ -99,7 +102,7 @@ export const requestContext = fp<RequestContextOptions>(
         return sendProblem(reply, new AppError('FORBIDDEN', `this key's roles (${roles}) do not allow ${permission}; it needs viewer, oncall or sre-lead`));
       }
       request.caller = caller;
-      request.upstream = new RequestCall(reply, options, /\bno-cache\b/i.test(request.headers['cache-control'] ?? ''), caller.partition);
+      request.upstream = new RequestCall(reply, options, /\bno-cache\b/i.test(request.headers['cache-control'] ?? ''), caller);
     });
   },
   { name: 'request-context' },

@@ -7,6 +7,7 @@ import { createAnswerCache, type CachedAnswer, type CacheKeys, type CacheLookup,
 import type { Answer, AnswerIO, AnswerQuery, Engine } from './answer.ts';
 import { BudgetDenied, type Entitlement } from './budget.ts';
 import { createCoalescer, type Flight } from './coalesce.ts';
+import { ShareDenied, type FairShare } from './fair-share.ts';
 import { requestKey } from './key.ts';
 import { createRefresher, type RefreshLog } from './refresh.ts';
 import { budgetWarning, withWarning } from './stale.ts';
@@ -39,6 +40,8 @@ export interface EngineDeps {
   requestTimeoutMs: number;
   /** The budget's `max_paced_age`: pacing holds back callers with a cached answer younger than this. */
   maxPacedAgeMs: number;
+  /** Told of every request (a hit too): a key that asks is active, for the others' fair share. */
+  share?: Pick<FairShare, 'seen'> | undefined;
   log?: RefreshLog | undefined;
 }
 
@@ -103,6 +106,7 @@ export function createEngine(deps: EngineDeps): Engine {
 
   return {
     async answer(query, ctx) {
+      deps.share?.seen(ctx.caller);
       const now = clock.now();
       const range = resolveTimeSpec(query.time, { nowMs: now, maxRangeMs: query.maxRangeMs, steps: deps.cache.steps });
       const keys = cache.keys(query, range, ctx.partition, deps.origin());
@@ -114,18 +118,19 @@ export function createEngine(deps: EngineDeps): Engine {
       const fallback = exact ?? found.latest;
       if (fallback && !ctx.noCache && now < fallback.revalidateUntil) {
         // Just out of date: serve it now, refresh it once in the background.
-        const entitlement = entitlementOf(fallback, false, now);
+        const entitlement = entitlementOf(fallback, false, now, ctx);
         refresher.start({
           key: keys.key,
           family: query.family,
           route: query.route,
           windowEndsAt: fallback.revalidateUntil,
-          run: (flight) => produce(query, range, keys, flightContext(flight, { noCache: false, partition: ctx.partition, stats: { upstreamCalls: 0 } }, entitlement), true),
+          // Spent by the key whose request found the answer out of date.
+          run: (flight) => produce(query, range, keys, flightContext(flight, { noCache: false, partition: ctx.partition, stats: { upstreamCalls: 0 }, caller: ctx.caller }, entitlement), true),
         });
         return { bytes: fallback.bytes, cache: 'stale', fetchedAt: fallback.fetchedAt };
       }
 
-      const entitlement = entitlementOf(fallback, ctx.noCache, now);
+      const entitlement = entitlementOf(fallback, ctx.noCache, now, ctx);
       // A `no-cache` answer refreshes a panel that is cached (this bucket or an earlier one); it
       // does not fill the cache with one-off questions.
       const mayStore = !ctx.noCache || fallback !== undefined;
@@ -141,7 +146,8 @@ export function createEngine(deps: EngineDeps): Engine {
             throw errorForFailure(ctx.signal.reason, query.family, true);
           }
           // A flight started by a caller with a cached answer was kept off the reserve or held
-          // back by pacing; this caller may not be (nothing cached, an old answer, no-cache).
+          // back by pacing, or by its key's share; this caller may not be (nothing cached, an
+          // old answer, no-cache, another key), so it tries once on its own.
           if (error.reason !== 'exhausted' && round === 0 && !heldBackAlike(entitlement, error)) continue;
           // `Cache-Control: no-cache` forbids a stored answer without asking Datadog (RFC 9111
           // §5.2.1.4), so such a caller gets the 429 rather than a stale answer.
@@ -177,12 +183,13 @@ export function createEngine(deps: EngineDeps): Engine {
     },
   };
 
-  function entitlementOf(fallback: CachedAnswer | undefined, noCache: boolean, now: number): Entitlement {
-    return { hasFallback: fallback !== undefined, noCache, fallbackAgeMs: fallback ? now - fallback.fetchedAt : undefined };
+  function entitlementOf(fallback: CachedAnswer | undefined, noCache: boolean, now: number, ctx: CallContext): Entitlement {
+    return { hasFallback: fallback !== undefined, noCache, fallbackAgeMs: fallback ? now - fallback.fetchedAt : undefined, caller: ctx.caller };
   }
 
   /** Whether the gate would hold this caller back for the same reason it held the flight's starter. */
   function heldBackAlike(entitlement: Entitlement, denied: BudgetDenied): boolean {
+    if (denied instanceof ShareDenied) return denied.keyId === entitlement.caller?.keyId;
     const cached = entitlement.hasFallback && !entitlement.noCache;
     if (denied.reason === 'reserve') return cached;
     return cached && (entitlement.fallbackAgeMs ?? 0) < deps.maxPacedAgeMs;
@@ -202,7 +209,7 @@ interface FlightContext {
   later: CallContext;
 }
 
-function flightContext(flight: Flight, base: Pick<CallContext, 'noCache' | 'partition' | 'stats'>, entitlement: Entitlement | undefined): FlightContext {
+function flightContext(flight: Flight, base: Pick<CallContext, 'noCache' | 'partition' | 'stats' | 'caller'>, entitlement: Entitlement | undefined): FlightContext {
   const make = (e: Entitlement | undefined): CallContext => ({
     signal: flight.signal,
     get deadline() {
@@ -212,11 +219,14 @@ function flightContext(flight: Flight, base: Pick<CallContext, 'noCache' | 'part
     partition: base.partition,
     stats: base.stats,
     entitlement: e,
+    caller: base.caller,
   });
-  return { first: make(entitlement), later: make({ hasFallback: false, noCache: base.noCache }) };
+  return { first: make(entitlement), later: make({ hasFallback: false, noCache: base.noCache, caller: base.caller }) };
 }
 
+/** A refusal with nothing cached to serve: 429, `RATE_LIMITED` for a key past its share (the others still get fresh data). */
 function rateLimited(family: Family, denied: BudgetDenied): AppError {
+  if (denied instanceof ShareDenied) return denied.refusal();
   return new AppError('UPSTREAM_RATE_LIMITED', `Datadog ${family} budget exhausted; retry in ${denied.retryAfterS} s`, { retryAfterS: denied.retryAfterS });
 }
 

@@ -6,18 +6,17 @@ import type { Limiter } from './concurrency.ts';
 import type { CallContext, Upstream, UpstreamReply, UpstreamRequest } from './types.ts';
 
 /**
- * One Datadog call, admitted: the budget gate, then a concurrency slot, then the client (which
- * brings the keys and retries 5xx). Nothing here is cached or shared; the engine decides what
- * is (engine.ts). A refusal by the gate is thrown as BudgetDenied for the engine to answer from
- * the cache or with a 429.
+ * One Datadog call, admitted: the budget gate (which also holds the caller's key to its fair
+ * share, fair-share.ts), then a concurrency slot, then the client (which brings the keys and
+ * retries 5xx). Nothing here is cached or shared; the engine decides what is (engine.ts). A
+ * refusal by the gate is thrown as BudgetDenied (ShareDenied for a key past its share) for the
+ * engine to answer from the cache or with a 429.
  *
- *   gate.acquire → [further admission checks go here] → limiter slot → client.send
+ *   gate.acquire (budget, then the key's share) → limiter slot → client.send
  */
 
 /** Calls after a 429 before the request gives up (each only when the gate lets it through). */
 const MAX_CALLS_AFTER_429 = 2;
-/** What a call with no entitlement has to fall back on: nothing. */
-const NOTHING_CACHED: Entitlement = { hasFallback: false, noCache: false };
 
 export interface GatedCallDeps {
   gate: BudgetGate;
@@ -37,7 +36,8 @@ export function createGatedCall(deps: GatedCallDeps): GatedUpstream {
 
   async function send(request: UpstreamRequest, ctx: CallContext): Promise<UpstreamReply> {
     const keyPrint = deps.keyPrint();
-    const entitlement = ctx.entitlement ?? (ctx.noCache ? { ...NOTHING_CACHED, noCache: true } : NOTHING_CACHED);
+    // A call nobody keeps (engine.call) has nothing cached to fall back on.
+    const entitlement: Entitlement = ctx.entitlement ?? { hasFallback: false, noCache: ctx.noCache, caller: ctx.caller };
     try {
       for (let calls = 0; ; calls++) {
         const ticket = await gate.acquire(request.family, keyPrint, ctx, entitlement);

@@ -25,6 +25,7 @@ import {
 import { createLimiter, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED, type ConcurrencyOptions } from './concurrency.ts';
 import { createDatadogClient, type Credentials } from './datadog-client.ts';
 import { createEngine } from './engine.ts';
+import { createFairShare, createMemoryShareLedger, type ShareLedger } from './fair-share.ts';
 import { createGatedCall } from './gated-call.ts';
 import { fingerprintCache } from './key.ts';
 import { MAX_PAGES_PER_REQUEST } from './paging.ts';
@@ -79,8 +80,8 @@ export interface PipelineDeps {
   /** The request timeout (`server.request_timeout_ms`); a background refresh gets as long. */
   requestTimeoutMs: number;
   policy?: UpstreamPolicy;
-  /** Where cache and budget state live; in-memory unless a shared store is given. */
-  stores?: { cache?: Store<CacheRecord>; budget?: Store<BudgetRecord> };
+  /** Where cache and budget state and each key's spends live; in-memory unless a shared store is given. */
+  stores?: { cache?: Store<CacheRecord>; budget?: Store<BudgetRecord>; shares?: ShareLedger };
   retry?: RetryPolicy;
   /** Jitter source (tests make it fixed). */
   random?: () => number;
@@ -93,7 +94,8 @@ export interface PipelineDeps {
  * so tests run exactly what production runs:
  *
  *   engine (range, finished-answer cache, coalescing, stale-while-revalidate, stale fallback)
- *     → gated call (budget gate → concurrency limit) → Datadog client (keys, retries) → transport
+ *     → gated call (budget gate, which also holds the caller's key to its fair share →
+ *       concurrency limit) → Datadog client (keys, retries) → transport
  */
 export function createUpstreamPipeline(deps: PipelineDeps): Engine {
   const policy = deps.policy ?? DEFAULT_UPSTREAM_POLICY;
@@ -102,12 +104,14 @@ export function createUpstreamPipeline(deps: PipelineDeps): Engine {
   const fingerprint = fingerprintCache();
   const keyPrint = () => fingerprint(deps.credentials.current().apiKey);
 
+  const share = createFairShare({ ledger: deps.stores?.shares ?? createMemoryShareLedger({ clock }), clock, telemetry: deps.telemetry });
   const gate = createBudgetGate({
     options: policy.budget,
     store: deps.stores?.budget ?? createMemoryStore<BudgetRecord>({ maxBytes: BUDGET_STORE_MAX_BYTES, maxEntries: BUDGET_STORE_MAX_ENTRIES, clock }),
     clock,
     telemetry: deps.telemetry,
     origin,
+    share,
     ...(deps.random ? { random: deps.random } : {}),
   });
   const client = createDatadogClient({
@@ -135,6 +139,7 @@ export function createUpstreamPipeline(deps: PipelineDeps): Engine {
     origin: () => `${origin}|${keyPrint()}`,
     requestTimeoutMs: deps.requestTimeoutMs,
     maxPacedAgeMs: policy.budget.maxPacedAgeMs,
+    share,
     log: deps.log,
   });
 }

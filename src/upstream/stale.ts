@@ -1,4 +1,5 @@
 import type { BudgetDenied } from './budget.ts';
+import { ShareDenied } from './fair-share.ts';
 import type { Family, Warning } from './types.ts';
 
 /**
@@ -9,6 +10,7 @@ import type { Family, Warning } from './types.ts';
 
 /** Why a cached answer is served instead of a fresh one. */
 export function budgetWarning(denied: BudgetDenied, family: Family, ageS: number): Warning {
+  if (denied instanceof ShareDenied) return denied.staleWarning(ageS);
   const why =
     denied.reason === 'reserve'
       ? 'is down to the reserve kept for requests with nothing cached'

@@ -167,9 +167,11 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'tinkr-image-'));
   image = await buildImage();
 }, INSTALL_TIMEOUT_MS);
+// Removing the replayed install (tens of thousands of files) takes as long as the machine is
+// busy; it is cleanup, so it gets the install's bound rather than the default hook timeout.
 afterAll(() => {
   if (root) rmSync(root, { recursive: true, force: true });
-});
+}, INSTALL_TIMEOUT_MS);
 
 /** `node` in an exec-form command is the image's Node 24: here, this one. */
 const node = (argv: string[]): [string, string[]] => [argv[0] === 'node' ? process.execPath : argv[0]!, argv.slice(1)];
@@ -234,11 +236,12 @@ describe('the image (Dockerfile replayed)', () => {
 
   it('has a dist/ of compiled sources only: no tests, no TypeScript', () => {
     const dist = listFiles(join(image.app, 'dist'));
+    expect(dist).toContain('bin.js');
     expect(dist).toContain('main.js');
     expect(dist).toContain(join('simulator', 'main.js'));
     expect(dist.filter((f) => /(^|\/)test\/|\.test\.|\.spec\./.test(f))).toEqual([]);
     expect(dist.filter((f) => !/\.js(\.map)?$/.test(f))).toEqual([]);
-    expect(image.entrypoint).toEqual(['node', 'dist/main.js']);
+    expect(image.entrypoint).toEqual(['node', 'dist/bin.js']);
   });
 
   it('keeps the build context to what the image needs (.dockerignore)', () => {
