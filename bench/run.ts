@@ -2,7 +2,7 @@
  * `npm run bench [-- <benchmark...>] [options]`: runs the benchmarks in sequence, prints a
  * report, writes bench/results/latest.json and, with --markdown, the tables of bench/README.md.
  *
- *   npm run bench                       every benchmark at its full size (about 6 minutes)
+ *   npm run bench                       every benchmark at its full size (about 10 minutes)
  *   npm run bench -- fleet --mix same   one benchmark, one fleet mix
  *   npm run bench -- --quick            a short smoke run of everything (about a minute)
  *   node bench/run.ts --render bench/results/latest.json   the README tables of a saved run

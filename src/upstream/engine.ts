@@ -6,7 +6,7 @@ import { resolveTimeSpec, type TimeRange } from '../time/range.ts';
 import { createAnswerCache, type CachedAnswer, type CacheKeys, type CacheLookup, type CacheOptions, type CacheRecord } from './answer-cache.ts';
 import type { Answer, AnswerIO, AnswerQuery, Engine } from './answer.ts';
 import { BudgetDenied, type Entitlement } from './budget.ts';
-import { createCoalescer, type Flight } from './coalesce.ts';
+import { createCoalescer, type Coalescer, type Flight } from './coalesce.ts';
 import { ShareDenied, type FairShare } from './fair-share.ts';
 import { requestKey } from './key.ts';
 import { createRefresher, type RefreshLog } from './refresh.ts';
@@ -34,6 +34,11 @@ export interface EngineDeps {
   cache: CacheOptions;
   /** Where finished answers live; in memory, bounded by `cache.maxBytes`/`maxEntries`, unless given. */
   store?: Store<CacheRecord>;
+  /**
+   * Who shares productions of the same answer; this replica's flights unless given (a shared
+   * store can wrap it with a cross-replica lease per cache key).
+   */
+  flights?: Coalescer;
   /** Non-secret name of the Datadog account in use (API base URL, key fingerprint): accounts never share answers. */
   origin(): string;
   /** The request timeout; a background refresh gets as long. */
@@ -58,7 +63,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const store =
     deps.store ?? createMemoryStore<CacheRecord>({ maxBytes: deps.cache.maxBytes, maxEntries: deps.cache.maxEntries, clock });
   const cache = createAnswerCache(deps.cache, store, clock);
-  const flights = createCoalescer(clock);
+  const flights = deps.flights ?? createCoalescer(clock);
   const refresher = createRefresher({ flights, clock, telemetry: deps.telemetry, timeoutMs: deps.requestTimeoutMs, log: deps.log });
   const sizes = store as Partial<{ size: number; bytes: number }>;
 

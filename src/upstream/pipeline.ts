@@ -22,6 +22,7 @@ import {
   type BudgetOptions,
   type BudgetRecord,
 } from './budget.ts';
+import type { Coalescer } from './coalesce.ts';
 import { createLimiter, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED, type ConcurrencyOptions } from './concurrency.ts';
 import { createDatadogClient, type Credentials } from './datadog-client.ts';
 import { createEngine } from './engine.ts';
@@ -82,6 +83,8 @@ export interface PipelineDeps {
   policy?: UpstreamPolicy;
   /** Where cache and budget state and each key's spends live; in-memory unless a shared store is given. */
   stores?: { cache?: Store<CacheRecord>; budget?: Store<BudgetRecord>; shares?: ShareLedger };
+  /** Who shares productions of the same answer; this replica's flights unless given. */
+  flights?: Coalescer;
   retry?: RetryPolicy;
   /** Jitter source (tests make it fixed). */
   random?: () => number;
@@ -136,6 +139,7 @@ export function createUpstreamPipeline(deps: PipelineDeps): Engine {
     telemetry: deps.telemetry,
     cache: policy.cache,
     ...(deps.stores?.cache ? { store: deps.stores.cache } : {}),
+    ...(deps.flights ? { flights: deps.flights } : {}),
     origin: () => `${origin}|${keyPrint()}`,
     requestTimeoutMs: deps.requestTimeoutMs,
     maxPacedAgeMs: policy.budget.maxPacedAgeMs,
