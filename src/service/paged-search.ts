@@ -82,6 +82,7 @@ export function pagedSearch<T>(spec: PagedSearchSpec<T>, deps: QueryDeps, render
     identity: [spec.kind, spec.query, spec.parameters, written.key, spec.limit, resumeAt ?? null],
     time,
     maxRangeMs: spec.maxRangeMs,
+    weight: spec.limit,
     async produce(range, io) {
       const result = await searchPages(spec, range, io, spec.limit, deps.maxPages, resumeAt);
       const next = result.after

@@ -1,6 +1,6 @@
 import type { LogRecord } from '../datadog/logs.ts';
 import { AGGREGATIONS, METRIC_NAME, SCOPE_VALUE, TAG_KEY, type SeriesRecord } from '../datadog/metrics.ts';
-import type { SpanRecord } from '../datadog/spans.ts';
+import { SPANS_PAGE_MAX, type SpanRecord } from '../datadog/spans.ts';
 import { AppError, badRequest, type FieldError } from '../errors.ts';
 import { parseDuration } from '../time/duration.ts';
 import { parseTimeSpec, type TimeParams } from '../time/range.ts';
@@ -176,6 +176,8 @@ export function tinkrTraces(
         identity: [query, body.limit],
         time: parseTimeSpec({ since: body.since }, DEFAULT_SPAN_MS),
         maxRangeMs: deps.maxRangeMs.traces,
+        // The page that finds the traces, then a page of their spans (`limit` traces are small).
+        weight: TRACE_DISCOVERY_SPANS + SPANS_PAGE_MAX,
         // Two calls: the newest spans to find the traces, then every span of those traces.
         async produce(range, io) {
           const recent = await searchPages(spanSource(query, 'desc'), range, io, TRACE_DISCOVERY_SPANS, deps.maxPages);

@@ -130,6 +130,8 @@ export function traceQuery(traceId: string, time: TimeParams, scope: Scope, deps
     identity: [source.query],
     time: parseTimeSpec(time, TRACE_DEFAULT_SPAN_MS),
     maxRangeMs: deps.maxRangeMs.traces,
+    // A page: most traces are far smaller, and a runaway one stops at MAX_TRACE_SPANS anyway.
+    weight: SPANS_PAGE_MAX,
     async produce(range, io) {
       const found = await readTraceSpans(source, range, io);
       if (found.items.length === 0) {

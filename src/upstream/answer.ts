@@ -23,6 +23,11 @@ export interface AnswerQuery {
   /** The profile's longest allowed range for this signal (ms). */
   maxRangeMs: number;
   /**
+   * The records (logs, spans) the answer is expected to hold while it is made, for the bound on
+   * answers in production (production-gate.ts); DEFAULT_ANSWER_WEIGHT when not given.
+   */
+  weight?: number;
+  /**
    * Builds the finished response body for `range`: every Datadog call through `io.fetch`. The
    * engine serialises the result once; a throw is the request's error and is never cached.
    */
@@ -43,6 +48,9 @@ export interface AnswerIO {
   readonly servedUntil: number;
 }
 
+/** The weight of an answer that does not say: a metric's few series of a few hundred points. */
+export const DEFAULT_ANSWER_WEIGHT = 100;
+
 /** A finished answer: the response body as sent, and how it was obtained. */
 export interface Answer {
   /** The JSON body, UTF-8; sent as it is. */
@@ -61,6 +69,9 @@ export interface EngineState {
   budgetWaits: number;
   /** Background refreshes (stale-while-revalidate) in flight. */
   refreshes: number;
+  /** Weight of the answers being made, and productions waiting for room (production-gate.ts). */
+  inProduction: number;
+  productionsQueued: number;
   /** Finished answers and series pointers held, and what they are counted to cost. */
   cacheEntries: number;
   cacheBytes: number;

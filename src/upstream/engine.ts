@@ -4,11 +4,12 @@ import { AppError, isAppError } from '../errors.ts';
 import type { Telemetry } from '../telemetry.ts';
 import { resolveTimeSpec, type TimeRange } from '../time/range.ts';
 import { createAnswerCache, type CachedAnswer, type CacheKeys, type CacheLookup, type CacheOptions, type CacheRecord } from './answer-cache.ts';
-import type { Answer, AnswerIO, AnswerQuery, Engine } from './answer.ts';
+import { DEFAULT_ANSWER_WEIGHT, type Answer, type AnswerIO, type AnswerQuery, type Engine } from './answer.ts';
 import { BudgetDenied, type Entitlement } from './budget.ts';
 import { createCoalescer, type Coalescer, type Flight } from './coalesce.ts';
 import { ShareDenied, type FairShare } from './fair-share.ts';
 import { requestKey } from './key.ts';
+import { createProductionGate, type ProductionGate } from './production-gate.ts';
 import { createRefresher, type RefreshLog } from './refresh.ts';
 import { budgetWarning, withWarning } from './stale.ts';
 import { createMemoryStore, type Store } from './store.ts';
@@ -47,6 +48,8 @@ export interface EngineDeps {
   maxPacedAgeMs: number;
   /** Told of every request (a hit too): a key that asks is active, for the others' fair share. */
   share?: Pick<FairShare, 'seen'> | undefined;
+  /** The bound on what answers in production hold; DEFAULT_MAX_WEIGHT_IN_PRODUCTION unless given. */
+  production?: ProductionGate;
   log?: RefreshLog | undefined;
 }
 
@@ -65,6 +68,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const cache = createAnswerCache(deps.cache, store, clock);
   const flights = deps.flights ?? createCoalescer(clock);
   const refresher = createRefresher({ flights, clock, telemetry: deps.telemetry, timeoutMs: deps.requestTimeoutMs, log: deps.log });
+  const production = deps.production ?? createProductionGate();
   const sizes = store as Partial<{ size: number; bytes: number }>;
 
   async function keep(produced: Produced): Promise<void> {
@@ -95,15 +99,17 @@ export function createEngine(deps: EngineDeps): Engine {
         }
       },
     };
-    const body = await query.produce(range, io);
+    // What the answer holds while it is made is bounded with every other production's.
+    const release = await production.admit(query.weight ?? DEFAULT_ANSWER_WEIGHT, flight.first.signal);
+    let bytes: Buffer;
+    try {
+      bytes = toBytes(JSON.stringify(await query.produce(range, io)));
+    } finally {
+      release();
+    }
     const at = fetchedAt ?? clock.now();
     const life = cache.lifetimes(range, at);
-    const entry: CachedAnswer = {
-      bytes: toBytes(JSON.stringify(body)),
-      fetchedAt: at,
-      freshUntil: at + life.freshMs,
-      revalidateUntil: at + life.freshMs + life.revalidateMs,
-    };
+    const entry: CachedAnswer = { bytes, fetchedAt: at, freshUntil: at + life.freshMs, revalidateUntil: at + life.freshMs + life.revalidateMs };
     const produced: Produced = { keys, entry, keptUntil, stored: false };
     if (mayStore) await keep(produced);
     return produced;
@@ -182,6 +188,8 @@ export function createEngine(deps: EngineDeps): Engine {
         waiters: flights.waiters,
         ...calls,
         refreshes: refresher.running,
+        inProduction: production.inProduction,
+        productionsQueued: production.queued,
         cacheEntries: sizes.size ?? 0,
         cacheBytes: sizes.bytes ?? 0,
       };

@@ -5,6 +5,7 @@ import type { TimeRange } from '../../src/time/range.ts';
 import type { AnswerIO, AnswerQuery } from '../../src/upstream/answer.ts';
 import { BudgetDenied } from '../../src/upstream/budget.ts';
 import { createEngine } from '../../src/upstream/engine.ts';
+import { createProductionGate, type ProductionGate } from '../../src/upstream/production-gate.ts';
 import { DEFAULT_UPSTREAM_POLICY } from '../../src/upstream/pipeline.ts';
 import type { CallContext, Upstream, UpstreamReply, UpstreamRequest } from '../../src/upstream/types.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
@@ -89,8 +90,9 @@ function panel(produce?: (range: TimeRange, io: AnswerIO) => Promise<unknown>): 
   };
 }
 
-function engineAt(clock: ManualClock, datadog: ReturnType<typeof fakeDatadog>, seen = recorder()) {
+function engineAt(clock: ManualClock, datadog: ReturnType<typeof fakeDatadog>, seen = recorder(), production?: ProductionGate) {
   return createEngine({
+    ...(production ? { production } : {}),
     upstream: datadog.upstream,
     clock,
     telemetry: seen.telemetry,
@@ -252,6 +254,23 @@ describe('the engine', () => {
     const twoCalls: AnswerQuery = { ...panel(async (_r, io) => [await io.fetch(REQUEST), await io.fetch(REQUEST)].length), identity: ['two calls'] };
     await expect(engine.answer(twoCalls, caller(clock).ctx)).rejects.toMatchObject({ code: 'UPSTREAM_RATE_LIMITED', retryAfterS: 7 });
     expect(engine.inspect().cacheEntries).toBe(2);
+  });
+
+  it('makes heavy answers one after another when together they would hold more than the bound', async () => {
+    const clock = new ManualClock(NOW);
+    const datadog = fakeDatadog();
+    const engine = engineAt(clock, datadog, recorder(), createProductionGate(6_000));
+    const heavy = (name: string): AnswerQuery => ({ ...panel(), identity: [name], weight: 5_000 });
+    const first = engine.answer(heavy('a'), caller(clock).ctx);
+    const second = engine.answer(heavy('b'), caller(clock).ctx);
+    await eventually(() => expect(engine.inspect()).toMatchObject({ inProduction: 5_000, productionsQueued: 1 }));
+    expect(datadog.pending).toHaveLength(1);
+    datadog.pending[0]!.resolve({ body: 'a', fetchedAt: NOW });
+    expect((await first).cache).toBe('miss');
+    await eventually(() => expect(datadog.pending).toHaveLength(2));
+    datadog.pending[1]!.resolve({ body: 'b', fetchedAt: NOW });
+    expect(json((await second).bytes).said).toBe('b');
+    expect(engine.inspect()).toMatchObject({ inProduction: 0, productionsQueued: 0 });
   });
 
   it('makes single gated calls for callers that keep nothing, shared when asked to', async () => {
