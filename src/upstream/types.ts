@@ -73,6 +73,14 @@ export interface CallContext {
   partition: string;
   /** Filled in as calls are made; logged with the request. */
   stats: RequestStats;
+  /**
+   * Set by a caller that polls (the live tail). Each poll asks about a range never asked
+   * before, so the call skips the answer cache. When the caller already holds an answer
+   * (`heldAt`, epoch ms), the budget gate may hold the call back (pacing, reserve) as it would
+   * a cached panel's refresh; the call then rejects with the gate's BudgetDenied, and the caller
+   * keeps serving what it holds.
+   */
+  poll?: { heldAt: number | undefined };
 }
 
 export interface RequestStats {
