@@ -38,7 +38,19 @@ export interface Telemetry {
   budgetGate(family: Family, outcome: BudgetGateOutcome): void;
   /** A secret re-fetch and how it ended. */
   secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed'): void;
+  /** The live tail after a change: streams polling, and subscribers connected or joining. */
+  tailStreams(streams: number, subscribers: number): void;
+  /** One poll of a live tail and how it ended. */
+  tailPoll(outcome: TailPollOutcome): void;
+  /** Events written to live-tail subscribers, counted once per subscriber. */
+  tailEvents(kind: 'log' | 'warning', count: number): void;
 }
+
+/**
+ * `ok`: answered; `held`: the budget gate spread it out (pacing, reserve), asked again later;
+ * `rate_limited`: the budget is spent or Datadog answered 429; `failed`: anything else.
+ */
+export type TailPollOutcome = 'ok' | 'held' | 'rate_limited' | 'failed';
 
 export type BudgetGateOutcome = 'waited' | 'reserve' | 'paced' | 'exhausted';
 
@@ -51,4 +63,7 @@ export const noTelemetry: Telemetry = {
   cacheOutcome: () => {},
   budgetGate: () => {},
   secretsRefresh: () => {},
+  tailStreams: () => {},
+  tailPoll: () => {},
+  tailEvents: () => {},
 };

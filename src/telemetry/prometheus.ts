@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
-import type { BudgetGateOutcome, HttpExchange, ShedReason, Telemetry } from '../telemetry.ts';
+import type { BudgetGateOutcome, HttpExchange, ShedReason, TailPollOutcome, Telemetry } from '../telemetry.ts';
 import type { CacheStatus, Family } from '../upstream/types.ts';
 
 /**
@@ -105,6 +105,20 @@ function createMetrics(registry: Registry) {
       labelNames: ['outcome'],
       registers,
     }),
+    tailStreams: new Gauge({ name: 'tinkr_tail_streams', help: 'Live tails polling Datadog now: one per distinct scope and query.', registers }),
+    tailSubscribers: new Gauge({ name: 'tinkr_tail_subscribers', help: 'Live-tail subscribers connected (or joining) now.', registers }),
+    tailPolls: new Counter({
+      name: 'tinkr_tail_polls_total',
+      help: 'Live-tail polls by outcome: ok, held (spread out by the budget gate), rate_limited (budget spent or Datadog 429), failed.',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    tailEvents: new Counter({
+      name: 'tinkr_tail_events_total',
+      help: 'Events written to live-tail subscribers (log, warning), once per subscriber.',
+      labelNames: ['event'],
+      registers,
+    }),
   };
 }
 
@@ -159,6 +173,16 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
     },
     secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed') {
       m.secretsRefreshes.inc({ outcome });
+    },
+    tailStreams(streams: number, subscribers: number) {
+      m.tailStreams.set(streams);
+      m.tailSubscribers.set(subscribers);
+    },
+    tailPoll(outcome: TailPollOutcome) {
+      m.tailPolls.inc({ outcome });
+    },
+    tailEvents(kind: 'log' | 'warning', count: number) {
+      m.tailEvents.inc({ event: kind }, count);
     },
   };
 }
