@@ -3,12 +3,12 @@ import { sha256Hex } from '../../src/auth/keyring.ts';
 import type { LogEvent } from '../../src/simulator/index.ts';
 import { DEFAULT_LOOKBACK_MS, DEFAULT_OVERLAP_MS, MIN_POLL_INTERVAL_MS } from '../../src/tail/options.ts';
 import { createPrometheusTelemetry } from '../../src/telemetry/prometheus.ts';
-import { DEFAULT_KEYS, TEST_TOKEN } from '../helpers/app.ts';
+import { DEFAULT_KEYS } from '../helpers/app.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
-import { parsePrometheus, valueOf } from '../helpers/prometheus.ts';
-import { openSse, type SseClient } from '../helpers/sse.ts';
+import { openSse } from '../helpers/sse.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
+import { tailHarness } from '../helpers/tail.ts';
 
 /**
  * GET /logs/tail through the real server and simulator. The simulator's logs are a pure function
@@ -25,7 +25,9 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const clock = new ManualClock(NOW);
 const telemetry = createPrometheusTelemetry({ version: 'test', defaultMetrics: false });
 let stack: Stack;
-const open: SseClient[] = [];
+const tail = tailHarness(() => stack, clock, telemetry);
+const { subscribe, step } = tail;
+const gauge = tail.metric;
 
 beforeAll(async () => {
   stack = await startStack({
@@ -43,43 +45,15 @@ beforeAll(async () => {
 });
 afterAll(() => stack.close());
 afterEach(async () => {
-  for (const client of open.splice(0)) client.close();
-  await eventually(async () => (await gauge('tinkr_tail_subscribers')) === 0, 'every subscriber has left');
+  await tail.closeAll();
   stack.sim.assertNoViolations();
   stack.sim.faults.clear();
 });
 
-async function gauge(name: string, labels: Record<string, string> = {}): Promise<number> {
-  return valueOf(parsePrometheus(await telemetry.metrics()), name, labels);
-}
-
-async function subscribe(query: string, headers: Record<string, string> = {}, token = TEST_TOKEN): Promise<SseClient> {
-  const client = await openSse(`${stack.app.url}/logs/tail${query}`, { headers: { authorization: `Bearer ${token}`, ...headers } });
-  open.push(client);
-  return client;
-}
-
-/** Polls of all outcomes so far. */
-const polls = () => gauge('tinkr_tail_polls_total');
-
-/** Moves time one interval and waits until `streams` polls have run. */
-async function step(streams = 1): Promise<void> {
-  const before = await polls();
-  clock.advance(INTERVAL);
-  await eventually(async () => (await polls()) >= before + streams, `${streams} poll(s) after the clock moved`);
-}
-
 const ids = (logs: LogEvent[]) => logs.map((l) => l.id);
-
-/** Logs of `query` visible now in [from, now): what every poll so far could have found. */
-function visible(query: string, fromMs: number): string[] {
-  return ids(stack.sim.truth.logs({ query, from: fromMs, to: clock.now() }));
-}
-
-/** The logs that appeared after `startedAt` (the stream's first poll), as the subscribers must get them. */
-function arrivedSince(query: string, startedAt: number, before: ReadonlySet<string>): Set<string> {
-  return new Set(visible(query, startedAt - DEFAULT_LOOKBACK_MS).filter((id) => !before.has(id)));
-}
+const visible = tail.visible;
+/** The logs that appeared after a stream started at `startedAt`, as its subscribers must get them. */
+const arrivedSince = (query: string, startedAt: number, before: ReadonlySet<string>) => tail.arrivedSince(query, startedAt - DEFAULT_LOOKBACK_MS, before);
 
 describe('GET /logs/tail', () => {
   it('sends five subscribers every new log exactly once, for one upstream poll per interval', async () => {
