@@ -31,7 +31,7 @@ export interface TailOptions {
   dormantKeepMs: number;
   /** How far back a new stream's first poll looks, to fill the replay buffer. */
   lookbackMs: number;
-  /** Bytes written to a subscriber and not yet taken by its connection, past which it is ended. */
+  /** Bytes (characters) written to a subscriber and not yet taken by its connection, past which it is ended. */
   maxBufferedBytes: number;
   /** The `retry:` an EventSource waits before reconnecting. */
   reconnectDelayMs: number;
@@ -89,10 +89,12 @@ export const DEFAULT_DORMANT_KEEP_MS = 60_000;
 /** The default range of `GET /logs`: what "the last N lines" of a new stream are taken from. */
 export const DEFAULT_LOOKBACK_MS = 15 * 60_000;
 /**
- * A viewer that stops reading (a paused terminal, a frozen tab) is ended once a mebibyte waits
- * for it; it reconnects with Last-Event-ID and resumes from the replay buffer.
+ * A viewer that stops reading (a paused terminal, a frozen tab) is ended once this much waits
+ * for it; it reconnects with Last-Event-ID and resumes from the replay buffer. Room for a full
+ * backlog (the replay buffer) and a mebibyte of new logs behind it. The frames are shared by
+ * every subscriber of a stream, so this bounds a stream's memory, not each viewer's.
  */
-export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
 /** Soon enough that a reconnect after the lifetime is unnoticeable, slow enough not to hammer. */
 export const DEFAULT_RECONNECT_DELAY_MS = 2_000;
 

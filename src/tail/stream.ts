@@ -246,7 +246,8 @@ export function createTailStream(deps: TailStreamDeps): TailStream {
 
   /** Writes to one subscriber; one that has stopped reading is ended instead (it resumes by reconnecting). */
   function write(sub: Subscriber, frame: string): boolean {
-    if (sub.body.writableLength > options.maxBufferedBytes) {
+    // What waits in the body: the response stops taking from it while the socket is full.
+    if (sub.body.readableLength + sub.body.writableLength > options.maxBufferedBytes) {
       end(sub, 'slow_consumer');
       return false;
     }
@@ -329,7 +330,8 @@ export function createTailStream(deps: TailStreamDeps): TailStream {
         throw shuttingDown();
       }
 
-      const sub: Subscriber = { body: new PassThrough(), ended: new AbortController() };
+      // Frames stay strings end to end: every subscriber's queue holds the same frames, not copies.
+      const sub: Subscriber = { body: new PassThrough({ decodeStrings: false, encoding: 'utf8' }), ended: new AbortController() };
       const frames = [sseRetry(options.reconnectDelayMs)];
       let replayed: string[];
       if (request.lastEventId !== undefined) {

@@ -214,6 +214,13 @@ describe('GET /logs/tail', () => {
     const anonymous = await openSse(`${stack.app.url}/logs/tail?service=checkout`);
     expect(anonymous.status).toBe(401);
     expect(stack.sim.callCount('logs')).toBe(0);
+
+    // A query Datadog rejects is refused as GET /logs refuses it, not streamed as warnings forever.
+    stack.sim.faults.add({ kind: 'status', status: 400, endpoint: 'logs', message: 'unknown facet' });
+    const rejected = await subscribe('?service=checkout&query=@odd.facet:1');
+    expect(rejected.status).toBe(400);
+    expect(JSON.parse(rejected.text)).toMatchObject({ code: 'UPSTREAM_BAD_QUERY', detail: expect.stringContaining('unknown facet') });
+    expect(await gauge('tinkr_tail_streams')).toBe(0);
   });
 
   it('carries CORS headers and the request id, and counts a stream as one request of the quota', async () => {
