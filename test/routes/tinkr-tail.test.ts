@@ -38,11 +38,15 @@ class CliTail {
   readonly printed: Entry[] = [];
   readonly #seen = new Set<string>();
 
-  constructor(
-    readonly service: string,
-    readonly skewMs: number,
-    readonly micros: number,
-  ) {}
+  readonly service: string;
+  readonly skewMs: number;
+  readonly micros: number;
+
+  constructor(service: string, skewMs: number, micros: number) {
+    this.service = service;
+    this.skewMs = skewMs;
+    this.micros = micros;
+  }
 
   #now(): string {
     return pyIso(clock.now() + this.skewMs, this.micros);
