@@ -4,7 +4,8 @@ import { AppError } from '../errors.ts';
 import type { Telemetry } from '../telemetry.ts';
 import type { TailOptions } from './options.ts';
 import type { TailSource } from './source.ts';
-import { createTailStream, shuttingDown, type JoinRequest, type Subscription, type TailStream } from './stream.ts';
+import { createTailStream, shuttingDown, type JoinRequest, type TailStream } from './stream.ts';
+import type { Subscription } from './subscribers.ts';
 
 /**
  * Every live tail of this process, one stream per (scope partition, composed query): N viewers

@@ -1,4 +1,3 @@
-import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { LogRecord } from '../datadog/logs.ts';
@@ -11,6 +10,7 @@ import { ReplayBuffer } from './replay.ts';
 import { SeenIds } from './seen.ts';
 import { sseComment, sseEvent, sseRetry } from './sse.ts';
 import type { TailSource } from './source.ts';
+import { createSubscriberSet, type Subscription } from './subscribers.ts';
 
 /**
  * One live tail: the poll of one (scope, query) and everyone watching it. One poll loop serves
@@ -19,14 +19,6 @@ import type { TailSource } from './source.ts';
  * its Last-Event-ID. Without subscribers the poll stops at once; the replay buffer is kept a
  * little longer (`dormantKeepMs`) for the subscriber that is about to reconnect.
  */
-
-/** Why a subscription ended, sent as `event: end` (a subscriber that hung up gets nothing). */
-export type EndReason = 'lifetime' | 'shutdown' | 'slow_consumer';
-
-const END_MESSAGES: Record<Exclude<EndReason, 'slow_consumer'>, string> = {
-  lifetime: 'this subscription reached its maximum lifetime; reconnect with Last-Event-ID to resume without a gap',
-  shutdown: 'the server is shutting down; reconnect with Last-Event-ID to resume on another replica',
-};
 
 /** A condition that persists is repeated at most this often, so viewers know it still holds without a line every poll. */
 export const WARNING_REPEAT_MS = 60_000;
@@ -38,13 +30,6 @@ export interface JoinRequest {
   backlog: number;
   /** The id of the last event the client saw (the `Last-Event-ID` header). */
   lastEventId: string | undefined;
-}
-
-export interface Subscription {
-  /** The event stream: the response body. */
-  body: Readable;
-  /** The caller went away; stops writing to it. Safe to call more than once. */
-  close(): void;
 }
 
 export interface TailStreamDeps {
@@ -73,17 +58,19 @@ export interface TailStream {
   close(): void;
 }
 
-interface Subscriber {
-  body: PassThrough;
-  /** Aborted when the subscription ends, which cancels its lifetime timer. */
-  ended: AbortController;
-}
-
 export function createTailStream(deps: TailStreamDeps): TailStream {
   const { clock, options, telemetry } = deps;
   const seen = new SeenIds(options.maxSeenIds);
   const replay = new ReplayBuffer(options.replayEvents, options.replayBytes);
-  const live = new Set<Subscriber>();
+  const live = createSubscriberSet({
+    clock,
+    lifetimeMs: options.maxLifetimeMs,
+    maxBufferedBytes: options.maxBufferedBytes,
+    left: () => {
+      if (live.size + joining === 0) idle();
+      deps.changed();
+    },
+  });
   const warnedAt = new Map<string, number>();
   let joining = 0;
   /** Set while polling; aborting it stops the poll loop and the keep-alives. */
@@ -207,7 +194,7 @@ export function createTailStream(deps: TailStreamDeps): TailStream {
       seen.add(log.id, ms);
       const frame = sseEvent('log', log, log.id);
       replay.push({ id: log.id, frame });
-      if (ms >= newsFrom) sent += broadcast(frame);
+      if (ms >= newsFrom) sent += live.broadcast(frame);
     }
     if (sent > 0) telemetry.tailEvents('log', sent);
     heldAt = polledAt;
@@ -233,26 +220,9 @@ export function createTailStream(deps: TailStreamDeps): TailStream {
     if (last !== undefined && now - last < WARNING_REPEAT_MS) return;
     if (warnedAt.size >= MAX_WARNING_CODES && last === undefined) warnedAt.clear();
     warnedAt.set(warning.code, now);
-    const sent = broadcast(sseEvent('warning', warning));
+    const sent = live.broadcast(sseEvent('warning', warning));
     if (sent > 0) telemetry.tailEvents('warning', sent);
     deps.log?.warn({ code: warning.code, subscribers: live.size }, `live tail: ${warning.message}`);
-  }
-
-  function broadcast(frame: string): number {
-    let sent = 0;
-    for (const sub of live) if (write(sub, frame)) sent++;
-    return sent;
-  }
-
-  /** Writes to one subscriber; one that has stopped reading is ended instead (it resumes by reconnecting). */
-  function write(sub: Subscriber, frame: string): boolean {
-    // What waits in the body: the response stops taking from it while the socket is full.
-    if (sub.body.readableLength + sub.body.writableLength > options.maxBufferedBytes) {
-      end(sub, 'slow_consumer');
-      return false;
-    }
-    sub.body.write(frame);
-    return true;
   }
 
   async function keepAlive(signal: AbortSignal): Promise<void> {
@@ -260,27 +230,11 @@ export function createTailStream(deps: TailStreamDeps): TailStream {
     try {
       for (;;) {
         await clock.sleep(options.keepAliveMs, signal);
-        for (const sub of live) write(sub, frame);
+        live.broadcast(frame);
       }
     } catch {
       // Stopped.
     }
-  }
-
-  function end(sub: Subscriber, reason: EndReason): void {
-    if (sub.ended.signal.aborted) return;
-    // A subscriber that stopped reading would never drain a goodbye: cut it.
-    if (reason === 'slow_consumer') sub.body.destroy();
-    else sub.body.end(sseEvent('end', { reason, message: END_MESSAGES[reason] }));
-    leave(sub);
-  }
-
-  function leave(sub: Subscriber): void {
-    if (sub.ended.signal.aborted) return;
-    sub.ended.abort();
-    live.delete(sub);
-    if (live.size + joining === 0) idle();
-    deps.changed();
   }
 
   /** No subscribers left: stop polling, keep the replay buffer for a while. */
@@ -330,8 +284,7 @@ export function createTailStream(deps: TailStreamDeps): TailStream {
         throw shuttingDown();
       }
 
-      // Frames stay strings end to end: every subscriber's queue holds the same frames, not copies.
-      const sub: Subscriber = { body: new PassThrough({ decodeStrings: false, encoding: 'utf8' }), ended: new AbortController() };
+      // What the subscriber missed (after its Last-Event-ID), or the backlog it asked for.
       const frames = [sseRetry(options.reconnectDelayMs)];
       let replayed: string[];
       if (request.lastEventId !== undefined) {
@@ -352,26 +305,15 @@ export function createTailStream(deps: TailStreamDeps): TailStream {
       }
       frames.push(...replayed);
       if (condition) frames.push(sseEvent('warning', condition));
-      sub.body.write(frames.join(''));
       if (replayed.length > 0) telemetry.tailEvents('log', replayed.length);
-      live.add(sub);
+      const subscription = live.add(frames.join(''));
       deps.changed();
-      clock.sleep(options.maxLifetimeMs, sub.ended.signal).then(
-        () => end(sub, 'lifetime'),
-        () => {},
-      );
-      return {
-        body: sub.body,
-        close: () => {
-          leave(sub);
-          sub.body.destroy();
-        },
-      };
+      return subscription;
     },
 
     close() {
       closed = true;
-      for (const sub of [...live]) end(sub, 'shutdown');
+      live.endAll('shutdown');
       stopPolling();
       expiry?.abort();
       expiry = undefined;
