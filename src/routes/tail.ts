@@ -20,6 +20,8 @@ export function registerTailRoute(app: FastifyInstance, deps: { hub: TailHub }):
   typed(app).get(
     '/logs/tail',
     {
+      // A HEAD would start (and pay for) a stream only to drop it.
+      exposeHeadRoute: false,
       schema: {
         tags: ['logs'],
         summary: 'Live tail of logs (server-sent events)',

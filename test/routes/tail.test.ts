@@ -213,6 +213,8 @@ describe('GET /logs/tail', () => {
     expect(JSON.parse(badId.text).errors[0].path).toBe('last-event-id');
     const anonymous = await openSse(`${stack.app.url}/logs/tail?service=checkout`);
     expect(anonymous.status).toBe(401);
+    const head = await stack.app.get('/logs/tail?service=checkout', { method: 'HEAD' });
+    expect(head.status).toBe(404);
     expect(stack.sim.callCount('logs')).toBe(0);
 
     // A query Datadog rejects is refused as GET /logs refuses it, not streamed as warnings forever.
