@@ -42,7 +42,7 @@ export function registerTailRoute(app: FastifyInstance, deps: { hub: TailHub }):
       const lastEventId = readLastEventId(request.headers['last-event-id']);
       let gone = false;
       reply.raw.once('close', () => (gone = true));
-      const subscription = await deps.hub.subscribe({ partition: request.caller.partition, query, backlog: q.limit, lastEventId });
+      const subscription = await deps.hub.subscribe({ partition: request.caller.partition, query, backlog: q.limit, lastEventId, caller: request.caller });
       if (gone) subscription.close();
       else reply.raw.once('close', () => subscription.close());
       // The body is a stream of frames, not the string the response schema documents.

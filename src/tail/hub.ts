@@ -109,7 +109,7 @@ export function createTailHub(deps: TailHubDeps): TailHub {
         streams.set(key, stream);
         dropDormant();
       }
-      return stream.join({ backlog: request.backlog, lastEventId: request.lastEventId });
+      return stream.join({ backlog: request.backlog, lastEventId: request.lastEventId, caller: request.caller });
     },
 
     close() {

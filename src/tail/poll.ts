@@ -79,20 +79,22 @@ export interface PollFailure {
  * Classifies a failed poll. Held back by the budget gate (pacing, reserve): ask again after
  * the usual interval; the gate lets a poll through as the period passes, and always once the
  * stream's last answer is `max_paced_age` old, so the interval stretches exactly as far as the
- * budget needs. Spent budget or a Datadog 429: wait for the reset. Anything else: back off
+ * budget needs. A spent budget, the paying key's spent share, or a Datadog 429: wait for the
+ * reset (at most `maxDelayMs`: by then another key may pay). Anything else: back off
  * exponentially from the interval (`failures` is how many failed in a row before this one).
  */
 export function classifyFailure(error: unknown, pacing: { intervalMs: number; maxDelayMs: number }, failures: number): PollFailure {
   const { intervalMs } = pacing;
   const within = (ms: number) => Math.min(pacing.maxDelayMs, Math.max(intervalMs, ms));
   if (error instanceof BudgetDenied) {
-    if (error.reason === 'exhausted') {
+    if (error.reason === 'exhausted' || error.reason === 'share') {
       const delayMs = within(error.retryAfterS * 1000);
+      const why = error.reason === 'share' ? error.message : "Datadog's logs budget is spent";
       return {
         outcome: 'rate_limited',
         delayMs,
         fatal: false,
-        warning: { code: 'budget_exhausted', message: `Datadog's logs budget is spent; the next poll in ${seconds(delayMs)} s` },
+        warning: { code: `budget_${error.reason}`, message: `${why}; the next poll in ${seconds(delayMs)} s` },
       };
     }
     const message =

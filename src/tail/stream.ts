@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import type { LogRecord } from '../datadog/logs.ts';
 import { AppError } from '../errors.ts';
 import type { Telemetry } from '../telemetry.ts';
-import type { CallContext, Warning } from '../upstream/types.ts';
+import type { CallContext, UpstreamCaller, Warning } from '../upstream/types.ts';
 import type { TailOptions } from './options.ts';
 import { classifyFailure, readWindow, type WindowRead } from './poll.ts';
 import { ReplayBuffer } from './replay.ts';
@@ -30,6 +30,8 @@ export interface JoinRequest {
   backlog: number;
   /** The id of the last event the client saw (the `Last-Event-ID` header). */
   lastEventId: string | undefined;
+  /** The subscriber's key: polls are spent by the key of the subscriber connected longest. */
+  caller?: UpstreamCaller | undefined;
 }
 
 export interface TailStreamDeps {
@@ -91,6 +93,8 @@ export function createTailStream(deps: TailStreamDeps): TailStream {
   /** When the latest answer came: what the budget gate weighs like a cached answer's age. */
   let heldAt: number | undefined;
   let failures = 0;
+  /** The key of whoever (re)started the poll: it pays until a subscriber is connected. */
+  let opener: UpstreamCaller | undefined;
   /** The current trouble, if the latest poll failed: sent to each new subscriber. */
   let condition: Warning | undefined;
 
@@ -152,6 +156,8 @@ export function createTailStream(deps: TailStreamDeps): TailStream {
       partition: deps.partition,
       stats: { upstreamCalls: 0 },
       poll: { heldAt },
+      // A shared poll is spent by one key, within its fair share: the longest-connected viewer's.
+      caller: live.senior() ?? opener,
     };
     try {
       // The first poll only fills the replay buffer: one page is plenty.
@@ -271,7 +277,10 @@ export function createTailStream(deps: TailStreamDeps): TailStream {
       if (closed) throw shuttingDown();
       joining++;
       try {
-        if (!run) start();
+        if (!run) {
+          opener = request.caller;
+          start();
+        }
         deps.changed();
         if (!isReady) await ready;
       } finally {
@@ -306,7 +315,7 @@ export function createTailStream(deps: TailStreamDeps): TailStream {
       frames.push(...replayed);
       if (condition) frames.push(sseEvent('warning', condition));
       if (replayed.length > 0) telemetry.tailEvents('log', replayed.length);
-      const subscription = live.add(frames.join(''));
+      const subscription = live.add(frames.join(''), request.caller);
       deps.changed();
       return subscription;
     },

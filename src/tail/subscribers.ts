@@ -1,5 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { Clock } from '../clock.ts';
+import type { UpstreamCaller } from '../upstream/types.ts';
 import { sseEvent } from './sse.ts';
 
 /**
@@ -23,8 +24,10 @@ export interface Subscription {
 }
 
 export interface SubscriberSet {
-  /** A new subscriber whose body starts with `opening`; it ends by itself after its lifetime. */
-  add(opening: string): Subscription;
+  /** A new subscriber of `caller`'s key whose body starts with `opening`; it ends by itself after its lifetime. */
+  add(opening: string, caller: UpstreamCaller | undefined): Subscription;
+  /** The key of the subscriber connected longest: the one the stream's polls are spent by. */
+  senior(): UpstreamCaller | undefined;
   /** Writes `frame` to every subscriber; returns how many got it. */
   broadcast(frame: string): number;
   endAll(reason: EndReason): void;
@@ -41,6 +44,7 @@ export interface SubscriberSetDeps {
 
 interface Subscriber {
   body: PassThrough;
+  caller: UpstreamCaller | undefined;
   /** Aborted when the subscription ends, which cancels its lifetime timer. */
   ended: AbortController;
 }
@@ -75,9 +79,9 @@ export function createSubscriberSet(deps: SubscriberSetDeps): SubscriberSet {
   }
 
   return {
-    add(opening) {
+    add(opening, caller) {
       // Frames stay strings end to end: every subscriber's queue holds the same frames, not copies.
-      const sub: Subscriber = { body: new PassThrough({ decodeStrings: false, encoding: 'utf8' }), ended: new AbortController() };
+      const sub: Subscriber = { body: new PassThrough({ decodeStrings: false, encoding: 'utf8' }), ended: new AbortController(), caller };
       sub.body.write(opening);
       live.add(sub);
       deps.clock.sleep(deps.lifetimeMs, sub.ended.signal).then(
@@ -97,6 +101,11 @@ export function createSubscriberSet(deps: SubscriberSetDeps): SubscriberSet {
       let sent = 0;
       for (const sub of live) if (write(sub, frame)) sent++;
       return sent;
+    },
+
+    senior() {
+      for (const sub of live) return sub.caller;
+      return undefined;
     },
 
     endAll(reason) {

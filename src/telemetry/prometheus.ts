@@ -95,8 +95,14 @@ function createMetrics(registry: Registry) {
     }),
     budgetGate: new Counter({
       name: 'tinkr_budget_gate_total',
-      help: "Times Datadog's rate-limit budget held a request: waited for the reset, kept it off the reserve (answered from the cache), or found the budget exhausted (stale answer or 429).",
+      help: "Times Datadog's rate-limit budget held a request: waited for the reset, kept it off the reserve or paced it (answered from the cache), found the budget exhausted, or found the key past its share (stale answer or 429).",
       labelNames: ['family', 'outcome'],
+      registers,
+    }),
+    upstreamSpend: new Counter({
+      name: 'tinkr_upstream_spend_total',
+      help: "Calls to Datadog let through by the budget gate, by the subject of the key whose request made them (a shared call counts for the request that started it) and rate-limit family. Subjects come from the configured keys ('anonymous' with auth.mode = \"none\").",
+      labelNames: ['subject', 'family'],
       registers,
     }),
     secretsRefreshes: new Counter({
@@ -158,6 +164,9 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
     },
     budgetGate(family: Family, outcome: BudgetGateOutcome) {
       m.budgetGate.inc({ family, outcome });
+    },
+    upstreamSpend(subject: string, family: Family) {
+      m.upstreamSpend.inc({ subject, family });
     },
     rateLimit(info: RateLimitInfo) {
       if (!rateLimitNames.has(info.name)) {

@@ -19,6 +19,7 @@ const NOW = Date.parse('2026-11-25T04:00:00.000Z');
 const INTERVAL = MIN_POLL_INTERVAL_MS;
 const SCOPED_TOKEN = 'tail-test-scoped-token';
 const QUOTA_TOKEN = 'tail-test-quota-token';
+const OTHER_TOKEN = 'tail-test-other-viewer-token';
 const ORIGIN = 'https://grafana.example.com';
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -39,6 +40,7 @@ beforeAll(async () => {
       ...DEFAULT_KEYS,
       { hash: sha256Hex(SCOPED_TOKEN), subject: 'team-checkout', roles: ['viewer'], services: ['checkout'] },
       { hash: sha256Hex(QUOTA_TOKEN), subject: 'quota', roles: ['viewer'], quota: { requests: 2, per: '1h' } },
+      { hash: sha256Hex(OTHER_TOKEN), subject: 'other-viewer', roles: ['viewer'] },
     ],
     server: { corsOrigins: [ORIGIN], requestTimeoutMs: REQUEST_TIMEOUT_MS },
   });
@@ -197,6 +199,21 @@ describe('GET /logs/tail', () => {
     expect(queries[0]).toMatch(/^service:"checkout" AND status:/);
     await step(2);
     expect(stack.sim.callCount('logs')).toBe(4);
+  });
+
+  it("spends a shared poll from the key of the viewer connected longest, within that key's fair share", async () => {
+    const spent = (subject: string) => gauge('tinkr_upstream_spend_total', { subject, family: 'logs' });
+    const first = await subscribe('?service=checkout&level=info');
+    const second = await subscribe('?service=checkout&level=info', {}, OTHER_TOKEN);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const [tester, other] = [await spent('tester'), await spent('other-viewer')];
+    await step();
+    await step();
+    expect([(await spent('tester')) - tester, (await spent('other-viewer')) - other]).toEqual([2, 0]);
+    first.close();
+    await eventually(async () => (await gauge('tinkr_tail_subscribers')) === 1, 'the first viewer has left');
+    await step();
+    expect([(await spent('tester')) - tester, (await spent('other-viewer')) - other]).toEqual([2, 1]);
   });
 
   it('answers bad input with 400 and no upstream call', async () => {

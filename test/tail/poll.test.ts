@@ -3,6 +3,7 @@ import { AppError } from '../../src/errors.ts';
 import { classifyFailure, readWindow } from '../../src/tail/poll.ts';
 import type { TailSource } from '../../src/tail/source.ts';
 import { BudgetDenied } from '../../src/upstream/budget.ts';
+import { ShareDenied } from '../../src/upstream/fair-share.ts';
 import type { CallContext } from '../../src/upstream/types.ts';
 import { fakeSource, log, type SourceCall } from './fake-source.ts';
 
@@ -51,6 +52,15 @@ describe('classifyFailure', () => {
     expect(classifyFailure(new BudgetDenied('exhausted', 'logs', 3_000), pacing, 0)).toMatchObject({ delayMs: 60_000 });
     const limited = new AppError('UPSTREAM_RATE_LIMITED', 'Datadog logs rate limit reached; retry in 7 s', { retryAfterS: 7 });
     expect(classifyFailure(limited, pacing, 0)).toMatchObject({ outcome: 'rate_limited', delayMs: 7_000, warning: { code: 'upstream_rate_limited' } });
+  });
+
+  it("waits when the paying key has spent its fair share, saying so", () => {
+    const denied = new ShareDenied('logs', { keyId: 'k', subject: 'grafana', upstreamShare: 0.5 }, 150, 150, 300, 40);
+    expect(classifyFailure(denied, pacing, 0)).toMatchObject({
+      outcome: 'rate_limited',
+      delayMs: 40_000,
+      warning: { code: 'budget_share', message: expect.stringContaining('this key has spent its share') },
+    });
   });
 
   it('backs off exponentially from the interval after other failures, bounded', () => {
