@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
+import type { RefreshOutcome } from '../secrets/store.ts';
 import type { BudgetGateOutcome, HttpExchange, ShedReason, TailPollOutcome, Telemetry } from '../telemetry.ts';
 import type { CacheStatus, Family } from '../upstream/types.ts';
 
@@ -128,6 +129,34 @@ function createMetrics(registry: Registry) {
   };
 }
 
+/**
+ * Every value of the labels whose values are known in advance. Their series are exported at 0
+ * from the start: a counter that appears only at its first increment has no earlier sample, so
+ * `increase()` and `rate()` (and the alert rules in deploy/) would miss that first event, and a
+ * dashboard would show "no data" instead of 0. The `Record` types make a new union member a
+ * compile error here until it is listed.
+ */
+const keysOf = <T extends string>(record: Record<T, true>): T[] => Object.keys(record) as T[];
+const FAMILIES = keysOf<Family>({ logs: true, spans: true, metrics: true });
+const CACHE_STATUSES = keysOf<CacheStatus>({ hit: true, miss: true, coalesced: true, stale: true, bypass: true });
+const BUDGET_GATE_OUTCOMES = keysOf<BudgetGateOutcome>({ waited: true, reserve: true, paced: true, exhausted: true, share: true });
+const SHED_REASONS = keysOf<ShedReason>({ event_loop_delay: true, heap_used: true, rss: true, shutting_down: true });
+const REFRESH_OUTCOMES = keysOf<RefreshOutcome>({ changed: true, unchanged: true, failed: true });
+const TAIL_POLL_OUTCOMES = keysOf<TailPollOutcome>({ ok: true, held: true, rate_limited: true, failed: true });
+const TAIL_EVENTS = keysOf<'log' | 'warning'>({ log: true, warning: true });
+
+function exportZeros(m: ReturnType<typeof createMetrics>): void {
+  for (const family of FAMILIES) {
+    m.coalesced.inc({ family }, 0);
+    for (const outcome of CACHE_STATUSES) m.cache.inc({ family, outcome }, 0);
+    for (const outcome of BUDGET_GATE_OUTCOMES) m.budgetGate.inc({ family, outcome }, 0);
+  }
+  for (const reason of SHED_REASONS) m.shed.inc({ reason }, 0);
+  for (const outcome of REFRESH_OUTCOMES) m.secretsRefreshes.inc({ outcome }, 0);
+  for (const outcome of TAIL_POLL_OUTCOMES) m.tailPolls.inc({ outcome }, 0);
+  for (const event of TAIL_EVENTS) m.tailEvents.inc({ event }, 0);
+}
+
 /** Milliseconds as seconds; a non-finite or negative duration (a clock step) counts as 0. */
 const seconds = (ms: number): number => (Number.isFinite(ms) && ms > 0 ? ms / 1000 : 0);
 
@@ -136,6 +165,7 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const m = createMetrics(registry);
   m.buildInfo.set({ version: options.version }, 1);
+  exportZeros(m);
   const rateLimitNames = new Set<string>();
 
   return {
@@ -180,7 +210,7 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
       m.cache.inc({ family, outcome: status });
       if (status === 'coalesced') m.coalesced.inc({ family });
     },
-    secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed') {
+    secretsRefresh(outcome: RefreshOutcome) {
       m.secretsRefreshes.inc({ outcome });
     },
     tailStreams(streams: number, subscribers: number) {
