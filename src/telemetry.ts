@@ -1,3 +1,4 @@
+import type { KeyStatus } from './boot/key-check.ts';
 import type { RateLimitInfo } from './datadog/rate-limit-headers.ts';
 import type { CacheStatus, Family } from './upstream/types.ts';
 
@@ -49,6 +50,8 @@ export interface Telemetry {
   tailPoll(outcome: TailPollOutcome): void;
   /** Events written to live-tail subscribers, counted once per subscriber. */
   tailEvents(kind: 'log' | 'warning', count: number): void;
+  /** The Datadog key check reached a new status (boot/key-check.ts). */
+  keysStatus(status: KeyStatus): void;
 }
 
 /**
@@ -73,4 +76,5 @@ export const noTelemetry: Telemetry = {
   tailStreams: () => {},
   tailPoll: () => {},
   tailEvents: () => {},
+  keysStatus: () => {},
 };

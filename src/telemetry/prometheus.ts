@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { KeyStatus } from '../boot/key-check.ts';
 import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
 import type { RefreshOutcome } from '../secrets/store.ts';
 import type { BudgetGateOutcome, HttpExchange, ShedReason, TailPollOutcome, Telemetry } from '../telemetry.ts';
@@ -106,6 +107,12 @@ function createMetrics(registry: Registry) {
       labelNames: ['subject', 'family'],
       registers,
     }),
+    keysStatus: new Gauge({
+      name: 'tinkr_datadog_keys_status',
+      help: 'The Datadog key check: 1 for its current status (unchecked, ok, rejected, unreachable), 0 for the others.',
+      labelNames: ['status'],
+      registers,
+    }),
     secretsRefreshes: new Counter({
       name: 'tinkr_secrets_refreshes_total',
       help: 'Re-fetches of the Datadog keys from the secret manager, by outcome (changed, unchanged, failed).',
@@ -144,6 +151,8 @@ const SHED_REASONS = keysOf<ShedReason>({ event_loop_delay: true, heap_used: tru
 const REFRESH_OUTCOMES = keysOf<RefreshOutcome>({ changed: true, unchanged: true, failed: true });
 const TAIL_POLL_OUTCOMES = keysOf<TailPollOutcome>({ ok: true, held: true, rate_limited: true, failed: true });
 const TAIL_EVENTS = keysOf<'log' | 'warning'>({ log: true, warning: true });
+/** Every status of the key check, each its own series so an alert can match `status="rejected"`. */
+const KEY_STATUSES = keysOf<KeyStatus>({ unchecked: true, ok: true, rejected: true, unreachable: true });
 
 function exportZeros(m: ReturnType<typeof createMetrics>): void {
   for (const family of FAMILIES) {
@@ -167,6 +176,10 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
   m.buildInfo.set({ version: options.version }, 1);
   exportZeros(m);
   const rateLimitNames = new Set<string>();
+  const setKeysStatus = (current: KeyStatus): void => {
+    for (const status of KEY_STATUSES) m.keysStatus.set({ status }, status === current ? 1 : 0);
+  };
+  setKeysStatus('unchecked');
 
   return {
     registry,
@@ -222,6 +235,9 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
     },
     tailEvents(kind: 'log' | 'warning', count: number) {
       m.tailEvents.inc({ event: kind }, count);
+    },
+    keysStatus(status: KeyStatus) {
+      setKeysStatus(status);
     },
   };
 }
