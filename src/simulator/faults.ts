@@ -1,4 +1,4 @@
-import type { Endpoint } from './http/reply.ts';
+import { ENDPOINTS, type Endpoint } from './http/reply.ts';
 
 /**
  * Injected failures. A fault applies to the next `times` requests (default 1) of its endpoint
@@ -12,7 +12,8 @@ import type { Endpoint } from './http/reply.ts';
  * - `latency`: answer normally after `delayMs`.
  * - `malformed`: a 200 whose body is not JSON (`non-json`, an HTML error page) or is the real
  *   answer cut in half (`truncated`, the default).
- * - `timeout`: logs/spans only; the real page cut to half its events, `meta.status: "timeout"`.
+ * - `timeout`: not for metrics; a search page cut to half its events, an aggregate computed over
+ *   the first half of its range, with `meta.status: "timeout"`.
  * - `drop`: the connection is destroyed without an answer.
  */
 export type Fault = FaultCommon &
@@ -32,7 +33,6 @@ export interface FaultCommon {
 }
 
 export const FAULT_KINDS = ['status', 'latency', 'malformed', 'timeout', 'drop'] as const;
-const ENDPOINTS: readonly Endpoint[] = ['logs', 'spans', 'metrics'];
 /** Longest injectable delay: long enough for any client timeout test, short enough to not hang CI. */
 export const MAX_FAULT_DELAY_MS = 600_000;
 /** Most faults queued at once; a runaway test loop fails loudly instead of growing memory. */
@@ -94,7 +94,7 @@ export function parseFault(input: unknown): Fault {
       return { ...common, kind, variant };
     }
     case 'timeout':
-      if (endpoint === 'metrics') throw new TypeError('a timeout fault applies to logs or spans only');
+      if (endpoint === 'metrics') throw new TypeError('a timeout fault applies to the logs or spans endpoints (searches and aggregates) only');
       return { ...common, kind };
     default:
       return { ...common, kind: 'drop' };

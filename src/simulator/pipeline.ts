@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../clock.ts';
+import type { SimData } from './data/source.ts';
 import type { Fault, FaultQueue } from './faults.ts';
+import { aggregateLogsEndpoint, aggregateSpansEndpoint } from './handlers/aggregate.ts';
 import { logsInputFromBody, logsInputFromQuery, searchLogs } from './handlers/logs.ts';
 import { queryMetricsEndpoint } from './handlers/metrics.ts';
 import type { SearchContext } from './handlers/search-input.ts';
@@ -25,6 +27,8 @@ export interface PipelineState {
   readonly faults: FaultQueue;
   readonly recorder: Recorder;
   readonly validateRequest: ((request: RecordedRequest) => string[]) | undefined;
+  /** Generated data plus injected bursts. */
+  readonly data: SimData;
   /** Waits in progress (injected latency); aborted when the simulator closes. */
   readonly waits: Set<AbortController>;
 }
@@ -63,6 +67,14 @@ const ROUTES: Readonly<Record<string, Route>> = {
   'GET /api/v1/query': {
     endpoint: 'metrics',
     handle: (r, ctx) => queryMetricsEndpoint(r.query, ctx.nowMs),
+  },
+  'POST /api/v2/logs/analytics/aggregate': {
+    endpoint: 'logs_aggregate',
+    handle: (r, ctx) => aggregateLogsEndpoint(r.body, ctx),
+  },
+  'POST /api/v2/spans/analytics/aggregate': {
+    endpoint: 'spans_aggregate',
+    handle: (r, ctx) => aggregateSpansEndpoint(r.body, ctx),
   },
 };
 
@@ -142,6 +154,7 @@ export async function handleDatadogRequest(state: PipelineState, req: IncomingMe
       timedOut: fault?.kind === 'timeout',
       requestId: randomBytes(18).toString('base64url'),
       elapsedMs: () => Math.max(0, state.clock.now() - arrivedMs),
+      data: state.data,
     };
     reply = withHeaders(route.handle({ query: recorded.query, body }, ctx), decision.headers);
   }

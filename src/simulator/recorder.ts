@@ -1,4 +1,4 @@
-import type { Endpoint } from './http/reply.ts';
+import { ENDPOINTS, type Endpoint } from './http/reply.ts';
 
 export type RecordedEndpoint = Endpoint | 'other';
 
@@ -28,7 +28,7 @@ export class Recorder {
   #requests: RecordedRequest[] = [];
   #violations: RecordedRequest[] = [];
   #violationCount = 0;
-  #counts: Record<RecordedEndpoint, number> = { logs: 0, spans: 0, metrics: 0, other: 0 };
+  #counts = zeroCounts();
 
   record(request: RecordedRequest): void {
     this.#requests.push(request);
@@ -56,13 +56,17 @@ export class Recorder {
 
   count(endpoint?: RecordedEndpoint): number {
     if (endpoint) return this.#counts[endpoint];
-    return this.#counts.logs + this.#counts.spans + this.#counts.metrics + this.#counts.other;
+    return Object.values(this.#counts).reduce((sum, n) => sum + n, 0);
   }
 
   reset(): void {
     this.#requests = [];
     this.#violations = [];
     this.#violationCount = 0;
-    this.#counts = { logs: 0, spans: 0, metrics: 0, other: 0 };
+    this.#counts = zeroCounts();
   }
+}
+
+function zeroCounts(): Record<RecordedEndpoint, number> {
+  return Object.fromEntries([...ENDPOINTS, 'other'].map((e) => [e, 0])) as Record<RecordedEndpoint, number>;
 }

@@ -10,7 +10,12 @@ export const JSON_TYPE = 'application/json';
 /** Datadog answers spans requests (200 and errors) with this type, unlike the spec. */
 export const JSON_API_TYPE = 'application/vnd.api+json';
 
-export type Endpoint = 'logs' | 'spans' | 'metrics';
+/**
+ * Endpoint families, each with its own rate limit: the searches, the metrics query and the two
+ * analytics aggregates (Datadog budgets these separately and names them in `X-RateLimit-Name`).
+ */
+export const ENDPOINTS = ['logs', 'spans', 'metrics', 'logs_aggregate', 'spans_aggregate'] as const;
+export type Endpoint = (typeof ENDPOINTS)[number];
 
 /** `APIErrorResponse`: `{"errors": ["..."]}` (logs and metrics). */
 export function apiError(status: number, ...messages: string[]): Reply {
@@ -40,7 +45,7 @@ export function jsonApiError(status: number, detail: string, title = statusTitle
   return { status, body: { errors: [{ status: String(status), title, detail }] }, contentType: JSON_API_TYPE };
 }
 
-/** The error shape of an endpoint family. */
+/** The error shape of an endpoint family: JSON:API for the spans searches only (spans aggregate uses the plain shape). */
 export function errorFor(endpoint: Endpoint | 'other', status: number, message: string): Reply {
   return endpoint === 'spans' ? jsonApiError(status, message) : apiError(status, message);
 }
