@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.ts';
-import { errorForFailure } from '../datadog/errors.ts';
+import { errorForFailure, signalName } from '../datadog/errors.ts';
 import { DEFAULT_RETRY_AFTER_S } from '../datadog/rate-limit-headers.ts';
 import type { DatadogTransport } from '../datadog/transport.ts';
 import { AppError, isAppError } from '../errors.ts';
@@ -223,7 +223,7 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
           // `Cache-Control: no-cache` forbids a stored answer without asking Datadog (RFC 9111
           // §5.2.1.4), so such a caller gets the 429 rather than a stale answer.
           if (fallback && !ctx.noCache) return staleReply(fallback, error, request.family);
-          throw new AppError('UPSTREAM_RATE_LIMITED', `Datadog ${request.family} budget exhausted; retry in ${error.retryAfterS} s`, {
+          throw new AppError('UPSTREAM_RATE_LIMITED', `Datadog ${signalName(request.family)} budget exhausted; retry in ${error.retryAfterS} s`, {
             retryAfterS: error.retryAfterS,
           });
         }
@@ -250,7 +250,7 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
         : denied.reason === 'pacing'
           ? `is being spread to last until its reset (in ${denied.retryAfterS} s)`
           : `is spent (next call in ${denied.retryAfterS} s)`;
-    const warning: Warning = { code: `budget_${denied.reason}`, message: `Datadog's ${family} budget ${why}; this answer is from the cache, ${ageS} s old` };
+    const warning: Warning = { code: `budget_${denied.reason}`, message: `Datadog's ${signalName(family)} budget ${why}; this answer is from the cache, ${ageS} s old` };
     const reply: UpstreamReply = { body: answer.body, fetchedAt: answer.fetchedAt, cache: 'stale', warnings: [warning] };
     if (answer.window) reply.window = answer.window;
     return reply;
