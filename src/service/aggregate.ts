@@ -74,17 +74,18 @@ export interface AggregateResult {
 /** Most groups one answer may hold (Datadog's own bound on the product of the facets' limits). */
 export const MAX_GROUPS = 10_000;
 
-export function aggregateLogs(params: LogsPanelParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<AggregateResult> {
+/** `range`: a range already worked out (the anomaly windows) instead of `params.time`. */
+export function aggregateLogs(params: LogsPanelParams, scope: Scope, deps: QueryDeps, ctx: CallContext, range?: TimeRange): Promise<AggregateResult> {
   const query = composeLogsQuery(params, scope);
-  return runPanel(params, deps.maxRangeMs.logs, deps, ctx, {
+  return runPanel(params, range ?? resolvePanelRange(params, deps.maxRangeMs.logs, deps), deps, ctx, {
     build: (q) => logsAggregateRequest({ ...q, query, indexes: params.indexes, storageTier: params.storageTier }),
     read: readLogsAggregate,
   });
 }
 
-export function aggregateSpans(params: SpansPanelParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<AggregateResult> {
+export function aggregateSpans(params: SpansPanelParams, scope: Scope, deps: QueryDeps, ctx: CallContext, range?: TimeRange): Promise<AggregateResult> {
   const query = composeSpansQuery(params, scope);
-  return runPanel(params, deps.maxRangeMs.traces, deps, ctx, {
+  return runPanel(params, range ?? resolvePanelRange(params, deps.maxRangeMs.traces, deps), deps, ctx, {
     build: (q) => spansAggregateRequest({ ...q, query }),
     read: readSpansAggregate,
   });
@@ -113,8 +114,11 @@ export function checkPanelShape(params: PanelParams, range: Pick<TimeRange, 'fro
   }
 }
 
-async function runPanel(params: PanelParams, maxRangeMs: number, deps: QueryDeps, ctx: CallContext, kind: PanelKind): Promise<AggregateResult> {
-  const range = resolveRange(params.time, { nowMs: deps.clock.now(), defaultSpanMs: DEFAULT_SPAN_MS, maxRangeMs, steps: deps.steps });
+function resolvePanelRange(params: PanelParams, maxRangeMs: number, deps: QueryDeps): TimeRange {
+  return resolveRange(params.time, { nowMs: deps.clock.now(), defaultSpanMs: DEFAULT_SPAN_MS, maxRangeMs, steps: deps.steps });
+}
+
+async function runPanel(params: PanelParams, range: TimeRange, deps: QueryDeps, ctx: CallContext, kind: PanelKind): Promise<AggregateResult> {
   checkPanelShape(params, range);
   const shape = { compute: params.compute, groupBy: params.groupBy, limit: params.limit, intervalMs: params.intervalMs };
   const reply = await deps.upstream.send(withWindow(range, (r) => kind.build({ ...shape, fromMs: r.fromMs, toMs: r.toMs })), ctx);

@@ -109,3 +109,27 @@ describe('aggregates for a scoped key', () => {
     }
   });
 });
+
+describe('SLO and anomalies for a scoped key', () => {
+  it('a service outside the scope is a 403 before anything is sent', async () => {
+    await refused(PAY, '/api/v1/slo', 403, { service: 'checkout', window: '1h' });
+    await refused(PAY, '/api/v1/anomalies', 403, { service: 'checkout', window_minutes: 10 });
+  });
+
+  it('every upstream call stays inside the scope, the log search for the summary included', async () => {
+    const slo = await call(STAGING, '/api/v1/slo', { service: 'payments-api', window: '1h' });
+    expect(slo.status).toBe(200);
+    expect(slo.upstream).toEqual(['service:"payments-api" AND env:"staging"']);
+    stack.sim.bursts.add({ service: 'ledger', fromMs: NOW - 600_000, toMs: NOW, everyMs: 2_000 });
+    try {
+      const found = await call(PAY_PROD, '/api/v1/anomalies', { service: 'ledger', window_minutes: 10 });
+      expect(found.status).toBe(200);
+      expect(found.body.anomalies.length).toBeGreaterThan(0);
+      // Two aggregates and the summary's log search, each proven in scope by call().
+      expect(found.upstream).toHaveLength(3);
+      for (const query of found.upstream) expect(query.startsWith('service:"ledger" AND env:"prod"')).toBe(true);
+    } finally {
+      stack.sim.bursts.clear();
+    }
+  });
+});

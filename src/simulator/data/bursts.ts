@@ -34,7 +34,7 @@ const SEQ_BASE = 1_000_000;
 
 const TEMPLATES: ReadonlyArray<(n: number) => { message: string; kind: string; detail: string }> = [
   (n) => ({
-    message: `payment processor declined charge ch_${(0x10000000 + n * 7919).toString(16)} for order ${40000 + (n % 9000)}: card_declined (code 51)`,
+    message: `payment processor declined charge ${100000 + n} for order ${40000 + (n % 9000)}: card_declined (code 51)`,
     kind: 'CardDeclinedError',
     detail: 'card_declined',
   }),
