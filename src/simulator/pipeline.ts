@@ -40,7 +40,7 @@ interface ParsedRequest {
 
 interface Route {
   readonly endpoint: Endpoint;
-  readonly handle: (request: ParsedRequest, ctx: SearchContext) => Reply;
+  readonly handle: (request: ParsedRequest, ctx: SearchContext) => Reply | Promise<Reply>;
 }
 
 function withInput<T>(input: T | string, endpoint: Endpoint, run: (input: T) => Reply): Reply {
@@ -156,7 +156,7 @@ export async function handleDatadogRequest(state: PipelineState, req: IncomingMe
       elapsedMs: () => Math.max(0, state.clock.now() - arrivedMs),
       data: state.data,
     };
-    reply = withHeaders(route.handle({ query: recorded.query, body }, ctx), decision.headers);
+    reply = withHeaders(await route.handle({ query: recorded.query, body }, ctx), decision.headers);
   }
   if (fault?.kind === 'malformed') {
     const full = serialise(reply);

@@ -62,7 +62,7 @@ export function createAggregateTruth(clock: Clock, data: SimData): AggregateTrut
         sort: { type: 'measure' as const, order: 'desc' as const, aggregation: compute.aggregation, metric: compute.metric },
       })),
     };
-    const env: RunEnv = { nowMs: clock.now(), data, timedOut: false };
+    const env: RunEnv = { nowMs: clock.now(), data, timedOut: false, remember: false };
     const result = runner(input, env);
     if (!result.ok) throw new TypeError(`truth: ${result.message}`);
     return result.buckets.map((bucket) => {

@@ -1,8 +1,8 @@
-import { scan } from '../data/scan.ts';
+import { slotOf } from '../data/traces.ts';
 import type { SearchTarget } from '../search/evaluate.ts';
-import type { Timed } from '../wire.ts';
 import { Accumulator, needsOf, scalarKey, type Needs } from './measure.ts';
 import type { ComputeSpec, GroupBySpec, SortSpec } from './request.ts';
+import type { Row } from './rows.ts';
 
 /**
  * The aggregation engine behind both analytics endpoints and their ground truth: one pass over
@@ -31,13 +31,18 @@ export interface AggregateBucket {
   computes: Record<string, BucketValue>;
 }
 
-export interface AggregateSource<T> {
+export interface AggregateSource {
   /** The range to aggregate, half-open, already narrowed to where the data lives. */
   fromMs: number;
   toMs: number;
-  eventsInSlot(slot: number): Timed<T>[];
-  target(event: T): SearchTarget;
-  accept(target: SearchTarget): boolean;
+  /** The events of a slot that match the query (the engine keeps those in [fromMs, toMs)). */
+  rowsInSlot(slot: number): readonly Row[];
+}
+
+/** Every field a request reads: its facets and what its computes and sorts measure. */
+export function fieldsOf(computes: readonly ComputeSpec[], groupBy: readonly GroupBySpec[]): string[] {
+  const needs = needsOf([...computes, ...groupBy.map((g) => g.sort)]);
+  return [...new Set([...groupBy.map((g) => g.facet), ...needs.numbers, ...needs.distinct])];
 }
 
 /** Points a timeseries may have: as many as the gateway allows a panel (DESIGN §8.1). */
@@ -84,55 +89,118 @@ interface GroupNode {
   series: Array<Map<number, Accumulator>> | undefined;
 }
 
-export function aggregate<T>(computes: readonly ResolvedCompute[], groupBy: readonly GroupBySpec[], source: AggregateSource<T>): AggregateBucket[] | string {
-  const needs = needsOf([...computes, ...groupBy.map((g) => g.sort)]);
-  const root = newNode(computes, groupBy.length === 0);
-  let groups = 0;
+/**
+ * One aggregation, fed the range in chunks: `aggregate` runs it to the end at once (the ground
+ * truth), `aggregateInSteps` yields to the event loop between chunks, so a request over weeks of
+ * data does not freeze a process that also serves other requests (the demo's server, the
+ * benchmark's gateway).
+ */
+class Aggregation {
+  readonly #computes: readonly ResolvedCompute[];
+  readonly #groupBy: readonly GroupBySpec[];
+  readonly #source: AggregateSource;
+  readonly #needs: Needs;
+  readonly #root: GroupNode;
+  #groups = 0;
 
-  for (const { ms, event } of scan({
-    fromMs: source.fromMs,
-    toMs: source.toMs,
-    descending: false,
-    eventsInSlot: (slot) => source.eventsInSlot(slot),
-    accept: (event) => source.accept(source.target(event)),
-  })) {
-    const target = source.target(event);
+  constructor(computes: readonly ResolvedCompute[], groupBy: readonly GroupBySpec[], source: AggregateSource) {
+    this.#computes = computes;
+    this.#groupBy = groupBy;
+    this.#source = source;
+    this.#needs = needsOf([...computes, ...groupBy.map((g) => g.sort)]);
+    this.#root = newNode(computes, groupBy.length === 0);
+  }
+
+  /** Adds the events of [fromMs, toMs); a message when there are too many groups. */
+  feed(fromMs: number, toMs: number): string | undefined {
+    if (fromMs >= toMs) return undefined;
+    for (let slot = slotOf(fromMs); slot <= slotOf(toMs - 1); slot++) {
+      for (const row of this.#source.rowsInSlot(slot)) {
+        if (row.ms < fromMs || row.ms >= toMs) continue;
+        const failed = this.#add(row.ms, row.target);
+        if (failed) return failed;
+      }
+    }
+    return undefined;
+  }
+
+  /** One event into every group it belongs to; a message when there are too many groups. */
+  #add(ms: number, target: SearchTarget): string | undefined {
+    const groupBy = this.#groupBy;
     const values = groupBy.map((g) => facetValues(target, g));
-    if (values.some((v) => v.length === 0)) continue;
+    if (values.some((v) => v.length === 0)) return undefined;
     const place = (node: GroupNode, level: number): void => {
-      node.acc.add(target, needs);
+      node.acc.add(target, this.#needs);
       if (level === groupBy.length) {
-        addToSeries(node, computes, ms, target, needs);
+        addToSeries(node, this.#computes, ms, target, this.#needs);
         return;
       }
       for (const value of values[level]!) {
         const key = scalarKey(value)!;
         let child = node.children.get(key);
         if (!child) {
-          if (++groups > MAX_GROUPS) return;
-          child = newNode(computes, level + 1 === groupBy.length, value, key);
+          if (++this.#groups > MAX_GROUPS) return;
+          child = newNode(this.#computes, level + 1 === groupBy.length, value, key);
           node.children.set(key, child);
         }
         place(child, level + 1);
       }
     };
-    place(root, 0);
-    if (groups > MAX_GROUPS) return `the query has more than ${MAX_GROUPS} groups; group by fewer or coarser facets`;
+    place(this.#root, 0);
+    return this.#groups > MAX_GROUPS ? `the query has more than ${MAX_GROUPS} groups; group by fewer or coarser facets` : undefined;
   }
 
-  // No group-by and nothing matched: Datadog answers with no bucket at all.
-  if (groupBy.length === 0 && root.acc.count === 0) return [];
-  const buckets: AggregateBucket[] = [];
-  const emit = (node: GroupNode, level: number, by: Record<string, FacetValue>): void => {
-    if (level === groupBy.length) {
-      buckets.push({ by, computes: computesOf(node, computes) });
-      return;
-    }
-    const spec = groupBy[level]!;
-    for (const child of selectChildren(node, spec)) emit(child, level + 1, { ...by, [spec.facet]: child.value });
-  };
-  emit(root, 0, {});
-  return buckets;
+  result(): AggregateBucket[] {
+    const groupBy = this.#groupBy;
+    // No group-by and nothing matched: Datadog answers with no bucket at all.
+    if (groupBy.length === 0 && this.#root.acc.count === 0) return [];
+    const buckets: AggregateBucket[] = [];
+    const emit = (node: GroupNode, level: number, by: Record<string, FacetValue>): void => {
+      if (level === groupBy.length) {
+        buckets.push({ by, computes: computesOf(node, this.#computes) });
+        return;
+      }
+      const spec = groupBy[level]!;
+      for (const child of selectChildren(node, spec)) emit(child, level + 1, { ...by, [spec.facet]: child.value });
+    };
+    emit(this.#root, 0, {});
+    return buckets;
+  }
+}
+
+/** Slots (10 s each) aggregated between two yields: a few milliseconds of work. */
+const CHUNK_MS = 50 * 10_000;
+
+/** [from, to) cut at multiples of CHUNK_MS, so no slot is generated twice. */
+function* chunks(fromMs: number, toMs: number): Generator<[number, number]> {
+  for (let start = fromMs; start < toMs; ) {
+    const end = Math.min(toMs, (Math.floor(start / CHUNK_MS) + 1) * CHUNK_MS);
+    yield [start, end];
+    start = end;
+  }
+}
+
+export function aggregate(computes: readonly ResolvedCompute[], groupBy: readonly GroupBySpec[], source: AggregateSource): AggregateBucket[] | string {
+  const run = new Aggregation(computes, groupBy, source);
+  for (const [from, to] of chunks(source.fromMs, source.toMs)) {
+    const failed = run.feed(from, to);
+    if (failed) return failed;
+  }
+  return run.result();
+}
+
+export async function aggregateInSteps(
+  computes: readonly ResolvedCompute[],
+  groupBy: readonly GroupBySpec[],
+  source: AggregateSource,
+): Promise<AggregateBucket[] | string> {
+  const run = new Aggregation(computes, groupBy, source);
+  for (const [from, to] of chunks(source.fromMs, source.toMs)) {
+    const failed = run.feed(from, to);
+    if (failed) return failed;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return run.result();
 }
 
 /** A group; the root (no facet value) holds every event that had all the facets. */

@@ -68,15 +68,23 @@ export function parseBurst(input: unknown): ErrorBurst {
 
 export class BurstSet {
   #bursts: Array<Required<ErrorBurst>> = [];
+  #version = 0;
 
   add(burst: ErrorBurst): void {
     const checked = parseBurst(burst) as Required<ErrorBurst>;
     if (this.#bursts.length >= MAX_BURSTS) throw new RangeError(`more than ${MAX_BURSTS} bursts`);
     this.#bursts.push(checked);
+    this.#version++;
   }
 
   clear(): void {
     this.#bursts = [];
+    this.#version++;
+  }
+
+  /** Changes whenever the set does: anything derived from the data is stale then. */
+  get version(): number {
+    return this.#version;
   }
 
   list(): ErrorBurst[] {

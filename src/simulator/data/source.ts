@@ -1,3 +1,4 @@
+import { RowCache } from '../analytics/rows.ts';
 import type { BurstSet } from './bursts.ts';
 import { logsInSlot } from './logs.ts';
 import { spansInSlot } from './spans.ts';
@@ -11,9 +12,14 @@ export interface SimData {
   /** The logs of `slot` that exist at `nowMs`, in (timestamp, id) order. */
   logsInSlot(slot: number, nowMs: number): Timed<LogEvent>[];
   spansInSlot(slot: number, nowMs: number): Timed<SpanEvent>[];
+  /** Changes whenever the data does (a burst armed or cleared). */
+  readonly version: number;
+  /** What the analytics endpoints remember of settled slots (analytics/rows.ts). */
+  readonly rows: RowCache;
 }
 
 export function simData(bursts: BurstSet): SimData {
+  const rows = new RowCache();
   return {
     logsInSlot(slot, nowMs) {
       const generated = logsInSlot(slot, nowMs);
@@ -22,5 +28,9 @@ export function simData(bursts: BurstSet): SimData {
       return extra.length === 0 ? generated : [...generated, ...extra].sort(compareTimed);
     },
     spansInSlot,
+    get version() {
+      return bursts.version;
+    },
+    rows,
   };
 }

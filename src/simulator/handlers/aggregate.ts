@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { logsAggregateInput, spansAggregateInput } from '../analytics/request.ts';
-import { runLogsAggregate, runSpansAggregate, type RunResult } from '../analytics/run.ts';
+import { runLogsAggregateInSteps, runSpansAggregateInSteps, type RunResult } from '../analytics/run.ts';
 import { UNKNOWN_INDEX_TITLE } from '../data/log-indexes.ts';
 import { apiError, JSON_API_TYPE, JSON_TYPE, type Reply } from '../http/reply.ts';
 import type { SearchContext } from './search-input.ts';
@@ -15,22 +15,23 @@ import type { SearchContext } from './search-input.ts';
  *   both are sent, the same);
  * - errors of both use the plain `{"errors":["…"]}` shape (the spans aggregate does not use
  *   JSON:API errors, unlike the spans searches).
+ *
+ * Both aggregate in steps (analytics/run.ts), so a long range does not stall the process.
  */
 
-export function aggregateLogsEndpoint(body: unknown, ctx: SearchContext): Reply {
+export async function aggregateLogsEndpoint(body: unknown, ctx: SearchContext): Promise<Reply> {
   const input = logsAggregateInput(body);
   if (typeof input === 'string') return apiError(400, input);
-  const result = runLogsAggregate(input, { nowMs: ctx.nowMs, data: ctx.data, timedOut: ctx.timedOut });
+  const result = await runLogsAggregateInSteps(input, { nowMs: ctx.nowMs, data: ctx.data, timedOut: ctx.timedOut, remember: true });
   if (!result.ok) return apiError(400, result.message);
-  const meta = metaOf(ctx, result);
-  return { status: 200, body: { data: { buckets: result.buckets }, meta }, contentType: JSON_TYPE };
+  return { status: 200, body: { data: { buckets: result.buckets }, meta: metaOf(ctx, result) }, contentType: JSON_TYPE };
 }
 
-export function aggregateSpansEndpoint(body: unknown, ctx: SearchContext): Reply {
+export async function aggregateSpansEndpoint(body: unknown, ctx: SearchContext): Promise<Reply> {
   if (body === undefined) return apiError(400, 'Missing request body');
   const input = spansAggregateInput(body);
   if (typeof input === 'string') return apiError(400, input);
-  const result = runSpansAggregate(input, { nowMs: ctx.nowMs, data: ctx.data, timedOut: ctx.timedOut });
+  const result = await runSpansAggregateInSteps(input, { nowMs: ctx.nowMs, data: ctx.data, timedOut: ctx.timedOut, remember: true });
   if (!result.ok) return apiError(400, result.message);
   const data = result.buckets.map((bucket) => ({
     type: 'bucket',

@@ -141,6 +141,17 @@ describe('POST /api/v2/logs/analytics/aggregate', () => {
     expect(res.body.data.buckets).toEqual([]);
   });
 
+  it('asked again, the same panel gives the same answer; a burst armed since is counted', async () => {
+    const body = { filter: { query: 'service:checkout', from: iso(NOW - HOUR), to: iso(NOW) }, group_by: [{ facet: 'status', limit: 20 }] };
+    const first = await logs(body);
+    expect((await logs(body)).body.data).toEqual(first.body.data);
+    sim.bursts.add({ service: 'checkout', fromMs: NOW - 2 * MINUTE, toMs: NOW, everyMs: 4_000 });
+    const after = await logs(body);
+    const count = (res: { body: { data: { buckets: Array<{ by: { status: string }; computes: { c0: number } }> } } }) =>
+      res.body.data.buckets.find((b) => b.by.status === 'error')!.computes.c0;
+    expect(count(after)).toBe(count(first) + 30);
+  });
+
   it('sees injected error bursts, as the searches and the truth do', async () => {
     const window = { fromMs: NOW - 10 * MINUTE, toMs: NOW - 5 * MINUTE };
     const query = 'service:payments-api status:error';
