@@ -21,6 +21,7 @@ import {
 import { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED } from '../upstream/concurrency.ts';
 import { MAX_PAGES_PER_REQUEST } from '../upstream/paging.ts';
 import { checkStepTable, DEFAULT_STEPS } from '../upstream/step.ts';
+import { storeSchema } from './store.ts';
 
 /**
  * The TOML configuration file (DESIGN §3). Every object is strict: an unknown key is an error,
@@ -230,6 +231,8 @@ export const fileSchema = z
     server: serverSchema.default(serverSchema.parse({})),
     upstream: upstreamSchema.default(upstreamSchema.parse({})),
     auth: authSchema.default(authSchema.parse({})),
+    /** The shared Redis of several replicas (config/store.ts); absent: state stays in process. */
+    store: storeSchema.optional(),
     profiles: z.record(z.string().min(1), profileSchema).default({}),
   })
   .strict();
