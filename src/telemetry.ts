@@ -38,6 +38,8 @@ export interface Telemetry {
   budgetGate(family: Family, outcome: BudgetGateOutcome): void;
   /** A secret re-fetch and how it ended. */
   secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed'): void;
+  /** The shared store (Redis) is up, or degraded; never called when none is configured. */
+  storeUp(up: boolean): void;
 }
 
 export type BudgetGateOutcome = 'waited' | 'reserve' | 'paced' | 'exhausted';
@@ -51,4 +53,5 @@ export const noTelemetry: Telemetry = {
   cacheOutcome: () => {},
   budgetGate: () => {},
   secretsRefresh: () => {},
+  storeUp: () => {},
 };

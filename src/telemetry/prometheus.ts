@@ -105,6 +105,12 @@ function createMetrics(registry: Registry) {
       labelNames: ['outcome'],
       registers,
     }),
+    storeUp: new Gauge({
+      name: 'tinkr_store_up',
+      help: 'Whether the shared store (Redis) is up: 1 shares state with the other replicas, 0 serves from this replica\'s own state.',
+      // Registered on first use: a server without a store exports no such series at all.
+      registers: [],
+    }),
   };
 }
 
@@ -159,6 +165,10 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
     },
     secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed') {
       m.secretsRefreshes.inc({ outcome });
+    },
+    storeUp(up: boolean) {
+      if (!registry.getSingleMetric('tinkr_store_up')) registry.registerMetric(m.storeUp);
+      m.storeUp.set(up ? 1 : 0);
     },
   };
 }
