@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.ts';
 import { datadogBaseUrl, effectiveSite, type Config } from './config/load.ts';
 import { createDatadogTransport } from './datadog/transport.ts';
+import { createSharedState } from './redis/shared-state.ts';
 import type { Readiness } from './routes/health.ts';
 import { createSecretSource, fetchWithDeadline } from './secrets/source.ts';
 import { createCredentialStore } from './secrets/store.ts';
@@ -65,10 +66,22 @@ export async function startServer(config: Config, options: StartOptions): Promis
     onRefresh: (outcome) => telemetry.secretsRefresh(outcome),
   });
 
+  // Redis down or unreachable does not stop the start: the replica serves on its own state.
+  const shared = config.store ? createSharedState(config.store, { log, clock, telemetry }) : undefined;
+  await shared?.ready();
+
   const site = effectiveSite(config.datadog, initial.site);
   const baseUrl = datadogBaseUrl(config.datadog, site);
   const transport = createDatadogTransport({ baseUrl, userAgent: `tinkr-server/${VERSION}` });
-  const upstream = createUpstreamPipeline({ transport, credentials, clock, telemetry, baseUrl, policy: config.upstream });
+  const upstream = createUpstreamPipeline({
+    transport,
+    credentials,
+    clock,
+    telemetry,
+    baseUrl,
+    policy: config.upstream,
+    ...(shared ? { stores: { budget: shared.budget } } : {}),
+  });
 
   let draining = false;
   const readiness = (): Readiness => {
@@ -76,6 +89,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     return {
       ready: !draining,
       ...(draining ? { reason: 'the server is shutting down' } : {}),
+      store: shared ? shared.readiness() : 'none',
       secrets: {
         source: state.source,
         loaded_at: new Date(state.loadedAt).toISOString(),
@@ -99,7 +113,9 @@ export async function startServer(config: Config, options: StartOptions): Promis
     maxPages: config.upstream.maxPages,
     upstream,
     clock,
-    cursorSecret: config.server.cursorSecret ? Buffer.from(config.server.cursorSecret, 'utf8') : randomBytes(32),
+    // A configured secret, else the key shared through Redis, else one of this process's own.
+    cursorSecret: config.server.cursorSecret ? Buffer.from(config.server.cursorSecret, 'utf8') : (shared?.cursorKeys ?? randomBytes(32)),
+    quotaCounter: shared?.quotas,
     logger: log,
     telemetry,
     readiness,
@@ -118,6 +134,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     await app.close();
     await transport.close();
     await source?.close();
+    await shared?.close();
     throw error;
   }
   credentials.start();
@@ -125,7 +142,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
   const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info({ url, metrics_url: metrics?.url, profile: config.profileName, site, source: credentials.state().source }, 'listening');
+  log.info({ url, metrics_url: metrics?.url, profile: config.profileName, site, source: credentials.state().source, store: config.store?.endpoint ?? 'none' }, 'listening');
 
   let closed: Promise<void> | undefined;
   async function close(): Promise<void> {
@@ -134,6 +151,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     await drain(app, config.server.shutdownTimeoutMs, clock, log);
     await transport.close();
     await source?.close();
+    await shared?.close();
     // Last, so a scrape during the drain still sees the in-flight requests go down.
     await metrics?.close();
   }
