@@ -315,6 +315,33 @@ const CONFIG_ERRORS: FailingStart[] = [
     expected: ['environment: TINKR_BACKEND: backend "loki" is not supported; this server implements: datadog'],
   },
   {
+    what: 'a malformed TINKR_REDIS_URL (its password is not echoed)',
+    env: { TINKR_REDIS_URL: `redis://:${PLANT}@cache.internal:not-a-port` },
+    expected: ['environment: TINKR_REDIS_URL: expected redis://[[user]:password@]host[:port][/db] or rediss://'],
+  },
+  {
+    what: 'a store URL of another scheme, from the file through env:',
+    toml: `${FILE_AUTH}[store]\nurl = "env:CACHE_URL"\n`,
+    env: { CACHE_URL: `http://:${PLANT}@cache.internal:6379` },
+    expected: ['{file}: ', 'store.url: expected redis://'],
+  },
+  {
+    what: 'an unknown [store] key',
+    toml: `${FILE_AUTH}[store]\nurl = "env:TINKR_REDIS_URL"\nprefix = "x:"\n`,
+    env: { TINKR_REDIS_URL: `redis://:${PLANT}@127.0.0.1:1` },
+    expected: ['{file}: ', 'store: unknown key "prefix"'],
+  },
+  {
+    what: 'a literal store password',
+    toml: `${FILE_AUTH}[store]\nurl = "redis://127.0.0.1:1"\npassword = "${PLANT}"\n`,
+    expected: ['{file}: store.password: ', 'a literal password is refused; write "env:NAME"'],
+  },
+  {
+    what: 'a password written into a literal store URL',
+    toml: `${FILE_AUTH}[store]\nurl = "redis://:${PLANT}@127.0.0.1:1"\n`,
+    expected: ['{file}: store.url: ', 'a password in the file is refused'],
+  },
+  {
     what: 'no configuration at all',
     env: { TINKR_BACKEND: undefined },
     expected: ['environment: no configuration file', 'TINKR_BACKEND=datadog'],
