@@ -33,6 +33,8 @@ export interface TestRedis {
 
 export interface TestRedisOptions {
   password?: string;
+  /** A port chosen beforehand (a test that points a server at Redis before Redis starts). */
+  port?: number;
   /** TLS only, on this port's listener: `{ cert, key }` as PEM files. */
   tls?: { certFile: string; keyFile: string };
 }
@@ -95,7 +97,7 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
   }
 
   for (let attempt = 0; ; attempt++) {
-    port = await freePort();
+    port = options.port ?? (await freePort());
     if (await launch(port)) break;
     if (attempt + 1 >= START_ATTEMPTS) throw new Error(`redis-server did not start (is the Debian package redis-server installed?):\n${output.slice(-2000)}`);
   }

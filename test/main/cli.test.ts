@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import { DATADOG_SITES } from '../../src/datadog/sites.ts';
-import { type CliResult, runCli, type Scratch, scratchDirs, startCli, VIOLATIONS_MARKER } from '../helpers/cli.ts';
+import { type CliResult, envOnlyStart, runCli, type Scratch, scratchDirs, startCli, VIOLATIONS_MARKER } from '../helpers/cli.ts';
+import { freePort } from '../helpers/free-port.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 
 /**
@@ -93,6 +94,29 @@ describe('env-only start, exactly as the Datadog backend docs say', () => {
       expect((await fetch(`${cli.url}/logs?since=15m`)).status).toBe(401);
     } finally {
       expectCleanStop(await cli.stop());
+    }
+  });
+});
+
+describe('a shared store that cannot be reached', () => {
+  it('does not stop the start: it serves, /readyz says "degraded", and the password is printed nowhere', async () => {
+    const s = scratch();
+    const nobody = await freePort();
+    const cli = await startCli([], {
+      scratch: s,
+      env: { ...envOnlyStart(prodSim.url, { token: TOKEN, subject: 'cli' }), DD_API_KEY: PROD_KEYS.apiKey, DD_APP_KEY: PROD_KEYS.appKey, TINKR_REDIS_URL: `redis://:${PLANT}@127.0.0.1:${nobody}/1` },
+    });
+    try {
+      expect(cli.listening).toMatchObject({ store: `redis://127.0.0.1:${nobody}/1` });
+      expect((await fetch(`${cli.url}/logs?service=payments-api&since=15m&limit=2`, { headers: AUTH })).status).toBe(200);
+      const ready = await fetch(`${cli.url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(((await ready.json()) as { store: string }).store).toBe('degraded');
+      expect(cli.logLines().filter((l) => l.level === 'warn').map((l) => l.msg)).toContain("shared store unreachable at start: serving with this replica's own state until it answers");
+    } finally {
+      const result = await cli.stop();
+      expectCleanStop(result);
+      expectNoPlant(result);
     }
   });
 });
