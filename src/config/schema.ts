@@ -133,7 +133,7 @@ export const serverSchema = z
   .object({
     cors_origins: z.array(corsOrigin).default([]),
     request_timeout_ms: z.number().int().min(100).max(600_000).default(DEFAULT_REQUEST_TIMEOUT_MS),
-    /** HMAC key for `next_cursor`; set it (via env:) when several replicas share a load balancer. */
+    /** HMAC key for `next_cursor`; several replicas need it (via env:) or a shared [store] (redis/cursor-keys.ts). */
     cursor_secret: z.string().min(16).optional(),
     /** Load shedding (http/load-shedding.ts); 0 disables a check. The heap default is a share of V8's limit. */
     max_event_loop_delay_ms: z.number().int().min(0).max(60_000).default(DEFAULT_MAX_EVENT_LOOP_DELAY_MS),
