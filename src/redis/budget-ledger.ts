@@ -82,8 +82,8 @@ export function createRedisLedger(connection: RedisConnection): BudgetLedger {
       release() {
         if (released) return;
         released = true;
-        // If this fails, the reservation expires at its deadline instead.
-        connection.run((redis) => redis.zrem(flightKey, id)).catch(() => {});
+        // If this is lost, the reservation expires at its deadline instead.
+        connection.tidy((redis) => redis.zrem(flightKey, id));
       },
     };
   }

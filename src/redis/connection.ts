@@ -48,6 +48,11 @@ export interface RedisConnection {
   readonly timeoutMs: number;
   /** Runs `call` while the store is up (StoreUnavailable at once otherwise); a failure to answer marks it degraded. */
   run<T>(call: (client: Redis) => Promise<T>): Promise<T>;
+  /**
+   * Sends a clean-up nobody waits for (a release), even while degraded: a hung Redis that
+   * resumes still gets it. Never throws; still bounded by `timeout_ms` and never queued offline.
+   */
+  tidy(call: (client: Redis) => Promise<unknown>): void;
   /** A second connection, for SUBSCRIBE (a subscribed connection can send nothing else). */
   subscriber(): Redis;
   /** Resolves when the first connection attempt has ended either way, or after `ms`. */
@@ -148,6 +153,13 @@ export function createRedisConnection(config: StoreConfig, deps: ConnectionDeps)
         if (isOutage(error) && !closing) health.failed((error as Error).message);
         throw error;
       }
+    },
+
+    tidy(call) {
+      if (closing) return;
+      call(client).catch(() => {
+        // Whatever it cleans up expires on its own.
+      });
     },
 
     subscriber() {

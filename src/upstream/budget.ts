@@ -166,10 +166,11 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
   const ledger = 'ledger' in deps ? deps.ledger : createLocalLedger(deps.store);
   let waiting = 0;
 
+  const keyOf = (base: string, family: Family, name: string | undefined) => (name !== undefined ? `limit:${base}|name:${name}` : `limit:${base}|family:${family}`);
+
   async function limitKey(family: Family, keyPrint: string): Promise<string> {
     const base = `${deps.origin}|${keyPrint}`;
-    const name = await ledger.limitName(base, family);
-    return name !== undefined ? `limit:${base}|name:${name}` : `limit:${base}|family:${family}`;
+    return keyOf(base, family, await ledger.limitName(base, family));
   }
 
   /**
@@ -241,10 +242,10 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
 
     async observe(family, keyPrint, info, status) {
       const base = `${deps.origin}|${keyPrint}`;
-      if (info.name !== 'unnamed' && (await ledger.limitName(base, family)) !== info.name) {
-        await ledger.learnLimitName(base, family, info.name, NAME_TTL_MS);
-      }
-      const key = await limitKey(family, keyPrint);
+      const known = await ledger.limitName(base, family);
+      const named = info.name !== 'unnamed' ? info.name : undefined;
+      if (named !== undefined && known !== named) await ledger.learnLimitName(base, family, named, NAME_TTL_MS);
+      const key = keyOf(base, family, named ?? known);
       await update(key, (existing, now) => {
         const resetAtMs = now + info.resetS * 1000;
         const remaining = status === 429 ? 0 : info.remaining;

@@ -39,6 +39,13 @@ export interface TestRedisOptions {
   tls?: { certFile: string; keyFile: string };
 }
 
+/**
+ * `[store] timeout_ms` of tests that are not about the timeout itself. Production's 250 ms is
+ * far above a Redis answer on an idle machine, but on a loaded shared CI machine a call can
+ * stall for a second; a test must not see Redis "down" because of that.
+ */
+export const TEST_STORE_TIMEOUT_MS = 3_000;
+
 /** Starting takes a few ms; a loaded, shared CI machine may take seconds. */
 const START_TIMEOUT_MS = 20_000;
 /** Another test may take the port between freePort() and the bind: try a few ports. */

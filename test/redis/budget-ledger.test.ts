@@ -10,7 +10,7 @@ import { createBudgetGate, type BudgetDenied, type LimitState } from '../../src/
 import { createMemoryLedger, versionOf } from '../../src/upstream/budget-ledger.ts';
 import { DEFAULT_UPSTREAM_POLICY } from '../../src/upstream/pipeline.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
 
 /**
  * The budget ledger on a real Redis, as several replicas use it: each replica has its own
@@ -23,7 +23,7 @@ let redis: TestRedis;
 const replicas: RedisConnection[] = [];
 
 async function replica(): Promise<RedisConnection> {
-  const connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: 2_000 }))!, {
+  const connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: TEST_STORE_TIMEOUT_MS }))!, {
     log: pino({ level: 'silent' }),
     telemetry: noTelemetry,
     clock: systemClock,

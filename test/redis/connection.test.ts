@@ -8,7 +8,7 @@ import { eventually } from '../helpers/eventually.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { parsePrometheus, valueOf } from '../helpers/prometheus.ts';
 import { makeTestCertificates, type TestCertificates } from '../secrets/fakes/tls.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
 
 /**
  * The connection to a real redis-server and its health: up and degraded, one log line per
@@ -29,7 +29,7 @@ afterEach(async () => {
   redis.resume();
 });
 
-function connect(url: string, timeoutMs = 100) {
+function connect(url: string, timeoutMs = TEST_STORE_TIMEOUT_MS) {
   const log = capturedLog();
   const telemetry = createPrometheusTelemetry({ version: 'test', defaultMetrics: false });
   const connection = createRedisConnection(storeConfig(url, storeSchema.parse({ timeout_ms: timeoutMs }))!, { log: log.logger, telemetry, clock: systemClock });
@@ -69,7 +69,7 @@ describe('the Redis connection', () => {
   });
 
   it('counts a hung Redis (SIGSTOP) as down: a call ends at timeout_ms, and the store comes back on SIGCONT', async () => {
-    const { connection, warnings, log } = connect(redis.url, 100);
+    const { connection, warnings, log } = connect(redis.url);
     await eventually(() => connection.health.up, 'the store is up');
     redis.pause();
     await expect(connection.run((client) => client.get('anything'))).rejects.toThrow(/timed out/);
@@ -77,12 +77,15 @@ describe('the Redis connection', () => {
     await expect(connection.run((client) => client.get('anything'))).rejects.toBeInstanceOf(StoreUnavailable);
     redis.resume();
     await eventually(() => connection.health.up, 'the store is back');
-    expect(warnings()).toHaveLength(2);
+    expect(warnings()).toEqual([
+      "shared store degraded: serving with this replica's own state until it answers again",
+      'shared store is back: sharing state with the other replicas again',
+    ]);
     expect(log.text()).not.toContain(PASSWORD);
   });
 
   it('notices a hang with no traffic at all, by its probe', async () => {
-    const { connection } = connect(redis.url, 100);
+    const { connection } = connect(redis.url);
     await eventually(() => connection.health.up, 'the store is up');
     redis.pause();
     await eventually(() => connection.health.state === 'degraded', 'the probe finds it hung');

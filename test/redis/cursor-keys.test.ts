@@ -8,7 +8,7 @@ import { createCursorCodec, type CursorState } from '../../src/service/cursor.ts
 import { noTelemetry } from '../../src/telemetry.ts';
 import { capturedLog } from '../helpers/captured-log.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
 
 /** The cursor signing key shared through a real Redis, and the rule for cursors signed while it was not known. */
 
@@ -18,7 +18,7 @@ const parts: Array<{ connection: RedisConnection; keys: SharedCursorKeys }> = []
 
 async function replica(options: { waitUp?: boolean } = {}) {
   const log = capturedLog();
-  const connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: 500 }))!, { log: log.logger, telemetry: noTelemetry, clock: systemClock });
+  const connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: TEST_STORE_TIMEOUT_MS }))!, { log: log.logger, telemetry: noTelemetry, clock: systemClock });
   const keys = createSharedCursorKeys(connection, { clock: systemClock, log: log.logger });
   parts.push({ connection, keys });
   await connection.settled(5_000);

@@ -6,7 +6,7 @@ import { createRedisConnection, type RedisConnection } from '../../src/redis/con
 import { createCacheLeases, type CacheLeases } from '../../src/redis/lease.ts';
 import { noTelemetry } from '../../src/telemetry.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
 
 /**
  * Leases for coalescing across replicas, on a real Redis: one holder per cache key, renewed
@@ -22,7 +22,7 @@ const connections: RedisConnection[] = [];
 const leaseSets: CacheLeases[] = [];
 
 async function replica(options: { pollMs?: number } = {}): Promise<{ leases: CacheLeases; connection: RedisConnection }> {
-  const connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: 1_000 }))!, {
+  const connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: TEST_STORE_TIMEOUT_MS }))!, {
     log: pino({ level: 'silent' }),
     telemetry: noTelemetry,
     clock: systemClock,

@@ -8,7 +8,7 @@ import { createRedisQuotaCounter } from '../../src/redis/quota-counter.ts';
 import { noTelemetry } from '../../src/telemetry.ts';
 import { startApp, type TestApp } from '../helpers/app.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
 
 /** Per-caller quota counts on a real Redis, through the real server, and in process while Redis is away. */
 
@@ -21,7 +21,7 @@ const apps: TestApp[] = [];
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: 200 }))!, {
+  connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: TEST_STORE_TIMEOUT_MS }))!, {
     log: pino({ level: 'silent' }),
     telemetry: noTelemetry,
     clock: systemClock,

@@ -10,7 +10,7 @@ import { createRedisStore } from '../../src/redis/store.ts';
 import { noTelemetry } from '../../src/telemetry.ts';
 import { createMemoryStore } from '../../src/upstream/store.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
 
 /**
  * `Store<V>` on a real Redis: values through a codec (JSON records today, entries carrying the
@@ -24,7 +24,7 @@ let connection: RedisConnection;
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: 200 }))!, {
+  connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: TEST_STORE_TIMEOUT_MS }))!, {
     log: pino({ level: 'silent' }),
     telemetry: noTelemetry,
     clock: systemClock,

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import type { Config } from '../../src/config/load.ts';
+import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
 import { startReplica, startReplicas, type Replica } from '../helpers/replicas.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 
@@ -29,8 +30,11 @@ afterAll(async () => {
   await redis.close();
 });
 
+/** These tests are about sharing: a slow call on a loaded machine must not make Redis look down. */
+const patientStore = (config: Config): Config => ({ ...config, store: config.store && { ...config.store, timeoutMs: TEST_STORE_TIMEOUT_MS } });
+
 async function fleet(count: number, options: Omit<Parameters<typeof startReplica>[0], 'simUrl'> = {}): Promise<Replica[]> {
-  const replicas = await startReplicas(count, { simUrl: sim.url, redisUrl: redis.url, ...options });
+  const replicas = await startReplicas(count, { simUrl: sim.url, redisUrl: redis.url, adjust: patientStore, ...options });
   started.push(...replicas);
   return replicas;
 }

@@ -11,7 +11,7 @@ import { createRedisConnection, type RedisConnection } from '../../src/redis/con
 import { createMemoryStore } from '../../src/upstream/store.ts';
 import type { Family } from '../../src/upstream/types.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 const NOW = Date.parse('2026-11-25T04:00:00.000Z');
@@ -31,7 +31,7 @@ let connection: RedisConnection;
 let gates = 0;
 beforeAll(async () => {
   redis = await startTestRedis();
-  connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ timeout_ms: 5_000 }))!, { log: pino({ level: 'silent' }), telemetry: noTelemetry, clock: systemClock });
+  connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ timeout_ms: TEST_STORE_TIMEOUT_MS }))!, { log: pino({ level: 'silent' }), telemetry: noTelemetry, clock: systemClock });
   await vi.waitFor(() => expect(connection.health.up).toBe(true), { timeout: 15_000, interval: 10 });
 });
 afterAll(async () => {
