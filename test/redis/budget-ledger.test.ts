@@ -76,6 +76,23 @@ describe('the Redis budget ledger', () => {
     expect((await ledger.read('limit:dead', NOW + 30_000)).inFlight).toBe(0);
   });
 
+  it('releases a reservation made before Redis hung, once it resumes, without waiting for its expiry', async () => {
+    const connection = await replica();
+    const ledger = createRedisLedger(connection);
+    const outcome = await ledger.reserve('limit:hung', '', 10, NOW, NOW + 30_000);
+    if (!('reserved' in outcome)) throw new Error('expected a reservation');
+    redis.pause();
+    try {
+      await expect(ledger.read('limit:hung', NOW)).rejects.toThrow();
+      expect(connection.health.up).toBe(false);
+      outcome.reserved.release();
+    } finally {
+      redis.resume();
+    }
+    await eventually(() => connection.health.up, 'back');
+    await eventually(async () => (await ledger.read('limit:hung', NOW)).inFlight === 0, 'the release landed');
+  });
+
   it('keeps every key under the prefix, each with a TTL', async () => {
     const ledger = createRedisLedger(await replica());
     await ledger.learnLimitName('origin|print', 'logs', 'logs_list', 86_400_000);
