@@ -3,8 +3,9 @@ import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
 import type { Telemetry } from '../telemetry.ts';
 import { createLocalLedger, type BudgetLedger, type LimitSnapshot } from './budget-ledger.ts';
 import { judge, mostInFlight, PENDING_RECHECK_MS, type Verdict } from './budget-verdict.ts';
+import type { FairShare } from './fair-share.ts';
 import type { Store } from './store.ts';
-import type { Family } from './types.ts';
+import type { Family, UpstreamCaller } from './types.ts';
 
 /**
  * The budget gate. Datadog allows a few hundred searches an hour per account and says how many
@@ -25,7 +26,8 @@ import type { Family } from './types.ts';
  *   (the pipeline then serves a stale answer or a 429 with Retry-After).
  *
  * Which limit a family spends is learned from `X-RateLimit-Name`; until an answer names it, the
- * family itself names the budget.
+ * family itself names the budget. A call the gate would send is then spent by the caller's key
+ * within its fair share of the limit (upstream/fair-share.ts), or refused for that key alone.
  */
 
 export interface BudgetOptions {
@@ -99,13 +101,18 @@ export interface LimitState {
 
 export type BudgetRecord = LimitState | { family: Family; name: string };
 
-/** The gate refused a call. The pipeline answers stale, or 429 with `retryAfterS`. */
-export type DenialReason = 'exhausted' | 'reserve' | 'pacing';
+/**
+ * The gate refused a call. The pipeline answers stale, or 429 with `retryAfterS`
+ * (`UPSTREAM_RATE_LIMITED`; `RATE_LIMITED` for a key past its share, since the others still get
+ * fresh data).
+ */
+export type DenialReason = 'exhausted' | 'reserve' | 'pacing' | 'share';
 
 const DENIAL_MESSAGES: Record<DenialReason, (family: Family) => string> = {
   exhausted: (family) => `the Datadog ${family} budget is spent`,
   reserve: (family) => `the Datadog ${family} budget is down to its reserve`,
   pacing: (family) => `the Datadog ${family} budget is being spread over its period`,
+  share: (family) => `this key has spent its share of the Datadog ${family} budget while other keys are active`,
 };
 
 export class BudgetDenied extends Error {
@@ -130,6 +137,8 @@ export interface Entitlement {
   noCache: boolean;
   /** Age of the newest cached answer (ms), when there is one. */
   fallbackAgeMs?: number | undefined;
+  /** Whose key spends the call, within its fair share; absent for the server's own calls. */
+  caller?: UpstreamCaller | undefined;
 }
 
 /** Permission for one call; give it back when the call has ended (headers observed). */
@@ -157,6 +166,8 @@ export type BudgetGateDeps = {
   telemetry: Telemetry;
   /** Non-secret name of the Datadog API base URL. */
   origin: string;
+  /** Each key's share of a limit; without it a call is nobody's spend. */
+  share?: FairShare;
   random?: () => number;
 } & ({ ledger: BudgetLedger } | { store: Store<BudgetRecord> });
 
@@ -195,7 +206,7 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
     key: string,
     entitlement: Entitlement,
     deadline: number,
-  ): Promise<{ ticket: Ticket } | { verdict: Exclude<Verdict, { kind: 'send' }>; snapshot: LimitSnapshot; now: number }> {
+  ): Promise<{ ticket: Ticket; state: LimitState | undefined } | { verdict: Exclude<Verdict, { kind: 'send' }>; snapshot: LimitSnapshot; now: number }> {
     let snapshot = await ledger.read(key, clock.now());
     for (let attempt = 0; ; attempt++) {
       const now = clock.now();
@@ -204,7 +215,7 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
       if (attempt >= MAX_CAS_ATTEMPTS) return { verdict: { kind: 'closed', untilMs: now + PENDING_RECHECK_MS }, snapshot, now };
       const most = mostInFlight(options, snapshot.state, snapshot.inFlight, now, entitlement);
       const outcome = await ledger.reserve(key, snapshot.version, most, now, Math.max(deadline, now) + RESERVATION_GRACE_MS);
-      if ('reserved' in outcome) return { ticket: outcome.reserved };
+      if ('reserved' in outcome) return { ticket: outcome.reserved, state: snapshot.state };
       snapshot = outcome.snapshot;
     }
   }
@@ -216,6 +227,14 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
         const key = await limitKey(family, keyPrint);
         const tried = await tryReserve(key, entitlement, wait.deadline);
         if ('ticket' in tried) {
+          // Reserved first, so concurrent callers (of every replica) see it in flight.
+          try {
+            await deps.share?.spend(family, key, tried.state, entitlement.caller);
+          } catch (error) {
+            tried.ticket.release();
+            if (error instanceof BudgetDenied) deps.telemetry.budgetGate(family, 'share');
+            throw error;
+          }
           if (waitedMs > 0) deps.telemetry.budgetGate(family, 'waited');
           return tried.ticket;
         }

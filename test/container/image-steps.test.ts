@@ -1,8 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { rm } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -151,9 +150,10 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'tinkr-image-'));
   image = await buildImage();
 }, INSTALL_TIMEOUT_MS);
-// Two installed node_modules trees: removing them takes seconds, and far longer on a loaded machine.
-afterAll(async () => {
-  if (root) await rm(root, { recursive: true, force: true });
+// Removing the replayed install (tens of thousands of files) takes as long as the machine is
+// busy; it is cleanup, so it gets the install's bound rather than the default hook timeout.
+afterAll(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
 }, INSTALL_TIMEOUT_MS);
 
 /** `node` in an exec-form command is the image's Node 24: here, this one. */

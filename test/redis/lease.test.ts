@@ -11,12 +11,13 @@ import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helper
 /**
  * Leases for coalescing across replicas, on a real Redis: one holder per cache key, renewed
  * while it fetches, waiters woken when it is done, and a dead holder replaced once its lease
- * lapses. Lifetimes are short here so a lapse takes a fraction of a second; the outcomes, not
- * the durations, are what is checked.
+ * lapses. Lifetimes are shorter than production's so a lapse takes two seconds, yet long enough
+ * that a loaded machine's stalled event loop does not let a live holder's lease lapse; the
+ * outcomes, not the durations, are what is checked.
  */
 
 const PREFIX = 'lease-test:';
-const TTL_MS = 300;
+const TTL_MS = 2_000;
 let redis: TestRedis;
 const connections: RedisConnection[] = [];
 const leaseSets: CacheLeases[] = [];
