@@ -80,7 +80,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     telemetry,
     baseUrl,
     policy: config.upstream,
-    ...(shared ? { stores: { budget: shared.budget } } : {}),
+    ...(shared ? { stores: { budget: shared.budget, shares: shared.shares } } : {}),
   });
 
   let draining = false;

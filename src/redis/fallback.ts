@@ -1,4 +1,5 @@
 import type { BudgetLedger } from '../upstream/budget-ledger.ts';
+import type { ShareLedger } from '../upstream/fair-share.ts';
 import type { Store } from '../upstream/store.ts';
 import type { StoreHealth } from './health.ts';
 
@@ -43,5 +44,15 @@ export function createFallbackLedger(shared: BudgetLedger, local: BudgetLedger, 
     read: (key, now) => either((ledger) => ledger.read(key, now)),
     reserve: (key, version, maxInFlight, now, expiresAt) => either((ledger) => ledger.reserve(key, version, maxInFlight, now, expiresAt)),
     replace: (key, version, state, ttlMs, now) => either((ledger) => ledger.replace(key, version, state, ttlMs, now)),
+  };
+}
+
+/** The fair share's ledger, falling back to the replica's own: each key's share then holds per replica. */
+export function createFallbackShareLedger(shared: ShareLedger, local: ShareLedger, health: Pick<StoreHealth, 'up'>): ShareLedger {
+  const either = failover(shared, local, health);
+  return {
+    addSpend: (slot, calls, untilMs) => either((ledger) => ledger.addSpend(slot, calls, untilMs)),
+    noteActive: (key, atMs) => either((ledger) => ledger.noteActive(key, atMs)),
+    othersActiveSince: (key, sinceMs) => either((ledger) => ledger.othersActiveSince(key, sinceMs)),
   };
 }

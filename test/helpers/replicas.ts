@@ -30,6 +30,8 @@ export interface ReplicaOptions {
   redisUrl?: string;
   /** Quota of the test key; the default quota when absent. */
   quota?: { requests: number; per: string };
+  /** More callers besides the test key; each token is `<subject>-token`. */
+  subjects?: string[];
   /** Changes to the loaded configuration (request deadline, upstream policy, store settings). */
   adjust?: (config: Config) => Config;
 }
@@ -40,7 +42,10 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     DD_API_URL: options.simUrl,
     DD_API_KEY: DEFAULT_DEMO_KEYS.apiKey,
     DD_APP_KEY: DEFAULT_DEMO_KEYS.appKey,
-    TINKR_API_KEYS: JSON.stringify([{ hash: sha256Hex(REPLICA_TOKEN), subject: 'replicas', roles: ['viewer'], ...(options.quota ? { quota: options.quota } : {}) }]),
+    TINKR_API_KEYS: JSON.stringify([
+      { hash: sha256Hex(REPLICA_TOKEN), subject: 'replicas', roles: ['viewer'], ...(options.quota ? { quota: options.quota } : {}) },
+      ...(options.subjects ?? []).map((subject) => ({ hash: sha256Hex(`${subject}-token`), subject, roles: ['viewer'] })),
+    ]),
     HOST: '127.0.0.1',
     PORT: '0',
     TINKR_METRICS_PORT: String(await freePort()),

@@ -69,6 +69,21 @@ describe('three replicas sharing one Redis', () => {
     expect(sim.rateLimit.remaining('logs')).toBe(0);
   });
 
+  it("hold each key to one fair share of the budget: a script spread over the replicas stops at its half while a dashboard is active", async () => {
+    sim.rateLimit.set('logs', { limit: 20, periodS: 3600 });
+    // No reserve and no pacing: only the share holds anything back.
+    const replicas = await fleet(3, {
+      subjects: ['dashboard', 'script'],
+      adjust: (config) => ({ ...patientStore(config), upstream: { ...config.upstream, budget: { ...config.upstream.budget, reserveFraction: 0, pacing: false } } }),
+    });
+    const as = (subject: string, replica: Replica, path: string) => fetch(replica.running.url + path, { headers: { authorization: `Bearer ${subject}-token` } });
+    expect((await as('dashboard', replicas[0]!, '/logs?service=checkout&since=15m&limit=1')).status).toBe(200);
+    const statuses: number[] = [];
+    for (let n = 1; n <= 14; n++) statuses.push((await as('script', replicas[n % 3]!, `/logs?service=ledger&since=15m&limit=${n}`)).status);
+    expect(statuses).toEqual([...Array(10).fill(200), ...Array(4).fill(429)]);
+    expect(sim.callCount('logs')).toBe(11);
+  });
+
   it("hold one quota per key: the key's fifth request is its last, whichever replica gets it", async () => {
     const replicas = await fleet(3, { quota: { requests: 5, per: '1h' } });
     const statuses: number[] = [];
