@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.ts';
 import { datadogBaseUrl, effectiveSite, type Config } from './config/load.ts';
 import { createDatadogTransport } from './datadog/transport.ts';
-import { createSharedState } from './redis/shared-state.ts';
 import type { Readiness } from './routes/health.ts';
 import { createSecretSource, fetchWithDeadline } from './secrets/source.ts';
 import { createCredentialStore } from './secrets/store.ts';
@@ -67,7 +66,8 @@ export async function startServer(config: Config, options: StartOptions): Promis
   });
 
   // Redis down or unreachable does not stop the start: the replica serves on its own state.
-  const shared = config.store ? createSharedState(config.store, { log, clock, telemetry }) : undefined;
+  // Loaded only when configured: a single replica never pays for the Redis client.
+  const shared = config.store ? (await import('./redis/shared-state.ts')).createSharedState(config.store, { log, clock, telemetry }) : undefined;
   await shared?.ready();
 
   const site = effectiveSite(config.datadog, initial.site);
