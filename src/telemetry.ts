@@ -1,3 +1,4 @@
+import type { KeyStatus } from './boot/key-check.ts';
 import type { RateLimitInfo } from './datadog/rate-limit-headers.ts';
 import type { CacheStatus, Family } from './upstream/types.ts';
 
@@ -45,6 +46,8 @@ export interface Telemetry {
   secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed'): void;
   /** The shared store (Redis) is up, or degraded; never called when none is configured. */
   storeUp(up: boolean): void;
+  /** The Datadog key check reached a new status (boot/key-check.ts). */
+  keysStatus(status: KeyStatus): void;
 }
 
 export type BudgetGateOutcome = 'waited' | 'reserve' | 'paced' | 'exhausted' | 'share';
@@ -60,4 +63,5 @@ export const noTelemetry: Telemetry = {
   upstreamSpend: () => {},
   secretsRefresh: () => {},
   storeUp: () => {},
+  keysStatus: () => {},
 };

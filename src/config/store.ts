@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { configError } from './errors.ts';
+import type { ConfigProblems } from './problems.ts';
 
 /**
  * `[store]` and `TINKR_REDIS_URL` (DESIGN §7): the shared Redis (or Valkey) that lets several
@@ -87,15 +87,15 @@ export type StoreFileConfig = z.infer<typeof storeSchema>;
  * Refuses a password written into the file itself (before `env:` references are resolved): the
  * file is often committed or mounted from a ConfigMap, where a secret does not belong.
  */
-export function checkStoreLiterals(file: string, raw: unknown): void {
+export function checkStoreLiterals(raw: unknown, problems: ConfigProblems): void {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return;
   const table = raw as Record<string, unknown>;
   const literal = (value: unknown): value is string => typeof value === 'string' && !value.startsWith('env:');
   if (literal(table.password)) {
-    throw configError(file, 'store.password', 'a literal password is refused; write "env:NAME" and put the password in that environment variable');
+    problems.add('store.password', 'a literal password is refused; write "env:NAME" and put the password in that environment variable');
   }
   if (literal(table.url) && parseRedisUrl(table.url)?.password !== undefined) {
-    throw configError(file, 'store.url', 'a password in the file is refused; write url = "env:TINKR_REDIS_URL" (or password = "env:NAME")');
+    problems.add('store.url', 'a password in the file is refused; write url = "env:TINKR_REDIS_URL" (or password = "env:NAME")');
   }
 }
 

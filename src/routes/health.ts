@@ -6,7 +6,7 @@ import { problemSchema } from '../schemas/common.ts';
 import { tinkrHealthResponse } from '../schemas/tinkr.ts';
 import { typed } from './deps.ts';
 
-/** What `/readyz` reports; the secrets part comes from the credential store. */
+/** What `/readyz` reports: the secrets part comes from the credential store, the keys part from the key check. */
 export interface Readiness {
   ready: boolean;
   /** Why not, when not ready. */
@@ -14,6 +14,8 @@ export interface Readiness {
   /** The shared store (Redis): sharing (`ok`), serving on this replica's own state (`degraded`), or none configured. */
   store?: 'ok' | 'degraded' | 'none';
   secrets: { source: string; loaded_at: string; age_s: number; refreshes: number; last_refresh_at?: string; last_error?: string };
+  /** Whether Datadog accepts the keys (boot/key-check.ts); ready needs `ok`. */
+  keys: { status: 'unchecked' | 'ok' | 'rejected' | 'unreachable'; checked_at?: string; site: string };
 }
 
 export interface HealthDeps {
@@ -33,6 +35,11 @@ const readyResponse = z.object({
     refreshes: z.number().int(),
     last_refresh_at: z.string().optional(),
     last_error: z.string().optional(),
+  }),
+  keys: z.object({
+    status: z.literal('ok'),
+    checked_at: z.string().optional(),
+    site: z.string(),
   }),
 });
 
@@ -54,12 +61,16 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): vo
     '/readyz',
     {
       config: { public: true },
-      schema: { tags: ['health'], summary: 'Readiness, with the state and age of the Datadog keys', response: { 200: readyResponse, 503: problemSchema } },
+      schema: {
+        tags: ['health'],
+        summary: 'Readiness: Datadog accepts the keys, and the state and age of the keys',
+        response: { 200: readyResponse, 503: problemSchema },
+      },
     },
     async (_request, reply) => {
       const state = deps.readiness();
       if (!state.ready) return sendProblem(reply, new AppError('NOT_READY', state.reason ?? 'not ready'));
-      return { status: 'ready' as const, store: state.store ?? 'none', secrets: state.secrets };
+      return { status: 'ready' as const, store: state.store ?? 'none', secrets: state.secrets, keys: { ...state.keys, status: 'ok' as const } };
     },
   );
 }

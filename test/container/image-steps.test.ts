@@ -15,6 +15,7 @@ import { DEFAULT_DEMO_KEYS } from '../../src/simulator/index.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { scrape, valueOf } from '../helpers/prometheus.ts';
+import { untilReady } from '../helpers/ready.ts';
 import { startTestRedis } from '../helpers/redis-server.ts';
 import { COMPOSE } from './compose.ts';
 import { inBuildContext, parseCopy, parseDockerfile, parseEnv, parseHealthcheck } from './dockerfile.ts';
@@ -217,11 +218,12 @@ describe('the image (Dockerfile replayed)', () => {
 
   it('has a dist/ of compiled sources only: no tests, no TypeScript', () => {
     const dist = listFiles(join(image.app, 'dist'));
+    expect(dist).toContain('bin.js');
     expect(dist).toContain('main.js');
     expect(dist).toContain(join('simulator', 'main.js'));
     expect(dist.filter((f) => /(^|\/)test\/|\.test\.|\.spec\./.test(f))).toEqual([]);
     expect(dist.filter((f) => !/\.js(\.map)?$/.test(f))).toEqual([]);
-    expect(image.entrypoint).toEqual(['node', 'dist/main.js']);
+    expect(image.entrypoint).toEqual(['node', 'dist/bin.js']);
   });
 
   it('keeps the build context to what the image needs (.dockerignore)', () => {
@@ -342,8 +344,8 @@ describe('the image at run time', () => {
       const exited = once(replica.child, 'exit');
       await eventually(() => replica.output().includes('"msg":"listening"'), 'the replica listens', 30_000);
       const url = /"url":"(http:[^"]+)"/.exec(replica.output())![1]!;
-      const ready = (await (await fetch(`${url}/readyz`)).json()) as { store: string };
-      expect(ready.store).toBe('ok');
+      // Ready once the simulator has accepted the keys; the store is shared from the start.
+      expect((await untilReady(url)).store).toBe('ok');
       const logs = await fetch(`${url}/logs?service=checkout&since=15m&limit=2`, { headers: { authorization: `Bearer ${DEMO_TOKEN}` } });
       expect(logs.status).toBe(200);
       expect(redis.cli('EXISTS', 'tinkr:cursor-key')).toBe('1');

@@ -6,11 +6,12 @@ import { DEFAULT_DEMO_KEYS } from '../../src/simulator/index.ts';
 import { capturedLog, type CapturedLog } from './captured-log.ts';
 import { freePort } from './free-port.ts';
 import { scrape, type Sample } from './prometheus.ts';
+import { untilReady } from './ready.ts';
 
 /**
  * Replicas of the real server as production starts them (environment → loadConfig →
  * startServer), each with its own logger and metrics port, all in front of one Datadog
- * simulator and, when `redisUrl` is given, one Redis.
+ * simulator and, when `redisUrl` is given, one Redis. Each is returned once it reports ready.
  */
 
 export const REPLICA_TOKEN = 'replica-test-token-5c1d';
@@ -55,6 +56,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   const config = options.adjust ? options.adjust(loaded) : loaded;
   const log = capturedLog();
   const running = await startServer(config, { logger: log.logger });
+  // Ready once Datadog (the simulator) has accepted the keys; Redis plays no part in that.
+  await untilReady(running.url);
   return {
     running,
     log,
