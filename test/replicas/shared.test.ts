@@ -87,10 +87,12 @@ describe('three replicas sharing one Redis', () => {
   it("hold one quota per key: the key's fifth request is its last, whichever replica gets it", async () => {
     const replicas = await fleet(3, { quota: { requests: 5, per: '1h' } });
     const statuses: number[] = [];
+    // The key check of each replica's start is behind us: from here nothing may reach Datadog.
+    const before = sim.callCount();
     // Refused by validation (400): counted against the quota, nothing sent upstream.
     for (let i = 0; i < 9; i++) statuses.push((await replicas[i % 3]!.get('/logs?since=bogus')).status);
     expect(statuses).toEqual([400, 400, 400, 400, 400, 429, 429, 429, 429]);
-    expect(sim.callCount()).toBe(0);
+    expect(sim.callCount()).toBe(before);
   });
 
   it('accept each other\'s cursors without a cursor_secret: page 2 of a cursor from A is served by B', async () => {
