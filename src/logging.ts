@@ -1,7 +1,7 @@
 import pino, { type Logger } from 'pino';
 
 /** Top-level names that would hold a key, token or secret if anything ever logged one. */
-const SECRET_FIELDS = ['apiKey', 'appKey', 'api_key', 'app_key', 'DD_API_KEY', 'DD_APP_KEY', 'token', 'secret', 'cursor_secret'];
+const SECRET_FIELDS = ['apiKey', 'appKey', 'api_key', 'app_key', 'DD_API_KEY', 'DD_APP_KEY', 'token', 'secret', 'cursor_secret', 'password'];
 /** Where credentials sit in a logged request or error with its headers attached. */
 const HEADER_PATHS = ['req.headers.authorization', 'headers.authorization', 'headers["dd-api-key"]', 'headers["dd-application-key"]'];
 

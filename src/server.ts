@@ -11,17 +11,22 @@ import { registerCors } from './http/cors.ts';
 import { clientErrorHandler, MAX_HEADER_BYTES, registerQueryStringLimit } from './http/limits.ts';
 import { loadShedding, type LoadSheddingOptions } from './http/load-shedding.ts';
 import { frameworkErrorHandler, registerProblemHandlers } from './http/problem.ts';
-import { quotas } from './http/quota.ts';
+import { quotas, type SharedQuotaCounter } from './http/quota.ts';
 import { requestContext } from './http/request-context.ts';
 import { requestMetrics, UNMATCHED_ROUTE } from './http/request-metrics.ts';
 import { routeValidatorCompiler } from './http/validation.ts';
+import { registerAggregateRoutes } from './routes/aggregate.ts';
 import { registerHealthRoutes, type Readiness } from './routes/health.ts';
 import { registerLogsRoute } from './routes/logs.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
+import { registerTailRoute } from './routes/tail.ts';
 import { registerTinkrRoutes } from './routes/tinkr.ts';
 import { registerTracesRoutes } from './routes/traces.ts';
 import { accessLogger } from './logging.ts';
-import { createCursorCodec } from './service/cursor.ts';
+import { createCursorCodec, type CursorKeys } from './service/cursor.ts';
+import { createTailHub } from './tail/hub.ts';
+import { tailOptions, type TailOptions } from './tail/options.ts';
+import { createTailSource } from './tail/source.ts';
 import { noTelemetry, type Telemetry } from './telemetry.ts';
 import { DEFAULT_UPSTREAM_SHARE } from './upstream/fair-share.ts';
 import { MAX_PAGES_PER_REQUEST } from './upstream/paging.ts';
@@ -46,14 +51,18 @@ export interface ServerDeps {
   /** Every finished answer and Datadog call (upstream/pipeline.ts builds the real one). */
   engine: Engine;
   clock: Clock;
-  /** HMAC key of `next_cursor`. */
-  cursorSecret: Uint8Array;
+  /** HMAC key of `next_cursor`, or the keys shared by replicas (redis/cursor-keys.ts). */
+  cursorSecret: Uint8Array | CursorKeys;
+  /** Per-caller quota counts shared by replicas (redis/quota-counter.ts); in process when absent. */
+  quotaCounter?: SharedQuotaCounter | undefined;
   /** Omitted in tests that do not look at logs. */
   logger?: Logger;
   telemetry?: Telemetry;
   readiness: () => Readiness;
   /** Thresholds past which requests are shed with 503; omitted: none (tests that do not look at it). */
   loadShedding?: LoadSheddingOptions;
+  /** Live-tail bounds and timings (tail/options.ts); the defaults unless a test sets them. */
+  tail?: Partial<TailOptions>;
 }
 
 /** Largest request body: the Tinkr routes take a few small fields. */
@@ -99,7 +108,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         title: 'tinkr-server',
         version: deps.version,
         description:
-          'A read gateway in front of Datadog: one normalized API for logs, metrics and traces, plus the Tinkr-compatible /api/v1 routes. Errors are RFC 9457 problem details (application/problem+json).',
+          'A read gateway in front of Datadog: one normalized API for logs, metrics and traces, dashboard aggregates, plus the Tinkr-compatible /api/v1 routes. Errors are RFC 9457 problem details (application/problem+json).',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       tags: [
@@ -125,7 +134,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     clock: deps.clock,
     requestTimeoutMs: deps.requestTimeoutMs,
   });
-  await app.register(quotas, { clock: deps.clock });
+  await app.register(quotas, { clock: deps.clock, shared: deps.quotaCounter });
 
   // Synchronous hooks (done callbacks): every request runs them, and a promise each is measurable.
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -153,6 +162,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const routeDeps = {
     query: {
       engine: deps.engine,
+      clock: deps.clock,
       cursors: createCursorCodec(deps.cursorSecret, deps.clock),
       maxRangeMs: deps.maxRangeMs,
       maxPages: deps.maxPages ?? MAX_PAGES_PER_REQUEST,
@@ -164,7 +174,17 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerLogsRoute(app, routeDeps);
   registerMetricsRoute(app, routeDeps);
   registerTracesRoutes(app, routeDeps);
+  registerAggregateRoutes(app, routeDeps);
   registerTinkrRoutes(app, routeDeps);
+  const tail = createTailHub({
+    source: createTailSource(deps.engine),
+    clock: deps.clock,
+    telemetry,
+    // A poll is bounded like a request; the stream itself is not.
+    options: tailOptions({ pollTimeoutMs: deps.requestTimeoutMs, ...deps.tail }),
+    log: deps.logger,
+  });
+  registerTailRoute(app, { hub: tail });
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   await app.ready();

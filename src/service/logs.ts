@@ -5,7 +5,7 @@ import type { TimeParams } from '../time/range.ts';
 import type { Answer, AnswerQuery } from '../upstream/answer.ts';
 import type { CallContext } from '../upstream/types.ts';
 import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
-import { pagedSearch, searchBody, type SearchResult } from './paged-search.ts';
+import { pagedSearch, searchBody, type PageSource, type SearchResult } from './paged-search.ts';
 import { validQuery } from './query-check.ts';
 import { envWithin, scopeClauses, servicesWithin, type Scope } from './scope.ts';
 
@@ -34,6 +34,30 @@ export function composeLogsQuery(params: Pick<LogsParams, 'services' | 'levels' 
   ]);
 }
 
+/** Where a logs search reads its pages, for a composed query (within the key's scope). */
+function pagesOf(query: string, params: Pick<LogsParams, 'sort' | 'indexes' | 'storageTier'>): PageSource<LogRecord> {
+  return {
+    pageMax: LOGS_PAGE_MAX,
+    request: (range, pageLimit, cursor) =>
+      logsSearchRequest({
+        query,
+        fromMs: range.fromMs,
+        toMs: range.toMs,
+        sort: params.sort,
+        pageLimit,
+        cursor,
+        indexes: params.indexes,
+        storageTier: params.storageTier,
+      }),
+    read: readLogsPage,
+  };
+}
+
+/** Where a logs search of these filters reads its pages, inside another answer's produce (403 at once outside the scope). */
+export function logsSource(params: Pick<LogsParams, 'services' | 'levels' | 'query' | 'indexes' | 'storageTier'>, scope: Scope, sort: 'asc' | 'desc'): PageSource<LogRecord> {
+  return pagesOf(composeLogsQuery(params, scope), { ...params, sort });
+}
+
 /**
  * The engine query of a logs search; `route` and `render` let the Tinkr route shape the same
  * search its own way (service/tinkr.ts).
@@ -56,19 +80,7 @@ export function logsQuery(
       limit: params.limit,
       maxRangeMs: deps.maxRangeMs.logs,
       defaultSpanMs: DEFAULT_SPAN_MS,
-      pageMax: LOGS_PAGE_MAX,
-      request: (range, pageLimit, cursor) =>
-        logsSearchRequest({
-          query,
-          fromMs: range.fromMs,
-          toMs: range.toMs,
-          sort: params.sort,
-          pageLimit,
-          cursor,
-          indexes: params.indexes,
-          storageTier: params.storageTier,
-        }),
-      read: readLogsPage,
+      ...pagesOf(query, params),
     },
     deps,
     as.render,

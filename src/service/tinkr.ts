@@ -7,6 +7,7 @@ import { parseTimeSpec, type TimeParams } from '../time/range.ts';
 import type { Answer } from '../upstream/answer.ts';
 import type { CallContext } from '../upstream/types.ts';
 import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
+import { liveWindow } from './live-window.ts';
 import { logsQuery, type LogsParams } from './logs.ts';
 import { metricsQuery, type MetricsParams } from './metrics.ts';
 import { searchPages, type SearchResult } from './paged-search.ts';
@@ -36,7 +37,7 @@ export interface TinkrLogEntry {
  * Errors about the native parameters are reported under the Tinkr body's names for them
  * (`from` → `body.start`); any other parameter `x` becomes `body.x`.
  */
-async function withTinkrTimeNames<T>(names: { from: string; to: string; since?: string }, run: () => Promise<T>): Promise<T> {
+export async function withTinkrTimeNames<T>(names: { from: string; to: string; since?: string }, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
@@ -50,19 +51,38 @@ async function withTinkrTimeNames<T>(names: { from: string; to: string; since?: 
   }
 }
 
-export function tinkrLogs(body: { service: string; query: string; start: string; end: string; limit: number }, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
-  return withTinkrTimeNames({ from: 'body.start', to: 'body.end' }, () => {
+export async function tinkrLogs(
+  body: { service: string; query: string; start: string; end: string; limit: number },
+  scope: Scope,
+  deps: QueryDeps,
+  ctx: CallContext,
+): Promise<Answer> {
+  // `tinkr tail` polls with end = its own now: ask for the bucket's panel, shared by every viewer.
+  const live = liveWindow(body.start, body.end, { nowMs: deps.clock.now(), steps: deps.engine.steps, maxRangeMs: deps.maxRangeMs.logs });
+  const time: TimeParams = live ? { from: String(live.fromMs), to: String(live.toMs) } : { from: body.start, to: body.end };
+  const answer = await withTinkrTimeNames({ from: 'body.start', to: 'body.end' }, () => {
     const params: LogsParams = {
       services: [body.service],
       levels: [],
       query: rewriteTinkrQuery(body.query),
-      time: { from: body.start, to: body.end },
+      time,
       limit: body.limit,
       sort: 'desc',
     };
     const render = (result: SearchResult<LogRecord>) => ({ entries: result.data.map((log) => tinkrLogEntry(log, body.service)) });
     return deps.engine.answer(logsQuery(params, scope, deps, { route: 'tinkr.logs', render }), ctx);
   });
+  return live ? entriesFrom(answer, live.keepFromMs) : answer;
+}
+
+/**
+ * A tail poll's answer: the bucket's panel (one cached answer for every viewer of the bucket)
+ * without the logs before this viewer's own `start`. Only this path reads an answer back.
+ */
+function entriesFrom(answer: Answer, fromMs: number): Answer {
+  const { entries } = JSON.parse(answer.bytes.toString('utf8')) as { entries: TinkrLogEntry[] };
+  const kept = entries.filter((entry) => entry.timestamp === '' || Date.parse(entry.timestamp) >= fromMs);
+  return kept.length === entries.length ? answer : { ...answer, bytes: Buffer.from(JSON.stringify({ entries: kept }), 'utf8') };
 }
 
 function tinkrLogEntry(log: LogRecord, service: string): TinkrLogEntry {

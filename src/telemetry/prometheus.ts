@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { KeyStatus } from '../boot/key-check.ts';
 import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
 import type { RefreshOutcome } from '../secrets/store.ts';
-import type { BudgetGateOutcome, CacheRefreshOutcome, HttpExchange, ShedReason, Telemetry } from '../telemetry.ts';
+import type { BudgetGateOutcome, CacheRefreshOutcome, HttpExchange, ShedReason, TailPollOutcome, Telemetry } from '../telemetry.ts';
 import type { CacheStatus, Family } from '../upstream/types.ts';
 
 /**
@@ -125,6 +125,26 @@ function createMetrics(registry: Registry) {
       labelNames: ['outcome'],
       registers,
     }),
+    storeUp: new Gauge({
+      name: 'tinkr_store_up',
+      help: 'Whether the shared store (Redis) is up: 1 shares state with the other replicas, 0 serves from this replica\'s own state.',
+      // Registered on first use: a server without a store exports no such series at all.
+      registers: [],
+    }),
+    tailStreams: new Gauge({ name: 'tinkr_tail_streams', help: 'Live tails polling Datadog now: one per distinct scope and query.', registers }),
+    tailSubscribers: new Gauge({ name: 'tinkr_tail_subscribers', help: 'Live-tail subscribers connected (or joining) now.', registers }),
+    tailPolls: new Counter({
+      name: 'tinkr_tail_polls_total',
+      help: 'Live-tail polls by outcome: ok, held (spread out by the budget gate), rate_limited (budget spent or Datadog 429), failed.',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    tailEvents: new Counter({
+      name: 'tinkr_tail_events_total',
+      help: 'Events written to live-tail subscribers (log, warning), once per subscriber.',
+      labelNames: ['event'],
+      registers,
+    }),
   };
 }
 
@@ -136,12 +156,14 @@ function createMetrics(registry: Registry) {
  * compile error here until it is listed.
  */
 const keysOf = <T extends string>(record: Record<T, true>): T[] => Object.keys(record) as T[];
-const FAMILIES = keysOf<Family>({ logs: true, spans: true, metrics: true });
+const FAMILIES = keysOf<Family>({ logs: true, spans: true, metrics: true, logs_aggregate: true, spans_aggregate: true });
 const CACHE_STATUSES = keysOf<CacheStatus>({ hit: true, miss: true, coalesced: true, stale: true, bypass: true });
 const BUDGET_GATE_OUTCOMES = keysOf<BudgetGateOutcome>({ waited: true, reserve: true, paced: true, exhausted: true, share: true });
 const CACHE_REFRESH_OUTCOMES = keysOf<CacheRefreshOutcome>({ refreshed: true, denied: true, failed: true });
 const SHED_REASONS = keysOf<ShedReason>({ event_loop_delay: true, heap_used: true, rss: true, shutting_down: true });
 const REFRESH_OUTCOMES = keysOf<RefreshOutcome>({ changed: true, unchanged: true, failed: true });
+const TAIL_POLL_OUTCOMES = keysOf<TailPollOutcome>({ ok: true, held: true, rate_limited: true, failed: true });
+const TAIL_EVENTS = keysOf<'log' | 'warning'>({ log: true, warning: true });
 /** Every status of the key check, each its own series so an alert can match `status="rejected"`. */
 const KEY_STATUSES = keysOf<KeyStatus>({ unchecked: true, ok: true, rejected: true, unreachable: true });
 
@@ -154,6 +176,8 @@ function exportZeros(m: ReturnType<typeof createMetrics>): void {
   }
   for (const reason of SHED_REASONS) m.shed.inc({ reason }, 0);
   for (const outcome of REFRESH_OUTCOMES) m.secretsRefreshes.inc({ outcome }, 0);
+  for (const outcome of TAIL_POLL_OUTCOMES) m.tailPolls.inc({ outcome }, 0);
+  for (const event of TAIL_EVENTS) m.tailEvents.inc({ event }, 0);
 }
 
 /** Milliseconds as seconds; a non-finite or negative duration (a clock step) counts as 0. */
@@ -218,6 +242,20 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
     },
     secretsRefresh(outcome: RefreshOutcome) {
       m.secretsRefreshes.inc({ outcome });
+    },
+    storeUp(up: boolean) {
+      if (!registry.getSingleMetric('tinkr_store_up')) registry.registerMetric(m.storeUp);
+      m.storeUp.set(up ? 1 : 0);
+    },
+    tailStreams(streams: number, subscribers: number) {
+      m.tailStreams.set(streams);
+      m.tailSubscribers.set(subscribers);
+    },
+    tailPoll(outcome: TailPollOutcome) {
+      m.tailPolls.inc({ outcome });
+    },
+    tailEvents(kind: 'log' | 'warning', count: number) {
+      m.tailEvents.inc({ event: kind }, count);
     },
     keysStatus(status: KeyStatus) {
       setKeysStatus(status);

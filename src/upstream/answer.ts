@@ -1,4 +1,5 @@
 import type { TimeRange, TimeSpec } from '../time/range.ts';
+import type { StepTable } from './step.ts';
 import type { CacheStatus, CallContext, Family, UpstreamReply, UpstreamRequest } from './types.ts';
 
 /**
@@ -84,8 +85,11 @@ export interface Engine {
    * One gated Datadog call that is not an answer to cache (a live-tail poll): budget gate,
    * concurrency limit, retries and credentials; with `coalesce`, identical calls in flight at
    * once (same request, same caller partition) share one. Refused by the budget: 429
-   * UPSTREAM_RATE_LIMITED with Retry-After.
+   * UPSTREAM_RATE_LIMITED with Retry-After (`RATE_LIMITED` past the key's share), or, for a
+   * poller (`ctx.poll`), the gate's BudgetDenied itself: it keeps what it holds and asks later.
    */
   call(request: UpstreamRequest, ctx: CallContext, options?: { coalesce?: boolean }): Promise<UpstreamReply>;
+  /** The bucket table relative ranges are snapped to (for services that bucket a range their own way). */
+  readonly steps: StepTable;
   inspect(): EngineState;
 }

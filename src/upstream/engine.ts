@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.ts';
-import { errorForFailure } from '../datadog/errors.ts';
+import { errorForFailure, signalName } from '../datadog/errors.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { Telemetry } from '../telemetry.ts';
 import { resolveTimeSpec, type TimeRange } from '../time/range.ts';
@@ -169,17 +169,32 @@ export function createEngine(deps: EngineDeps): Engine {
     },
 
     async call(request, ctx, options) {
+      deps.share?.seen(ctx.caller);
+      // A poller that holds an answer is entitled like a panel with that answer cached.
+      const heldAt = ctx.poll?.heldAt;
+      const entitlement: Entitlement = {
+        hasFallback: heldAt !== undefined,
+        noCache: ctx.noCache,
+        fallbackAgeMs: heldAt !== undefined ? clock.now() - heldAt : undefined,
+        caller: ctx.caller,
+      };
       try {
-        if (!options?.coalesce) return await deps.upstream.send(request, ctx);
+        if (!options?.coalesce) return await deps.upstream.send(request, { ...contextOf(ctx), entitlement });
         const key = `call:${requestKey(request, ctx.partition, deps.origin())}`;
-        const { value } = await flights.run<UpstreamReply>(key, ctx, (flight) => deps.upstream.send(request, flightContext(flight, ctx, undefined).first));
+        const { value } = await flights.run<UpstreamReply>(key, ctx, (flight) => deps.upstream.send(request, flightContext(flight, ctx, entitlement).first));
         return value;
       } catch (error) {
-        if (error instanceof BudgetDenied) throw rateLimited(request.family, error);
+        if (error instanceof BudgetDenied) {
+          // A poller decides itself what to do when held back (it keeps what it has and asks later).
+          if (ctx.poll) throw error;
+          throw rateLimited(request.family, error);
+        }
         if (isAppError(error) || !ctx.signal.aborted) throw error;
         throw errorForFailure(ctx.signal.reason, request.family, true);
       }
     },
+
+    steps: deps.cache.steps,
 
     inspect() {
       const calls = deps.upstream.inspect?.() ?? { active: 0, queued: 0, budgetWaits: 0 };
@@ -237,10 +252,15 @@ function flightContext(flight: Flight, base: Pick<CallContext, 'noCache' | 'part
   return { first: make(entitlement), later: make({ hasFallback: false, noCache: base.noCache, caller: base.caller }) };
 }
 
+/** The caller's context as a plain object (its deadline machinery built now: this call goes upstream). */
+function contextOf(ctx: CallContext): CallContext {
+  return { signal: ctx.signal, deadline: ctx.deadline, noCache: ctx.noCache, partition: ctx.partition, stats: ctx.stats, caller: ctx.caller, poll: ctx.poll };
+}
+
 /** A refusal with nothing cached to serve: 429, `RATE_LIMITED` for a key past its share (the others still get fresh data). */
 function rateLimited(family: Family, denied: BudgetDenied): AppError {
   if (denied instanceof ShareDenied) return denied.refusal();
-  return new AppError('UPSTREAM_RATE_LIMITED', `Datadog ${family} budget exhausted; retry in ${denied.retryAfterS} s`, { retryAfterS: denied.retryAfterS });
+  return new AppError('UPSTREAM_RATE_LIMITED', `Datadog ${signalName(family)} budget exhausted; retry in ${denied.retryAfterS} s`, { retryAfterS: denied.retryAfterS });
 }
 
 /**

@@ -20,8 +20,8 @@ import {
   DEFAULT_RESERVE_FRACTION,
   DEFAULT_RESET_JITTER_MS,
   type BudgetOptions,
-  type BudgetRecord,
 } from './budget.ts';
+import { createMemoryLedger, type BudgetLedger } from './budget-ledger.ts';
 import type { Coalescer } from './coalesce.ts';
 import { createLimiter, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED, type ConcurrencyOptions } from './concurrency.ts';
 import { createDatadogClient, type Credentials } from './datadog-client.ts';
@@ -33,7 +33,7 @@ import { MAX_PAGES_PER_REQUEST } from './paging.ts';
 import type { RefreshLog } from './refresh.ts';
 import type { RetryPolicy } from './retry.ts';
 import { DEFAULT_STEPS } from './step.ts';
-import { createMemoryStore, type Store } from './store.ts';
+import type { Store } from './store.ts';
 import type { Upstream } from './types.ts';
 
 /** Everything configurable between the services and Datadog (`[upstream]` in the config file). */
@@ -67,10 +67,6 @@ export const DEFAULT_UPSTREAM_POLICY: UpstreamPolicy = {
   maxPages: MAX_PAGES_PER_REQUEST,
 };
 
-/** Limits tracked in the default budget store: a handful per key, a few keys over rotations. */
-const BUDGET_STORE_MAX_ENTRIES = 1_000;
-const BUDGET_STORE_MAX_BYTES = 1024 * 1024;
-
 export interface PipelineDeps {
   transport: DatadogTransport;
   credentials: Credentials;
@@ -82,7 +78,7 @@ export interface PipelineDeps {
   requestTimeoutMs: number;
   policy?: UpstreamPolicy;
   /** Where cache and budget state and each key's spends live; in-memory unless a shared store is given. */
-  stores?: { cache?: Store<CacheRecord>; budget?: Store<BudgetRecord>; shares?: ShareLedger };
+  stores?: { cache?: Store<CacheRecord>; budget?: BudgetLedger; shares?: ShareLedger };
   /** Who shares productions of the same answer; this replica's flights unless given. */
   flights?: Coalescer;
   retry?: RetryPolicy;
@@ -110,7 +106,7 @@ export function createUpstreamPipeline(deps: PipelineDeps): Engine {
   const share = createFairShare({ ledger: deps.stores?.shares ?? createMemoryShareLedger({ clock }), clock, telemetry: deps.telemetry });
   const gate = createBudgetGate({
     options: policy.budget,
-    store: deps.stores?.budget ?? createMemoryStore<BudgetRecord>({ maxBytes: BUDGET_STORE_MAX_BYTES, maxEntries: BUDGET_STORE_MAX_ENTRIES, clock }),
+    ledger: deps.stores?.budget ?? createMemoryLedger(clock),
     clock,
     telemetry: deps.telemetry,
     origin,

@@ -1,3 +1,4 @@
+import { signalName } from '../datadog/errors.ts';
 import type { BudgetDenied } from './budget.ts';
 import { ShareDenied } from './fair-share.ts';
 import type { Family, Warning } from './types.ts';
@@ -17,7 +18,7 @@ export function budgetWarning(denied: BudgetDenied, family: Family, ageS: number
       : denied.reason === 'pacing'
         ? `is being spread to last until its reset (in ${denied.retryAfterS} s)`
         : `is spent (next call in ${denied.retryAfterS} s)`;
-  return { code: `budget_${denied.reason}`, message: `Datadog's ${family} budget ${why}; this answer is from the cache, ${ageS} s old` };
+  return { code: `budget_${denied.reason}`, message: `Datadog's ${signalName(family)} budget ${why}; this answer is from the cache, ${ageS} s old` };
 }
 
 /**

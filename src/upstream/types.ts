@@ -7,8 +7,13 @@ import type { Entitlement } from './budget.ts';
  * (upstream/gated-call.ts). Everything is composed in upstream/pipeline.ts.
  */
 
-/** Datadog rate-limit families: each has its own budget upstream. */
-export type Family = 'logs' | 'spans' | 'metrics';
+/**
+ * Datadog rate-limit families: each has its own budget upstream. The analytics aggregates are
+ * families of their own, so the budget gate learns their `X-RateLimit-Name` apart from the
+ * searches' (and still shares one limit if Datadog names both the same).
+ */
+export const FAMILIES = ['logs', 'spans', 'metrics', 'logs_aggregate', 'spans_aggregate'] as const;
+export type Family = (typeof FAMILIES)[number];
 
 export interface UpstreamRequest {
   family: Family;
@@ -60,6 +65,14 @@ export interface CallContext {
    * engine sets it for the first call of an answer; absent: nothing cached.
    */
   entitlement?: Entitlement | undefined;
+  /**
+   * Set by a caller that polls (the live tail, through Engine.call). Each poll asks about a
+   * range never asked before, so nothing is cached. When the caller already holds an answer
+   * (`heldAt`, epoch ms), the budget gate may hold the call back (pacing, reserve) as it would a
+   * cached panel's refresh; the call then rejects with the gate's BudgetDenied, and the caller
+   * keeps serving what it holds.
+   */
+  poll?: { heldAt: number | undefined } | undefined;
   /**
    * Who is asking: the upstream calls this request makes are spent by this key, up to its fair
    * share of each Datadog limit (upstream/fair-share.ts). Absent for the server's own calls.

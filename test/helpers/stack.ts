@@ -11,6 +11,7 @@ import { createUpstreamPipeline, DEFAULT_UPSTREAM_POLICY, type UpstreamPolicy } 
 import type { RetryPolicy } from '../../src/upstream/retry.ts';
 import type { RefreshLog } from '../../src/upstream/refresh.ts';
 import { startApp, TEST_REQUEST_TIMEOUT_MS, type TestApp } from './app.ts';
+import { eventually } from './eventually.ts';
 import { startTestSimulator, type TestSimulator } from './simulator.ts';
 
 /** Quick retries so fault tests do not wait on production backoff. */
@@ -21,6 +22,12 @@ export interface Stack {
   app: TestApp;
   /** The real engine, for looking inside (flights, waiters, queue, refreshes, cache size). */
   engine: Engine;
+  /**
+   * Waits until no background refresh is in flight. A test that counts Datadog calls or arms
+   * faults on a stack shared with earlier tests waits first, so an earlier test's refresh is
+   * neither counted nor handed its fault.
+   */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -76,6 +83,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     sim,
     app,
     engine,
+    settle: () => eventually(() => engine.inspect().refreshes === 0, 'background refreshes are done'),
     async close() {
       await app.close();
       await transport.close();

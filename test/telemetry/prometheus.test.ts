@@ -59,7 +59,9 @@ afterAll(async () => {
   await stack.close();
   await listener.close();
 });
-beforeEach(() => {
+beforeEach(async () => {
+  // Real time passes here: a panel asked again after its step is refreshed in the background.
+  await stack.settle();
   stack.sim.faults.clear();
 });
 
@@ -241,11 +243,13 @@ describe('the exporter alone', () => {
     // So increase() sees the first event (a counter born at 1 has no earlier sample).
     const samples = parsePrometheus(await createPrometheusTelemetry({ version: 'z', defaultMetrics: false }).metrics());
     const zeros = (name: string) => samples.filter((s) => s.name === name && s.value === 0).length;
-    // waited, reserve, paced, exhausted and share, per family.
-    expect(zeros('tinkr_budget_gate_total')).toBe(3 * 5);
-    expect(zeros('tinkr_cache_outcomes_total')).toBe(3 * 5);
-    expect(zeros('tinkr_coalesced_requests_total')).toBe(3);
+    // Five families (logs, spans, metrics and the two aggregates); five gate outcomes (waited, reserve, paced, exhausted, share).
+    expect(zeros('tinkr_budget_gate_total')).toBe(5 * 5);
+    expect(zeros('tinkr_cache_outcomes_total')).toBe(5 * 5);
+    expect(zeros('tinkr_coalesced_requests_total')).toBe(5);
     expect(zeros('tinkr_http_requests_shed_total')).toBe(4);
+    expect(zeros('tinkr_tail_polls_total')).toBe(4);
+    expect(zeros('tinkr_tail_events_total')).toBe(2);
     expect(samples.filter((s) => s.name === 'tinkr_secrets_refreshes_total').map((s) => s.labels.outcome).sort()).toEqual(['changed', 'failed', 'unchanged']);
     // The key check starts unchecked; every status is a series, so an alert can match one.
     expect(samples.filter((s) => s.name === 'tinkr_datadog_keys_status').map((s) => `${s.labels.status}=${s.value}`).sort()).toEqual([
@@ -294,5 +298,15 @@ describe('the exporter alone', () => {
     expect(valueOf(samples, 'tinkr_http_requests_shed_total', { reason: 'heap_used' })).toBe(1);
     expect(valueOf(samples, 'tinkr_http_requests_shed_total', { reason: 'shutting_down' })).toBe(1);
     expect(valueOf(samples, 'tinkr_secrets_refreshes_total', { outcome: 'failed' })).toBe(1);
+  });
+
+  it('exports tinkr_store_up only once a shared store reports, then 1 or 0 as it goes', async () => {
+    const t = createPrometheusTelemetry({ version: 'x', defaultMetrics: false });
+    expect(parsePrometheus(await t.metrics()).some((s) => s.name === 'tinkr_store_up')).toBe(false);
+    t.storeUp(true);
+    expect(valueOf(parsePrometheus(await t.metrics()), 'tinkr_store_up')).toBe(1);
+    t.storeUp(false);
+    expect(valueOf(parsePrometheus(await t.metrics()), 'tinkr_store_up')).toBe(0);
+    expect(await t.metrics()).toContain('# TYPE tinkr_store_up gauge');
   });
 });
