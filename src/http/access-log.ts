@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { timedOutSockets } from './limits.ts';
+import { UNMATCHED_ROUTE } from './request-metrics.ts';
+
+/**
+ * The status logged for a request whose caller hung up before the answer was sent: nginx's
+ * "client closed request", which log queries and dashboards already know. Never sent on the wire.
+ */
+export const CLIENT_CLOSED_STATUS = 499;
+
+/**
+ * One `request` log line per request, however it ends. The line is written when the response
+ * closes, which also happens when the caller hangs up first (`onResponse` would then never run)
+ * or when the server cuts off a request that arrives too slowly. Those two carry `aborted`:
+ * `client_closed` (status 499, nothing was sent) or `request_timeout` (status 400, the problem
+ * answer written on the socket). `req_id` comes from the request's child logger, once.
+ */
+export const accessLog = fp(
+  async (app: FastifyInstance) => {
+    app.addHook('onRequest', (request, reply, done) => {
+      reply.raw.once('close', () => {
+        const finished = reply.raw.writableFinished;
+        const timedOut = !finished && timedOutSockets.has(request.raw.socket);
+        const aborted = finished ? undefined : timedOut ? 'request_timeout' : 'client_closed';
+        request.log.info(
+          {
+            method: request.method,
+            route: request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE),
+            status: finished ? reply.statusCode : timedOut ? 400 : CLIENT_CLOSED_STATUS,
+            ...(aborted ? { aborted } : {}),
+            duration_ms: Math.round(reply.elapsedTime * 10) / 10,
+            upstream_calls: request.upstream?.stats.upstreamCalls ?? 0,
+            cache: reply.getHeader('x-tinkr-cache'),
+            subject: request.caller?.subject,
+          },
+          'request',
+        );
+      });
+      done();
+    });
+  },
+  { name: 'access-log' },
+);
