@@ -58,6 +58,18 @@ describe('POST /api/v1/logs', () => {
     }
   });
 
+  it('rounds a start with microseconds up, so `tinkr tail` does not get its last line again', async () => {
+    const first = await post('/api/v1/logs', { service: 'ledger', start: pyIso(NOW - 600_000), end: pyIso(NOW), limit: 5 });
+    const newest = first.body.entries[0] as { timestamp: string; message: string };
+    // The CLI's next poll starts at the newest time it has seen, a few microseconds on.
+    const start = new Date(newest.timestamp).toISOString().replace('Z', '064+00:00');
+    const next = await post('/api/v1/logs', { service: 'ledger', start, end: pyIso(NOW), limit: 200 });
+    expect(next.status).toBe(200);
+    expect(next.body.entries.map((e: { timestamp: string }) => e.timestamp)).not.toContain(newest.timestamp);
+    const sent = stack.sim.requests.at(-1)!.body as { filter: { from: string } };
+    expect(Date.parse(sent.filter.from)).toBe(Date.parse(newest.timestamp) + 1);
+  });
+
   it("understands the CLI's level aliases (tinkr diff)", async () => {
     const { body } = await post('/api/v1/logs', {
       service: 'checkout',
