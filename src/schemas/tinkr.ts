@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { plainValue, serviceName } from './common.ts';
+import { countOf, must, plainValue, serviceName } from './common.ts';
 
 /**
  * The Tinkr-compatible routes (DESIGN §4.5; tinkr.md §1.2–1.3): Tinkr's own field names, and
@@ -9,15 +9,33 @@ import { plainValue, serviceName } from './common.ts';
 /** Most tag filters in one traces request: each is one more clause in the span search. */
 export const MAX_TAG_FILTERS = 20;
 
-const dateTime = z.string().min(1).max(64).describe('ISO 8601 with an offset, as the Tinkr CLI sends (`...+00:00`).');
+/** A Tinkr body: a JSON object; unknown fields are dropped, not refused. */
+const body = <T extends z.ZodRawShape>(shape: T) =>
+  z.object(shape, { error: `the body must be a JSON object with ${Object.keys(shape).join(', ')}` });
 
-export const tinkrLogsBody = z.object({
+const dateTime = (name: string) => {
+  const rule = must(name, 'an ISO 8601 date-time with an offset, such as 2026-11-25T03:16:03.293064+00:00');
+  return z.string({ error: rule }).min(1, rule).max(64, rule).describe('ISO 8601 with an offset, as the Tinkr CLI sends (`...+00:00`).');
+};
+const TINKR_QUERY_RULE = must('query', 'one Datadog search query of at most 4000 characters');
+const RESOURCE_TYPE_RULE = must('resource_type', 'null or a text of at most 200 characters');
+
+export const tinkrLogsBody = body({
   service: serviceName,
-  query: z.string().max(4000).default('*').describe('Datadog search syntax; Tinkr aliases `level:`, `lvl:` and `severity:` are understood.'),
-  start: dateTime,
-  end: dateTime,
-  limit: z.number().int().min(1).max(5000).default(100),
-  resource_type: z.string().max(200).nullable().optional().describe('Accepted for compatibility; Datadog has no use for it.'),
+  query: z
+    .string({ error: TINKR_QUERY_RULE })
+    .max(4000, TINKR_QUERY_RULE)
+    .default('*')
+    .describe('Datadog search syntax; Tinkr aliases `level:`, `lvl:` and `severity:` are understood.'),
+  start: dateTime('start'),
+  end: dateTime('end'),
+  limit: countOf('limit', 5000, false).default(100),
+  resource_type: z
+    .string({ error: RESOURCE_TYPE_RULE })
+    .max(200, RESOURCE_TYPE_RULE)
+    .nullable()
+    .optional()
+    .describe('Accepted for compatibility; Datadog has no use for it.'),
 });
 
 export const tinkrLogEntry = z.object({
@@ -31,11 +49,17 @@ export const tinkrLogEntry = z.object({
 });
 export const tinkrLogsResponse = z.object({ entries: z.array(tinkrLogEntry) });
 
-export const tinkrMetricsBody = z.object({
+const TINKR_METRIC_RULE = must('metric', 'a metric name or a Datadog metric query, 1–4000 characters');
+
+export const tinkrMetricsBody = body({
   service: serviceName,
-  metric: z.string().min(1).max(4000).describe('A metric name (scoped to the service with avg) or a full Datadog metric query.'),
-  start: dateTime,
-  end: dateTime,
+  metric: z
+    .string({ error: TINKR_METRIC_RULE })
+    .min(1, TINKR_METRIC_RULE)
+    .max(4000, TINKR_METRIC_RULE)
+    .describe('A metric name (scoped to the service with avg) or a full Datadog metric query.'),
+  start: dateTime('start'),
+  end: dateTime('end'),
 });
 
 export const tinkrMetricPoint = z.object({
@@ -46,13 +70,16 @@ export const tinkrMetricPoint = z.object({
 });
 export const tinkrMetricsResponse = z.object({ points: z.array(tinkrMetricPoint) });
 
-export const tinkrTracesBody = z.object({
+const SINCE_RULE = must('since', 'a duration such as 30m, 1h or 2d (units s m h d w)');
+const TAGS_RULE = must('tags', `null or an object of at most ${MAX_TAG_FILTERS} tags, each "name": "value" (names up to 200 characters)`);
+
+export const tinkrTracesBody = body({
   service: serviceName,
-  since: z.string().max(16).default('1h').describe('Relative window, e.g. `30m`, `1h`, `2d`.'),
-  limit: z.number().int().min(1).max(100).default(20).describe('Traces to return.'),
+  since: z.string({ error: SINCE_RULE }).max(16, SINCE_RULE).default('1h').describe('Relative window, e.g. `30m`, `1h`, `2d`.'),
+  limit: countOf('limit', 100, false).default(20).describe('Traces to return.'),
   tags: z
-    .record(z.string().max(200), plainValue)
-    .refine((tags) => Object.keys(tags).length <= MAX_TAG_FILTERS, `at most ${MAX_TAG_FILTERS} tags`)
+    .record(z.string({ error: TAGS_RULE }).max(200, TAGS_RULE), plainValue('each tag value'), { error: TAGS_RULE })
+    .refine((tags) => Object.keys(tags).length <= MAX_TAG_FILTERS, `tags takes at most ${MAX_TAG_FILTERS} tags`)
     .nullable()
     .optional()
     .describe(`Span tags that must match, e.g. \`{"env": "prod"}\`; at most ${MAX_TAG_FILTERS}.`),
