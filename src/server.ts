@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -9,7 +8,15 @@ import type { Clock } from './clock.ts';
 import { DEFAULT_QUOTA, type ApiKeyConfig, type QuotaConfig } from './config/schema.ts';
 import { accessLog } from './http/access-log.ts';
 import { registerCors } from './http/cors.ts';
-import { clientErrorHandler, connectionTimeouts, DEFAULT_BODY_TIMEOUT_MS, MAX_HEADER_BYTES, registerQueryStringLimit } from './http/limits.ts';
+import {
+  answerExpectations,
+  clientErrorHandler,
+  connectionTimeouts,
+  DEFAULT_BODY_TIMEOUT_MS,
+  MAX_HEADER_BYTES,
+  registerQueryStringLimit,
+  requestIdOf,
+} from './http/limits.ts';
 import { loadShedding, type LoadSheddingOptions } from './http/load-shedding.ts';
 import { frameworkErrorHandler, registerProblemHandlers } from './http/problem.ts';
 import { quotas } from './http/quota.ts';
@@ -57,8 +64,6 @@ export interface ServerDeps {
 
 /** Largest request body: the Tinkr routes take a few small fields. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
-/** Incoming `x-request-id` values are kept when they look like ids, else replaced. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the app without listening (DESIGN: server.ts builds, main.ts runs). */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -80,11 +85,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // While draining, requests on open keep-alive connections get our own problem+json 503
     // (http/load-shedding.ts) instead of Fastify's plain JSON one.
     return503OnClosing: false,
-    genReqId: (raw) => {
-      const given = raw.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    genReqId: requestIdOf,
   });
+  answerExpectations(app);
   const telemetry = deps.telemetry ?? noTelemetry;
 
   app.setValidatorCompiler(validatorCompiler);

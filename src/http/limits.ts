@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { badRequest } from '../errors.ts';
@@ -6,7 +7,7 @@ import { problemOf, sendProblem } from './problem.ts';
 
 /**
  * Request limits at the edge, each answered with a 400 BAD_REQUEST problem naming what is too
- * large (the body limit, 413, lives in server.ts). HTTP has 414 and 431 for long URLs and
+ * large or not allowed (the body limit, 413, lives in server.ts). HTTP has 414 and 431 for long URLs and
  * headers, but DESIGN §4.6's error table is the public contract and has neither; clients branch
  * on `code`, so these are BAD_REQUEST with `errors[].path` = `querystring` / `headers`.
  */
@@ -69,6 +70,40 @@ export function connectionTimeouts(bodyTimeoutMs: number): {
  * can say so instead of reporting a caller who hung up (http/access-log.ts).
  */
 export const timedOutSockets = new WeakSet<Socket>();
+
+/** Incoming `x-request-id` values are kept when they look like ids, else replaced. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The request id of a request: the caller's `x-request-id` when it looks like one, else a new one. */
+export function requestIdOf(raw: IncomingMessage): string {
+  const given = raw.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/**
+ * An `Expect` header other than `100-continue`: Node answers a bare 417 on its own, before any
+ * route, unless the server listens for `checkExpectation`. Answered here as every other refusal
+ * is: a 400 BAD_REQUEST problem on `headers.expect`, with an `x-request-id`. Not 417: DESIGN
+ * §4.6's table is the contract, clients branch on `code`, and BAD_REQUEST is a 400 there (as
+ * the 414 and 431 cases above already are). The connection is closed: the client may be about
+ * to send a body nobody will read.
+ */
+export function answerExpectations(app: FastifyInstance): void {
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const requestId = requestIdOf(request);
+    const body = JSON.stringify(
+      problemOf(badRequest('headers.expect', 'expect must be 100-continue or absent; this server meets no other expectation'), requestId),
+    );
+    response.writeHead(400, {
+      'content-type': 'application/problem+json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'x-request-id': requestId,
+      connection: 'close',
+    });
+    response.end(body);
+    app.log.info({ req_id: requestId, method: request.method, status: 400, refused: 'expect' }, 'request');
+  });
+}
 
 /** Refuses an over-long query string before anything else looks at the request. */
 export function registerQueryStringLimit(app: FastifyInstance): void {
