@@ -7,6 +7,7 @@ import { anonymousCaller, createKeyring } from './auth/keyring.ts';
 import type { Clock } from './clock.ts';
 import { DEFAULT_QUOTA, type ApiKeyConfig, type QuotaConfig } from './config/schema.ts';
 import { accessLog } from './http/access-log.ts';
+import { docsUiOptions, withoutSafeIntegerBounds } from './http/api-docs.ts';
 import { registerCors } from './http/cors.ts';
 import {
   answerExpectations,
@@ -121,8 +122,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       ],
     },
     transform: jsonSchemaTransform,
+    transformObject: (document) => withoutSafeIntegerBounds('openapiObject' in document ? document.openapiObject : document.swaggerObject),
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(fastifySwaggerUi, docsUiOptions);
   // Hook order matters: CORS came first (so refusals below carry its headers and a preflight
   // needs no token), then the request limits, authentication and roles, then the caller's quota.
   registerQueryStringLimit(app);

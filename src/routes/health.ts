@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { sendProblem } from '../http/problem.ts';
-import { problemSchema } from '../schemas/common.ts';
+import { problemResponse } from '../schemas/common.ts';
 import { tinkrHealthResponse } from '../schemas/tinkr.ts';
 import { typed } from './deps.ts';
 
@@ -21,17 +21,19 @@ export interface HealthDeps {
   readiness: () => Readiness;
 }
 
-const readyResponse = z.object({
-  status: z.literal('ready'),
-  secrets: z.object({
-    source: z.string(),
-    loaded_at: z.string(),
-    age_s: z.number(),
-    refreshes: z.number().int(),
-    last_refresh_at: z.string().optional(),
-    last_error: z.string().optional(),
-  }),
-});
+const readyResponse = z
+  .object({
+    status: z.literal('ready'),
+    secrets: z.object({
+      source: z.string(),
+      loaded_at: z.string(),
+      age_s: z.number(),
+      refreshes: z.number().int(),
+      last_refresh_at: z.string().optional(),
+      last_error: z.string().optional(),
+    }),
+  })
+  .describe('Ready to serve: the Datadog keys are loaded (their source, age and refreshes)');
 
 /** `/health` (Tinkr's), `/healthz` (alive) and `/readyz` (able to serve). Public, token ignored. */
 export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): void {
@@ -44,14 +46,14 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): vo
   api.get(
     '/healthz',
     // Liveness answers even under load shedding and while draining: a restart would not help.
-    { config: { public: true, alwaysServe: true }, schema: { tags: ['health'], summary: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    { config: { public: true, alwaysServe: true }, schema: { tags: ['health'], summary: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }).describe('The process serves HTTP') } } },
     async () => ({ status: 'ok' as const }),
   );
   api.get(
     '/readyz',
     {
       config: { public: true },
-      schema: { tags: ['health'], summary: 'Readiness, with the state and age of the Datadog keys', response: { 200: readyResponse, 503: problemSchema } },
+      schema: { tags: ['health'], summary: 'Readiness, with the state and age of the Datadog keys', response: { 200: readyResponse, 503: problemResponse('`NOT_READY`: overloaded or shutting down (`Retry-After`)') } },
     },
     async (_request, reply) => {
       const state = deps.readiness();

@@ -132,15 +132,20 @@ export const problemSchema = z
     request_id: z.string(),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
-  .describe('application/problem+json');
+  .describe('An RFC 9457 problem (application/problem+json)');
 
-/** The error answers every authenticated query route can give. */
+/** A problem answer, described for the API documentation by the codes it carries. */
+export const problemResponse = (description: string) => problemSchema.describe(description);
+
+/** The error answers every authenticated query route can give, each described by what causes it. */
 export const queryErrorResponses = {
-  400: problemSchema,
-  401: problemSchema,
-  403: problemSchema,
-  429: problemSchema,
-  502: problemSchema,
-  503: problemSchema,
-  504: problemSchema,
+  400: problemResponse('`BAD_REQUEST`: a parameter is invalid (`errors` says which and what is allowed); or `UPSTREAM_BAD_QUERY`: Datadog rejected the query'),
+  401: problemResponse('`UNAUTHENTICATED`: no bearer token, or an unknown one (`WWW-Authenticate: Bearer`)'),
+  403: problemResponse("`FORBIDDEN`: the key's roles or its service/env scope do not allow this"),
+  429: problemResponse(
+    "`RATE_LIMITED`: this key's own quota is spent; or `UPSTREAM_RATE_LIMITED`: Datadog's budget is spent and nothing fresh enough is cached (`Retry-After`)",
+  ),
+  502: problemResponse("`UPSTREAM_AUTH`: Datadog refused the server's keys; or `UPSTREAM_ERROR`: Datadog failed or sent a malformed answer"),
+  503: problemResponse('`NOT_READY`: the server is overloaded, shutting down, or has too many Datadog calls queued (`Retry-After`)'),
+  504: problemResponse('`UPSTREAM_TIMEOUT`: Datadog did not answer within the request deadline'),
 };

@@ -61,7 +61,9 @@ export const logRecordSchema = z.object({
   attributes: jsonObject,
 });
 
-export const logsResponseSchema = z.object({ data: z.array(logRecordSchema), meta: searchMetaSchema });
+export const logsResponseSchema = z
+  .object({ data: z.array(logRecordSchema), meta: searchMetaSchema })
+  .describe('The matching log events, in `sort` order, and where the search stands (`meta`)');
 
 const METRIC_QUERY_RULE = must('query', 'one Datadog metric query of 1–4000 characters');
 const METRIC_RULE = must('metric', 'a Datadog metric name: a letter, then letters, digits, "_" and "." (at most 200 characters)');
@@ -90,17 +92,19 @@ export const seriesSchema = z.object({
   points: z.array(z.tuple([z.number(), z.number().nullable()])).describe('`[epoch_ms, value | null]`, ascending.'),
 });
 
-export const metricsResponseSchema = z.object({
-  series: z.array(seriesSchema),
-  meta: z.object({
-    from: z.string(),
-    to: z.string(),
-    query: z.string().describe('Exactly the query sent to Datadog.'),
-    partial: z.boolean(),
-    warnings: z.array(warningSchema),
-    bucket_s: bucketSchema,
-  }),
-});
+export const metricsResponseSchema = z
+  .object({
+    series: z.array(seriesSchema),
+    meta: z.object({
+      from: z.string(),
+      to: z.string(),
+      query: z.string().describe('Exactly the query sent to Datadog.'),
+      partial: z.boolean(),
+      warnings: z.array(warningSchema),
+      bucket_s: bucketSchema,
+    }),
+  })
+  .describe('One entry per series of the query (one per group with `group_by`), points ascending');
 
 const RESOURCE_RULE = must('resource', 'one resource name of 1–1000 characters');
 
@@ -135,7 +139,9 @@ export const spanSchema = z.object({
   attributes: jsonObject,
 });
 
-export const tracesResponseSchema = z.object({ data: z.array(spanSchema), meta: searchMetaSchema });
+export const tracesResponseSchema = z
+  .object({ data: z.array(spanSchema), meta: searchMetaSchema })
+  .describe('The matching spans, in `sort` order, and where the search stands (`meta`)');
 
 /** Largest 64-bit unsigned trace id. */
 const MAX_U64 = 18_446_744_073_709_551_615n;
@@ -154,15 +160,17 @@ export const traceParamsSchema = z.object({
 
 export const traceQuerySchema = strictParams({ ...timeParams });
 
-export const traceResponseSchema = z.object({
-  trace_id: z.string(),
-  root_span_id: z.string().nullable(),
-  start: z.string().nullable(),
-  end: z.string().nullable(),
-  duration_ms: z.number().nullable(),
-  span_count: z.number().int(),
-  error_count: z.number().int(),
-  services: z.array(z.string()),
-  spans: z.array(spanSchema),
-  meta: z.object({ partial: z.boolean(), warnings: z.array(warningSchema), bucket_s: bucketSchema }),
-});
+export const traceResponseSchema = z
+  .object({
+    trace_id: z.string(),
+    root_span_id: z.string().nullable(),
+    start: z.string().nullable(),
+    end: z.string().nullable(),
+    duration_ms: z.number().nullable(),
+    span_count: z.number().int(),
+    error_count: z.number().int(),
+    services: z.array(z.string()),
+    spans: z.array(spanSchema),
+    meta: z.object({ partial: z.boolean(), warnings: z.array(warningSchema), bucket_s: bucketSchema }),
+  })
+  .describe('The trace: a summary and every span, by start time');

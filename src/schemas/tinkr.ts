@@ -47,7 +47,7 @@ export const tinkrLogEntry = z.object({
   span_id: z.string(),
   extra: z.record(z.string(), z.string()),
 });
-export const tinkrLogsResponse = z.object({ entries: z.array(tinkrLogEntry) });
+export const tinkrLogsResponse = z.object({ entries: z.array(tinkrLogEntry) }).describe('Log entries in Tinkr\'s shape, newest first');
 
 const TINKR_METRIC_RULE = must('metric', 'a metric name or a Datadog metric query, 1–4000 characters');
 
@@ -68,7 +68,9 @@ export const tinkrMetricPoint = z.object({
   unit: z.string(),
   dimensions: z.record(z.string(), z.string()),
 });
-export const tinkrMetricsResponse = z.object({ points: z.array(tinkrMetricPoint) });
+export const tinkrMetricsResponse = z
+  .object({ points: z.array(tinkrMetricPoint) })
+  .describe('Every non-null point of every series, in Tinkr\'s shape, with the series\' tags as `dimensions`');
 
 const SINCE_RULE = must('since', 'a duration such as 30m, 1h or 2d (units s m h d w)');
 const TAGS_RULE = must('tags', `null or an object of at most ${MAX_TAG_FILTERS} tags, each "name": "value" (names up to 200 characters)`);
@@ -106,11 +108,13 @@ export const tinkrTrace = z.object({
   status: z.enum(['ok', 'error']),
   spans: z.array(tinkrSpan),
 });
-export const tinkrTracesResponse = z.object({ traces: z.array(tinkrTrace) });
+export const tinkrTracesResponse = z.object({ traces: z.array(tinkrTrace) }).describe('The newest traces of the service, with their real spans, in Tinkr\'s shape');
 
-export const tinkrHealthResponse = z.object({
-  status: z.literal('ok'),
-  version: z.string(),
-  active_profile: z.string(),
-  profiles: z.record(z.string(), z.string()),
-});
+export const tinkrHealthResponse = z
+  .object({
+    status: z.literal('ok'),
+    version: z.string(),
+    active_profile: z.string(),
+    profiles: z.record(z.string(), z.string()),
+  })
+  .describe('The server is up: its version and profiles, as the Tinkr CLI reads them');
