@@ -60,6 +60,19 @@ describe('GET /metrics', () => {
     expect(body.series).toEqual(expectedSeries(query, (NOW - 3_600_000) / 1000, NOW / 1000));
   });
 
+  it.each(['aws.ecs.cpuutilization', 'aws.ecs.memory_utilization', 'system.mem.used'])('serves %s from the simulator, grouped', async (metric) => {
+    const groupBy = metric.startsWith('aws.ecs') ? 'task_family' : 'host';
+    const { status, body } = await getMetrics(`/metrics?metric=${metric}&service=checkout&group_by=${groupBy}&since=1h`);
+    expect(status).toBe(200);
+    const query = `avg:${metric}{service:checkout} by {${groupBy}}`;
+    expect(body.meta.query).toBe(query);
+    const expected = expectedSeries(query, (NOW - 3_600_000) / 1000, NOW / 1000);
+    expect(expected.length).toBeGreaterThan(1);
+    expect(body.series).toEqual(expected);
+    expect(body.series[0].tags).toContain('service:checkout');
+    expect(body.series[0].points.filter((p: [number, number | null]) => p[1] !== null).length).toBeGreaterThan(100);
+  });
+
   it('keeps null points as null', async () => {
     const { body } = await getMetrics('/metrics?metric=system.cpu.user&service=ledger&since=24h');
     const values = body.series.flatMap((s: { points: Array<[number, number | null]> }) => s.points.map((p) => p[1]));
