@@ -10,6 +10,7 @@ import { DEFAULT_LOAD_SHEDDING } from './http/load-shedding.ts';
 import { createLogger } from './logging.ts';
 import { DEFAULT_DEMO_KEYS, startSimulator } from './simulator/index.ts';
 import { parseDuration } from './time/duration.ts';
+import { DEFAULT_UPSTREAM_SHARE } from './upstream/fair-share.ts';
 import { DEFAULT_UPSTREAM_POLICY } from './upstream/pipeline.ts';
 
 /** The bearer token of the demo: it guards only simulated data on loopback. */
@@ -40,7 +41,7 @@ export async function runDemo(args: Args, rawEnv: Readonly<Record<string, string
       loadShedding: DEFAULT_LOAD_SHEDDING,
       shutdownTimeoutMs: DEFAULT_SHUTDOWN_TIMEOUT_MS,
     },
-    auth: { mode: 'keys', keys: [{ hash: sha256Hex(DEMO_TOKEN), subject: 'demo', roles: ['viewer'] }], quota: DEFAULT_QUOTA },
+    auth: { mode: 'keys', keys: [{ hash: sha256Hex(DEMO_TOKEN), subject: 'demo', roles: ['viewer'] }], quota: DEFAULT_QUOTA, upstreamShare: DEFAULT_UPSTREAM_SHARE },
     datadog: {
       site: 'datadoghq.com',
       envSite: undefined,

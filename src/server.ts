@@ -30,6 +30,7 @@ import { registerTinkrRoutes } from './routes/tinkr.ts';
 import { registerTracesRoutes } from './routes/traces.ts';
 import { createCursorCodec } from './service/cursor.ts';
 import { noTelemetry, type Telemetry } from './telemetry.ts';
+import { DEFAULT_UPSTREAM_SHARE } from './upstream/fair-share.ts';
 import { MAX_PAGES_PER_REQUEST } from './upstream/paging.ts';
 import { DEFAULT_STEPS, type StepTable } from './upstream/step.ts';
 import type { Upstream } from './upstream/types.ts';
@@ -39,8 +40,11 @@ export interface ServerDeps {
   version: string;
   profileName: string;
   profiles: Record<string, string>;
-  /** `quota` is the default per-key quota (`[auth] quota`); DEFAULT_QUOTA when absent. */
-  auth: { mode: 'keys' | 'none'; keys: readonly ApiKeyConfig[]; quota?: QuotaConfig };
+  /**
+   * `quota` is the default per-key quota (`[auth] quota`), DEFAULT_QUOTA when absent;
+   * `upstreamShare` the default share of the Datadog budget, DEFAULT_UPSTREAM_SHARE when absent.
+   */
+  auth: { mode: 'keys' | 'none'; keys: readonly ApiKeyConfig[]; quota?: QuotaConfig; upstreamShare?: number };
   /** `[server] cors_origins`: exact browser origins allowed; none when absent or empty. */
   corsOrigins?: readonly string[];
   requestTimeoutMs: number;
@@ -129,10 +133,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // needs no token), then the request limits, authentication and roles, then the caller's quota.
   registerQueryStringLimit(app);
   const quota = deps.auth.quota ?? DEFAULT_QUOTA;
+  const upstreamShare = deps.auth.upstreamShare ?? DEFAULT_UPSTREAM_SHARE;
   await app.register(requestContext, {
-    keyring: createKeyring(deps.auth.keys, quota),
+    keyring: createKeyring(deps.auth.keys, quota, upstreamShare),
     authMode: deps.auth.mode,
-    anonymous: anonymousCaller(quota),
+    anonymous: anonymousCaller(quota, upstreamShare),
     clock: deps.clock,
     requestTimeoutMs: deps.requestTimeoutMs,
   });

@@ -32,15 +32,20 @@ export interface Telemetry {
   cacheOutcome(family: Family, status: CacheStatus): void;
   /**
    * The budget gate held a call back: it `waited` for a reset and then sent, kept the `reserve`
-   * or `paced` the budget by answering from the cache, or found the budget `exhausted` (stale
-   * answer or 429).
+   * or `paced` the budget by answering from the cache, found the budget `exhausted` (stale
+   * answer or 429), or found the caller's key past its `share` (stale answer or 429).
    */
   budgetGate(family: Family, outcome: BudgetGateOutcome): void;
+  /**
+   * A call to Datadog the gate let through, spent by the key `subject` (fair share,
+   * upstream/fair-share.ts). Subjects come from the configured keys, so their number is bounded.
+   */
+  upstreamSpend(subject: string, family: Family): void;
   /** A secret re-fetch and how it ended. */
   secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed'): void;
 }
 
-export type BudgetGateOutcome = 'waited' | 'reserve' | 'paced' | 'exhausted';
+export type BudgetGateOutcome = 'waited' | 'reserve' | 'paced' | 'exhausted' | 'share';
 
 export const noTelemetry: Telemetry = {
   httpRequestStarted: () => {},
@@ -50,5 +55,6 @@ export const noTelemetry: Telemetry = {
   rateLimit: () => {},
   cacheOutcome: () => {},
   budgetGate: () => {},
+  upstreamSpend: () => {},
   secretsRefresh: () => {},
 };

@@ -5,6 +5,7 @@ import { sha256Hex } from '../src/auth/keyring.ts';
 import { startServer, type Running } from '../src/boot.ts';
 import type { Config } from '../src/config/load.ts';
 import { DEFAULT_QUOTA, DEFAULT_REQUEST_TIMEOUT_MS } from '../src/config/schema.ts';
+import { DEFAULT_UPSTREAM_SHARE } from '../src/upstream/fair-share.ts';
 import { DEFAULT_UPSTREAM_POLICY } from '../src/upstream/pipeline.ts';
 import { DEFAULT_BODY_TIMEOUT_MS } from '../src/http/limits.ts';
 import { DEFAULT_LOAD_SHEDDING } from '../src/http/load-shedding.ts';
@@ -48,7 +49,7 @@ function config(overrides: { metricsPort: number; shutdownTimeoutMs?: number }):
       loadShedding: DEFAULT_LOAD_SHEDDING,
       shutdownTimeoutMs: overrides.shutdownTimeoutMs ?? 10_000,
     },
-    auth: { mode: 'keys', keys: [{ hash: sha256Hex(TOKEN), subject: 'boot', roles: ['viewer'] }], quota: DEFAULT_QUOTA },
+    auth: { mode: 'keys', keys: [{ hash: sha256Hex(TOKEN), subject: 'boot', roles: ['viewer'] }], quota: DEFAULT_QUOTA, upstreamShare: DEFAULT_UPSTREAM_SHARE },
     datadog: { site: undefined, envSite: undefined, apiUrl: sim.url, credentials: { kind: 'static', ...DEFAULT_DEMO_KEYS } },
     maxRangeMs: { logs: 31 * DAY, traces: 31 * DAY, metrics: 455 * DAY },
     upstream: DEFAULT_UPSTREAM_POLICY,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ApiKeyConfig, QuotaConfig, Role } from '../config/schema.ts';
 import { scopePartition, type Scope } from '../service/scope.ts';
 import { parseDuration } from '../time/duration.ts';
+import type { UpstreamCaller } from '../upstream/types.ts';
 import { permissionsOf, type Permission } from './roles.ts';
 
 /** Requests per window; undefined in a Caller means no quota. */
@@ -10,8 +11,8 @@ export interface Quota {
   windowMs: number;
 }
 
-/** Who is calling, as established from the bearer token. */
-export interface Caller {
+/** Who is calling, as established from the bearer token; also whose share its upstream calls spend. */
+export interface Caller extends UpstreamCaller {
   subject: string;
   roles: readonly Role[];
   permissions: ReadonlySet<Permission>;
@@ -29,7 +30,7 @@ export function resolveQuota(config: QuotaConfig): Quota | undefined {
 }
 
 /** The caller of a server started with `auth.mode = "none"`. */
-export function anonymousCaller(quota: QuotaConfig): Caller {
+export function anonymousCaller(quota: QuotaConfig, upstreamShare: number): Caller {
   return {
     subject: 'anonymous',
     roles: ['viewer'],
@@ -38,6 +39,8 @@ export function anonymousCaller(quota: QuotaConfig): Caller {
     keyId: 'anonymous',
     partition: scopePartition({}),
     quota: resolveQuota(quota),
+    // Alone by definition (one caller), so it may spend the whole budget anyway.
+    upstreamShare,
   };
 }
 
@@ -55,7 +58,7 @@ export interface Keyring {
  * the presented token in a map compares digests, never raw tokens, so timing reveals nothing
  * useful about a stored token.
  */
-export function createKeyring(keys: readonly ApiKeyConfig[], defaultQuota: QuotaConfig): Keyring {
+export function createKeyring(keys: readonly ApiKeyConfig[], defaultQuota: QuotaConfig, defaultShare: number): Keyring {
   const byHash = new Map<string, Caller>();
   for (const key of keys) {
     const scope: Scope = { services: key.services, env: key.env };
@@ -67,6 +70,7 @@ export function createKeyring(keys: readonly ApiKeyConfig[], defaultQuota: Quota
       keyId: key.hash.slice(0, 12),
       partition: scopePartition(scope),
       quota: resolveQuota(key.quota ?? defaultQuota),
+      upstreamShare: key.upstream_share ?? defaultShare,
     });
   }
   return {

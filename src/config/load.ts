@@ -6,6 +6,7 @@ import { apiBaseUrl, DEFAULT_SITE, type DatadogSite } from '../datadog/sites.ts'
 import type { LoadSheddingOptions } from '../http/load-shedding.ts';
 import type { SecretsConfig } from '../secrets/schema.ts';
 import { parseDuration } from '../time/duration.ts';
+import { DEFAULT_UPSTREAM_SHARE } from '../upstream/fair-share.ts';
 import type { UpstreamPolicy } from '../upstream/pipeline.ts';
 import type { Args } from './args.ts';
 import { envSchema, type Env, LOG_LEVELS } from './env.ts';
@@ -43,7 +44,7 @@ export interface Config {
     /** How long SIGTERM waits for in-flight requests. */
     shutdownTimeoutMs: number;
   };
-  auth: { mode: 'keys' | 'none'; keys: ApiKeyConfig[]; quota: QuotaConfig };
+  auth: { mode: 'keys' | 'none'; keys: ApiKeyConfig[]; quota: QuotaConfig; upstreamShare: number };
   datadog: {
     /** The profile's `site`; wins over everything else. */
     site: DatadogSite | undefined;
@@ -314,7 +315,7 @@ function authConfig(file: FileConfig | undefined, source: string, env: Env): Con
     try {
       parsed = JSON.parse(env.TINKR_API_KEYS);
     } catch {
-      throw configError('environment', 'TINKR_API_KEYS', 'is not valid JSON; expected an array of {hash, subject, roles, services?, env?, quota?}');
+      throw configError('environment', 'TINKR_API_KEYS', 'is not valid JSON; expected an array of {hash, subject, roles, services?, env?, quota?, upstream_share?}');
     }
     const result = apiKeySchema.array().safeParse(parsed);
     if (!result.success) throw zodError('environment', result.error, 'TINKR_API_KEYS');
@@ -328,7 +329,7 @@ function authConfig(file: FileConfig | undefined, source: string, env: Env): Con
       'no API keys: add [auth] api_keys (SHA-256 hashes of bearer tokens) or TINKR_API_KEYS; auth.mode = "none" is for local development only',
     );
   }
-  return { mode, keys, quota: file?.auth.quota ?? DEFAULT_QUOTA };
+  return { mode, keys, quota: file?.auth.quota ?? DEFAULT_QUOTA, upstreamShare: file?.auth.upstream_share ?? DEFAULT_UPSTREAM_SHARE };
 }
 
 function zodError(where: string, error: z.ZodError, prefix?: string): StartupError {

@@ -20,6 +20,7 @@ import {
   DEFAULT_MAX_STALE_MS,
 } from '../upstream/cache.ts';
 import { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED } from '../upstream/concurrency.ts';
+import { DEFAULT_UPSTREAM_SHARE } from '../upstream/fair-share.ts';
 import { MAX_PAGES_PER_REQUEST } from '../upstream/paging.ts';
 import { checkStepTable, DEFAULT_STEPS } from '../upstream/step.ts';
 
@@ -71,6 +72,14 @@ export const quotaSchema = z.union([
 ]);
 export type QuotaConfig = z.infer<typeof quotaSchema>;
 
+/**
+ * The most of each Datadog limit one key may spend while another key is active
+ * (upstream/fair-share.ts). Above 0, or the key could never call Datadog while dashboards run;
+ * 1 lets it spend everything.
+ */
+const SHARE_MESSAGE = 'expected a share of each Datadog limit above 0 and at most 1, such as 0.5 (half)';
+export const upstreamShareSchema = z.number({ error: SHARE_MESSAGE }).gt(0, SHARE_MESSAGE).max(1, SHARE_MESSAGE);
+
 /** One caller key: the SHA-256 of the raw bearer token, never the token itself. */
 export const apiKeySchema = z
   .object({
@@ -85,6 +94,8 @@ export const apiKeySchema = z
     env: scopeValue.optional(),
     /** This key's own quota; `[auth] quota` when absent. */
     quota: quotaSchema.optional(),
+    /** This key's own share of the Datadog budget; `[auth] upstream_share` when absent. */
+    upstream_share: upstreamShareSchema.optional(),
   })
   .strict();
 export type ApiKeyConfig = z.infer<typeof apiKeySchema>;
@@ -95,6 +106,8 @@ export const authSchema = z
     mode: z.enum(['keys', 'none']).default('keys'),
     /** The quota of every key that has none of its own (and of each client IP when mode = "none"). */
     quota: quotaSchema.default(DEFAULT_QUOTA),
+    /** The share of each Datadog limit of every key that has none of its own (DESIGN §10). */
+    upstream_share: upstreamShareSchema.default(DEFAULT_UPSTREAM_SHARE),
   })
   .strict();
 

@@ -78,6 +78,8 @@ export const requestContext = fp<RequestContextOptions>(
         noCache: /\bno-cache\b/i.test(request.headers['cache-control'] ?? ''),
         partition: caller.partition,
         stats: { upstreamCalls: 0 },
+        // The key spends the upstream calls its request makes, within its share.
+        caller,
       };
     });
   },

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
+import type { RefreshOutcome } from '../secrets/store.ts';
 import type { BudgetGateOutcome, HttpExchange, ShedReason, Telemetry } from '../telemetry.ts';
 import type { CacheStatus, Family } from '../upstream/types.ts';
 
@@ -95,8 +96,14 @@ function createMetrics(registry: Registry) {
     }),
     budgetGate: new Counter({
       name: 'tinkr_budget_gate_total',
-      help: "Times Datadog's rate-limit budget held a request: waited for the reset, kept it off the reserve (answered from the cache), or found the budget exhausted (stale answer or 429).",
+      help: "Times Datadog's rate-limit budget held a request: waited for the reset, kept it off the reserve or paced it (answered from the cache), found the budget exhausted, or found the key past its share (stale answer or 429).",
       labelNames: ['family', 'outcome'],
+      registers,
+    }),
+    upstreamSpend: new Counter({
+      name: 'tinkr_upstream_spend_total',
+      help: "Calls to Datadog let through by the budget gate, by the subject of the key whose request made them (a shared call counts for the request that started it) and rate-limit family. Subjects come from the configured keys ('anonymous' with auth.mode = \"none\").",
+      labelNames: ['subject', 'family'],
       registers,
     }),
     secretsRefreshes: new Counter({
@@ -108,6 +115,30 @@ function createMetrics(registry: Registry) {
   };
 }
 
+/**
+ * Every value of the labels whose values are known in advance. Their series are exported at 0
+ * from the start: a counter that appears only at its first increment has no earlier sample, so
+ * `increase()` and `rate()` (and the alert rules in deploy/) would miss that first event, and a
+ * dashboard would show "no data" instead of 0. The `Record` types make a new union member a
+ * compile error here until it is listed.
+ */
+const keysOf = <T extends string>(record: Record<T, true>): T[] => Object.keys(record) as T[];
+const FAMILIES = keysOf<Family>({ logs: true, spans: true, metrics: true });
+const CACHE_STATUSES = keysOf<CacheStatus>({ hit: true, miss: true, coalesced: true, stale: true, bypass: true });
+const BUDGET_GATE_OUTCOMES = keysOf<BudgetGateOutcome>({ waited: true, reserve: true, paced: true, exhausted: true, share: true });
+const SHED_REASONS = keysOf<ShedReason>({ event_loop_delay: true, heap_used: true, rss: true, shutting_down: true });
+const REFRESH_OUTCOMES = keysOf<RefreshOutcome>({ changed: true, unchanged: true, failed: true });
+
+function exportZeros(m: ReturnType<typeof createMetrics>): void {
+  for (const family of FAMILIES) {
+    m.coalesced.inc({ family }, 0);
+    for (const outcome of CACHE_STATUSES) m.cache.inc({ family, outcome }, 0);
+    for (const outcome of BUDGET_GATE_OUTCOMES) m.budgetGate.inc({ family, outcome }, 0);
+  }
+  for (const reason of SHED_REASONS) m.shed.inc({ reason }, 0);
+  for (const outcome of REFRESH_OUTCOMES) m.secretsRefreshes.inc({ outcome }, 0);
+}
+
 /** Milliseconds as seconds; a non-finite or negative duration (a clock step) counts as 0. */
 const seconds = (ms: number): number => (Number.isFinite(ms) && ms > 0 ? ms / 1000 : 0);
 
@@ -116,6 +147,7 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const m = createMetrics(registry);
   m.buildInfo.set({ version: options.version }, 1);
+  exportZeros(m);
   const rateLimitNames = new Set<string>();
 
   return {
@@ -145,6 +177,9 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
     budgetGate(family: Family, outcome: BudgetGateOutcome) {
       m.budgetGate.inc({ family, outcome });
     },
+    upstreamSpend(subject: string, family: Family) {
+      m.upstreamSpend.inc({ subject, family });
+    },
     rateLimit(info: RateLimitInfo) {
       if (!rateLimitNames.has(info.name)) {
         if (rateLimitNames.size >= MAX_RATE_LIMIT_NAMES) return;
@@ -157,7 +192,7 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
       m.cache.inc({ family, outcome: status });
       if (status === 'coalesced') m.coalesced.inc({ family });
     },
-    secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed') {
+    secretsRefresh(outcome: RefreshOutcome) {
       m.secretsRefreshes.inc({ outcome });
     },
   };

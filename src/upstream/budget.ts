@@ -1,8 +1,9 @@
 import type { Clock } from '../clock.ts';
 import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
 import type { Telemetry } from '../telemetry.ts';
+import type { FairShare } from './fair-share.ts';
 import type { Store } from './store.ts';
-import type { Family } from './types.ts';
+import type { Family, UpstreamCaller } from './types.ts';
 
 /**
  * The budget gate. Datadog allows a few hundred searches an hour per account and says how many
@@ -23,7 +24,8 @@ import type { Family } from './types.ts';
  *   (the pipeline then serves a stale answer or a 429 with Retry-After).
  *
  * Which limit a family spends is learned from `X-RateLimit-Name`; until an answer names it, the
- * family itself names the budget.
+ * family itself names the budget. A call the gate would send is then spent by the caller's key
+ * within its fair share of the limit (upstream/fair-share.ts), or refused for that key alone.
  */
 
 export interface BudgetOptions {
@@ -87,13 +89,18 @@ export interface LimitState {
 
 export type BudgetRecord = LimitState | { family: Family; name: string };
 
-/** The gate refused a call. The pipeline answers stale, or 429 with `retryAfterS`. */
-export type DenialReason = 'exhausted' | 'reserve' | 'pacing';
+/**
+ * The gate refused a call. The pipeline answers stale, or 429 with `retryAfterS`
+ * (`UPSTREAM_RATE_LIMITED`; `RATE_LIMITED` for a key past its share, since the others still get
+ * fresh data).
+ */
+export type DenialReason = 'exhausted' | 'reserve' | 'pacing' | 'share';
 
 const DENIAL_MESSAGES: Record<DenialReason, (family: Family) => string> = {
   exhausted: (family) => `the Datadog ${family} budget is spent`,
   reserve: (family) => `the Datadog ${family} budget is down to its reserve`,
   pacing: (family) => `the Datadog ${family} budget is being spread over its period`,
+  share: (family) => `this key has spent its share of the Datadog ${family} budget while other keys are active`,
 };
 
 export class BudgetDenied extends Error {
@@ -118,6 +125,8 @@ export interface Entitlement {
   noCache: boolean;
   /** Age of the newest cached answer (ms), when there is one. */
   fallbackAgeMs?: number | undefined;
+  /** Whose key spends the call, within its fair share; absent for the server's own calls. */
+  caller?: UpstreamCaller | undefined;
 }
 
 /** Permission for one call; give it back when the call has ended (headers observed). */
@@ -145,6 +154,8 @@ export interface BudgetGateDeps {
   telemetry: Telemetry;
   /** Non-secret name of the Datadog API base URL. */
   origin: string;
+  /** Each key's share of a limit; without it a call is nobody's spend. */
+  share?: FairShare;
   random?: () => number;
 }
 
@@ -231,8 +242,17 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
         const now = clock.now();
         const verdict = judge(state, pending.get(key) ?? 0, now, entitlement);
         if (verdict.kind === 'send') {
+          // Counted in flight before anything else is awaited, so concurrent callers see it.
+          const granted = ticket(key);
+          try {
+            await deps.share?.spend(family, key, state, entitlement.caller);
+          } catch (error) {
+            granted.release();
+            if (error instanceof BudgetDenied) deps.telemetry.budgetGate(family, 'share');
+            throw error;
+          }
           if (waitedMs > 0) deps.telemetry.budgetGate(family, 'waited');
-          return ticket(key);
+          return granted;
         }
         if (verdict.kind === 'reserve' || verdict.kind === 'pacing') {
           deps.telemetry.budgetGate(family, verdict.kind === 'reserve' ? 'reserve' : 'paced');

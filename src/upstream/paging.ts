@@ -96,11 +96,16 @@ export async function collectPages<T>(options: PagingOptions<T>): Promise<Paging
   return { items, after: cursor, partial, warnings, cache: combineCacheStatus(statuses), pages, fetchedAt };
 }
 
-/** Why a later page is missing: a spent budget is named as such, anything else by its code. */
+/** Why a later page is missing: a spent budget or share is named as such, anything else by its code. */
 function pageFailure(error: unknown, page: number): Warning {
   if (isAppError(error) && error.code === 'UPSTREAM_RATE_LIMITED') {
     const retry = error.retryAfterS !== undefined ? ` (next call in ${error.retryAfterS} s)` : '';
     return { code: 'budget_exhausted', message: `Datadog's budget ran out before upstream page ${page}${retry}; results are incomplete` };
+  }
+  if (isAppError(error) && error.code === 'RATE_LIMITED') {
+    // Only the fair share refuses a page this way (the caller's quota is checked before any call).
+    const retry = error.retryAfterS !== undefined ? ` (next period in ${error.retryAfterS} s)` : '';
+    return { code: 'budget_share', message: `this key's share of Datadog's budget ran out before upstream page ${page}${retry}; results are incomplete` };
   }
   const reason = isAppError(error) ? `${error.code}: ${error.message}` : 'an unexpected error';
   return { code: 'page_failed', message: `upstream page ${page} failed (${reason}); results are incomplete` };

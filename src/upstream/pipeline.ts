@@ -33,6 +33,7 @@ import {
 import { createCoalescer, type Flight } from './coalesce.ts';
 import { createLimiter, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED, type ConcurrencyOptions } from './concurrency.ts';
 import { createDatadogClient, type Credentials } from './datadog-client.ts';
+import { createFairShare, createMemoryShareLedger, ShareDenied, type ShareLedger } from './fair-share.ts';
 import { fingerprintCache } from './key.ts';
 import { MAX_PAGES_PER_REQUEST } from './paging.ts';
 import type { RetryPolicy } from './retry.ts';
@@ -85,8 +86,8 @@ export interface PipelineDeps {
   /** Datadog's API base URL: budgets and cache entries of different sites are kept apart. */
   baseUrl: string;
   policy?: UpstreamPolicy;
-  /** Where cache and budget state live; in-memory unless a shared store is given. */
-  stores?: { cache?: Store<CacheRecord>; budget?: Store<BudgetRecord> };
+  /** Where cache and budget state and each key's spends live; in-memory unless a shared store is given. */
+  stores?: { cache?: Store<CacheRecord>; budget?: Store<BudgetRecord>; shares?: ShareLedger };
   retry?: RetryPolicy;
   /** Jitter source (tests make it fixed). */
   random?: () => number;
@@ -105,8 +106,9 @@ export interface UpstreamPipeline extends Upstream {
  *
  * A fresh cached answer is a `hit`. Otherwise the caller joins the call already in flight for
  * the same request (`coalesced`) or starts one (`miss`, or `bypass` with `no-cache`). The call
- * asks the budget gate first; when the gate refuses, each waiter falls back to whatever answer
- * it has cached (`stale`, with a warning) or gets 429 `UPSTREAM_RATE_LIMITED`.
+ * asks the budget gate first, which also holds the starter's key to its fair share; when the
+ * gate refuses, each waiter falls back to whatever answer it has cached (`stale`, with a
+ * warning) or gets 429 `UPSTREAM_RATE_LIMITED` (`RATE_LIMITED` for a key past its share).
  */
 export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
   const policy = deps.policy ?? DEFAULT_UPSTREAM_POLICY;
@@ -119,12 +121,14 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
     deps.stores?.cache ?? createMemoryStore<CacheRecord>({ maxBytes: policy.cache.maxBytes, maxEntries: policy.cache.maxEntries, clock }),
     clock,
   );
+  const share = createFairShare({ ledger: deps.stores?.shares ?? createMemoryShareLedger({ clock }), clock, telemetry: deps.telemetry });
   const gate = createBudgetGate({
     options: policy.budget,
     store: deps.stores?.budget ?? createMemoryStore<BudgetRecord>({ maxBytes: BUDGET_STORE_MAX_BYTES, maxEntries: BUDGET_STORE_MAX_ENTRIES, clock }),
     clock,
     telemetry: deps.telemetry,
     origin,
+    share,
     ...(deps.random ? { random: deps.random } : {}),
   });
   const flights = createCoalescer(clock);
@@ -193,6 +197,7 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
 
   return {
     async send(request, ctx) {
+      share.seen(ctx.caller);
       const keyPrint = fingerprint(deps.credentials.current().apiKey);
       const keys = cache.keys(request, ctx.partition, `${origin}|${keyPrint}`);
       // A failing shared store is a miss, never a failed request.
@@ -203,6 +208,7 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
         hasFallback: fallback !== undefined,
         noCache: ctx.noCache,
         fallbackAgeMs: fallback ? clock.now() - fallback.fetchedAt : undefined,
+        caller: ctx.caller,
       };
 
       for (let round = 0; ; round++) {
@@ -218,11 +224,13 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
             throw errorForFailure(ctx.signal.reason, request.family, true);
           }
           // A call started by a caller with a cached answer was kept off the reserve or held
-          // back by pacing; this caller may not be (nothing cached, an old answer, no-cache).
+          // back by pacing, or by its key's share; this caller may not be (nothing cached, an
+          // old answer, no-cache, another key), so it tries once on its own.
           if (error.reason !== 'exhausted' && round === 0 && !heldBackAlike(entitlement, error)) continue;
           // `Cache-Control: no-cache` forbids a stored answer without asking Datadog (RFC 9111
           // §5.2.1.4), so such a caller gets the 429 rather than a stale answer.
           if (fallback && !ctx.noCache) return staleReply(fallback, error, request.family);
+          if (error instanceof ShareDenied) throw error.refusal();
           throw new AppError('UPSTREAM_RATE_LIMITED', `Datadog ${request.family} budget exhausted; retry in ${error.retryAfterS} s`, {
             retryAfterS: error.retryAfterS,
           });
@@ -237,6 +245,7 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
 
   /** Whether the gate would hold this caller back for the same reason it held the flight's starter. */
   function heldBackAlike(entitlement: Entitlement, denied: BudgetDenied): boolean {
+    if (denied instanceof ShareDenied) return denied.keyId === entitlement.caller?.keyId;
     const cached = entitlement.hasFallback && !entitlement.noCache;
     if (denied.reason === 'reserve') return cached;
     return cached && (entitlement.fallbackAgeMs ?? 0) < policy.budget.maxPacedAgeMs;
@@ -250,7 +259,10 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
         : denied.reason === 'pacing'
           ? `is being spread to last until its reset (in ${denied.retryAfterS} s)`
           : `is spent (next call in ${denied.retryAfterS} s)`;
-    const warning: Warning = { code: `budget_${denied.reason}`, message: `Datadog's ${family} budget ${why}; this answer is from the cache, ${ageS} s old` };
+    const warning: Warning =
+      denied instanceof ShareDenied
+        ? denied.staleWarning(ageS)
+        : { code: `budget_${denied.reason}`, message: `Datadog's ${family} budget ${why}; this answer is from the cache, ${ageS} s old` };
     const reply: UpstreamReply = { body: answer.body, fetchedAt: answer.fetchedAt, cache: 'stale', warnings: [warning] };
     if (answer.window) reply.window = answer.window;
     return reply;

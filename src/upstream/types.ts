@@ -73,6 +73,21 @@ export interface CallContext {
   partition: string;
   /** Filled in as calls are made; logged with the request. */
   stats: RequestStats;
+  /**
+   * Who is asking: the upstream calls this request makes are spent by this key, up to its fair
+   * share of each Datadog limit (upstream/fair-share.ts). Absent for the server's own calls.
+   */
+  caller?: UpstreamCaller;
+}
+
+/** A caller as the fair share of Datadog's budget sees it (auth/keyring.ts `Caller` is one). */
+export interface UpstreamCaller {
+  /** A short, non-secret id of the key: spends and activity are counted per key. */
+  keyId: string;
+  /** The key's subject, as metrics show spends (bounded by the configured keys). */
+  subject: string;
+  /** Most of each Datadog limit this key may spend while another key is active, in (0, 1]. */
+  upstreamShare: number;
 }
 
 export interface RequestStats {

@@ -196,6 +196,15 @@ describe('access control settings', () => {
     expect(config.auth.keys[0]!.quota).toBe('off');
   });
 
+  it("defaults each key's share of the Datadog budget to 0.5; [auth] upstream_share and a key's own override it", () => {
+    expect(load(key('')).auth.upstreamShare).toBe(0.5);
+    const config = load(`[auth]\nupstream_share = 0.25\napi_keys = [{ hash = "${HASH_GRAFANA}", subject = "g", roles = ["viewer"], upstream_share = 1 }]\n`, {
+      TINKR_API_KEYS: JSON.stringify([{ hash: HASH_PAYMENTS, subject: 'p', roles: ['viewer'], upstream_share: 0.1 }]),
+    });
+    expect(config.auth.upstreamShare).toBe(0.25);
+    expect(config.auth.keys.map((k) => k.upstream_share)).toEqual([1, 0.1]);
+  });
+
   it('accepts a quota, scope and no roles in TINKR_API_KEYS too', () => {
     const config = load('', {
       TINKR_API_KEYS: JSON.stringify([{ hash: HASH_PAYMENTS, subject: 'p', roles: [], services: ['payments-api'], env: 'prod', quota: { requests: 10, per: '1m' } }]),
@@ -224,6 +233,10 @@ describe('access control settings', () => {
     [`[server]\ncors_origins = ["https://grafana.example.com/dashboards"]\n${key('')}`, /cors_origins\.0: expected an origin/],
     [`[server]\ncors_origins = ["*"]\n${key('')}`, /cors_origins\.0/],
     [`[server]\ncors_origins = ["ftp://files.example.com"]\n${key('')}`, /cors_origins\.0/],
+    [`[auth]\nupstream_share = 0\n${key('').replace('[auth]\n', '')}`, /auth\.upstream_share: expected a share of each Datadog limit above 0 and at most 1, such as 0\.5/],
+    [`[auth]\nupstream_share = 1.5\n${key('').replace('[auth]\n', '')}`, /auth\.upstream_share: expected a share of each Datadog limit above 0 and at most 1/],
+    [`[auth]\nupstream_share = "half"\n${key('').replace('[auth]\n', '')}`, /auth\.upstream_share: expected a share/],
+    [key(', upstream_share = -0.5'), /auth\.api_keys\.0\.upstream_share: expected a share/],
   ])('exits 78 on a bad access setting (case %#)', (toml, message) => {
     const error = failure(() => load(toml));
     expect(error.exitCode).toBe(78);

@@ -166,9 +166,11 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'tinkr-image-'));
   image = await buildImage();
 }, INSTALL_TIMEOUT_MS);
+// Removing the replayed install (tens of thousands of files) takes as long as the machine is
+// busy; it is cleanup, so it gets the install's bound rather than the default hook timeout.
 afterAll(() => {
   if (root) rmSync(root, { recursive: true, force: true });
-});
+}, INSTALL_TIMEOUT_MS);
 
 /** `node` in an exec-form command is the image's Node 24: here, this one. */
 const node = (argv: string[]): [string, string[]] => [argv[0] === 'node' ? process.execPath : argv[0]!, argv.slice(1)];

@@ -237,6 +237,19 @@ describe('the exporter alone', () => {
     expect(valueOf(sb, 'tinkr_cache_outcomes_total')).toBe(0);
   });
 
+  it('exports the series of every known label value at 0 before anything happens', async () => {
+    // So increase() sees the first event (a counter born at 1 has no earlier sample).
+    const samples = parsePrometheus(await createPrometheusTelemetry({ version: 'z', defaultMetrics: false }).metrics());
+    const zeros = (name: string) => samples.filter((s) => s.name === name && s.value === 0).length;
+    expect(zeros('tinkr_budget_gate_total')).toBe(3 * 4);
+    expect(zeros('tinkr_cache_outcomes_total')).toBe(3 * 5);
+    expect(zeros('tinkr_coalesced_requests_total')).toBe(3);
+    expect(zeros('tinkr_http_requests_shed_total')).toBe(4);
+    expect(samples.filter((s) => s.name === 'tinkr_secrets_refreshes_total').map((s) => s.labels.outcome).sort()).toEqual(['changed', 'failed', 'unchanged']);
+    // Open-ended labels (status codes, route patterns, limit names) appear only when seen.
+    expect(samples.some((s) => s.name === 'tinkr_upstream_requests_total' || s.name === 'tinkr_http_requests_total')).toBe(false);
+  });
+
   it('counts the budget gate holding requests, by family and outcome', async () => {
     const t = createPrometheusTelemetry({ version: 'g', defaultMetrics: false });
     t.budgetGate('spans', 'exhausted');

@@ -76,6 +76,22 @@ describe('collectPages', () => {
     expect(result.after).toBe('2');
   });
 
+  it("names a key's fair share that ran out before a later page", async () => {
+    let calls = 0;
+    const result = await collectPages<number>({
+      limit: 3000,
+      pageMax: 1000,
+      fetch: async () => {
+        if (++calls === 2) throw new AppError('RATE_LIMITED', 'this key has spent its share; retry in 600 s', { retryAfterS: 600 });
+        return { items: Array(1000).fill(calls), after: String(calls), timedOut: false, warnings: [], cache: 'miss', fetchedAt: 1_000 * calls };
+      },
+    });
+    expect(result).toMatchObject({ partial: true, after: '1' });
+    expect(result.warnings).toEqual([
+      { code: 'budget_share', message: "this key's share of Datadog's budget ran out before upstream page 2 (next period in 600 s); results are incomplete" },
+    ]);
+  });
+
   it('dates an answer by its oldest page', async () => {
     const s = source(3000);
     expect((await collectPages({ limit: 3000, pageMax: 1000, fetch: s.fetch })).fetchedAt).toBe(1_000);
