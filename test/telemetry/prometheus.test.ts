@@ -241,7 +241,7 @@ describe('the exporter alone', () => {
     // So increase() sees the first event (a counter born at 1 has no earlier sample).
     const samples = parsePrometheus(await createPrometheusTelemetry({ version: 'z', defaultMetrics: false }).metrics());
     const zeros = (name: string) => samples.filter((s) => s.name === name && s.value === 0).length;
-    expect(zeros('tinkr_budget_gate_total')).toBe(3 * 4);
+    expect(zeros('tinkr_budget_gate_total')).toBe(3 * 5);
     expect(zeros('tinkr_cache_outcomes_total')).toBe(3 * 5);
     expect(zeros('tinkr_coalesced_requests_total')).toBe(3);
     expect(zeros('tinkr_http_requests_shed_total')).toBe(4);
