@@ -7,9 +7,10 @@ import { problemOf, sendProblem } from './problem.ts';
 
 /**
  * Request limits at the edge, each answered with a 400 BAD_REQUEST problem naming what is too
- * large or not allowed (the body limit, 413, lives in server.ts). HTTP has 414 and 431 for long URLs and
- * headers, but DESIGN §4.6's error table is the public contract and has neither; clients branch
- * on `code`, so these are BAD_REQUEST with `errors[].path` = `querystring` / `headers`.
+ * large, too slow or not allowed (the body limit, 413, lives in server.ts). HTTP has 414 and 431
+ * for long URLs and headers, but DESIGN §4.6's error table is the public contract and has
+ * neither; clients branch on `code`, so these are BAD_REQUEST with `errors[].path` =
+ * `querystring` / `headers`.
  */
 
 /**
