@@ -2,7 +2,7 @@
 # tinkr-server: compiled TypeScript on the official Node 24 image, production dependencies only,
 # running as the unprivileged `node` user. Nothing is written at run time (logs go to stdout), so
 # the container runs with a read-only root filesystem. test/container/image-steps.test.ts replays
-# every instruction below outside Docker (clean `npm ci --omit=dev`, the build, `node dist/main.js`,
+# every instruction below outside Docker (clean `npm ci --omit=dev`, the build, `node dist/bin.js`,
 # this HEALTHCHECK verbatim) and fails on one it does not know, so this file cannot rot.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
@@ -32,4 +32,4 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # SIGTERM (docker stop) drains in-flight requests for up to [server] shutdown_timeout_ms (10 s),
 # then exits 0; give the container a stop timeout above that (docker-compose.yml: 15 s).
-ENTRYPOINT ["node", "dist/main.js"]
+ENTRYPOINT ["node", "dist/bin.js"]

@@ -157,6 +157,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   const sides: Side[] = [];
   try {
     gateway = await startGateway(simA.url, options.dashboards);
+    // The gateway's boot key check (one validate, one metrics query) is not dashboard traffic:
+    // both sides start the comparison with nothing counted and nothing spent.
+    simA.resetRequests();
+    simA.rateLimit.reset();
     const connections = Math.min(options.dashboards, MAX_CLIENT_CONNECTIONS);
     const gatewaySide = viaGateway(gateway, connections, options.panelTimeoutMs);
     const passSide = passThrough(createDatadogTransport({ baseUrl: simB.url, userAgent: 'tinkr-bench-pass-through', connections }), options.panelTimeoutMs);

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { createKeyChecker, notReadyReason, type KeyChecker } from './boot/key-check.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { datadogBaseUrl, effectiveSite, type Config } from './config/load.ts';
 import { createDatadogTransport } from './datadog/transport.ts';
+import { validateKeys } from './datadog/validate.ts';
 import type { Readiness } from './routes/health.ts';
 import { createSecretSource, fetchWithDeadline } from './secrets/source.ts';
 import { createCredentialStore } from './secrets/store.ts';
@@ -37,7 +39,8 @@ export interface StartOptions {
 
 /**
  * Fetches the Datadog keys, builds the app and listens. Throws SecretsBootError (exit 69/78)
- * before listening when the keys cannot be had; nothing is served without them.
+ * before listening when the keys cannot be had; nothing is served without them. Once listening,
+ * Datadog is asked whether it accepts the keys: `/readyz` answers 503 until it does.
  */
 export async function startServer(config: Config, options: StartOptions): Promise<Running> {
   const clock = options.clock ?? systemClock;
@@ -55,6 +58,8 @@ export async function startServer(config: Config, options: StartOptions): Promis
     log.info({ source: source.describe() }, 'fetching Datadog keys');
     initial = await fetchWithDeadline(source, creds.secrets.timeout_ms, clock);
   }
+  // Bound below, once the transport exists; a re-read before that has nothing to re-check.
+  let keyCheck: KeyChecker | undefined;
   const credentials = createCredentialStore({
     initial,
     source,
@@ -62,20 +67,35 @@ export async function startServer(config: Config, options: StartOptions): Promis
     timeoutMs: creds.kind === 'secrets' ? creds.secrets.timeout_ms : 0,
     refreshIntervalMs: creds.kind === 'secrets' && creds.secrets.refresh_interval ? parseDuration(creds.secrets.refresh_interval) : undefined,
     log,
-    onRefresh: (outcome) => telemetry.secretsRefresh(outcome),
+    onRefresh: (outcome, reason) => {
+      telemetry.secretsRefresh(outcome);
+      // New keys, or the periodic re-read (a key can be revoked at Datadog without a rotation).
+      if (outcome === 'changed' || (reason === 'periodic' && outcome === 'unchanged')) keyCheck?.recheck();
+    },
   });
 
   const site = effectiveSite(config.datadog, initial.site);
   const baseUrl = datadogBaseUrl(config.datadog, site);
   const transport = createDatadogTransport({ baseUrl, userAgent: `tinkr-server/${VERSION}` });
   const upstream = createUpstreamPipeline({ transport, credentials, clock, telemetry, baseUrl, policy: config.upstream });
+  const keys = createKeyChecker({
+    validate: (used, signal) => validateKeys(transport, used, signal, clock.now()),
+    credentials,
+    clock,
+    log,
+    where: { site, apiUrl: config.datadog.apiUrl },
+    onStatus: (status) => telemetry.keysStatus(status),
+  });
+  keyCheck = keys;
 
   let draining = false;
   const readiness = (): Readiness => {
     const state = credentials.state();
+    const checked = keys.state();
+    const reason = draining ? 'the server is shutting down' : notReadyReason(checked, site);
     return {
-      ready: !draining,
-      ...(draining ? { reason: 'the server is shutting down' } : {}),
+      ready: reason === undefined,
+      ...(reason !== undefined ? { reason } : {}),
       secrets: {
         source: state.source,
         loaded_at: new Date(state.loadedAt).toISOString(),
@@ -84,6 +104,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
         ...(state.lastRefreshAt !== undefined ? { last_refresh_at: new Date(state.lastRefreshAt).toISOString() } : {}),
         ...(state.lastError !== undefined ? { last_error: state.lastError } : {}),
       },
+      keys: { status: checked.status, ...(checked.checkedAt !== undefined ? { checked_at: new Date(checked.checkedAt).toISOString() } : {}), site },
     };
   };
 
@@ -114,7 +135,9 @@ export async function startServer(config: Config, options: StartOptions): Promis
   try {
     await app.listen({ host: config.listen.host, port: config.listen.port });
     // Same host as the API: a public API address means a public metrics port, so keep it private.
-    if (exporter) metrics = await startMetricsListener(exporter, { host: config.listen.host, port: config.metricsPort });
+    if (exporter) metrics = await startMetricsListener(exporter, { host: config.listen.host, port: config.metricsPort }).catch((error: unknown) => {
+      throw metricsPortError(error, config.metricsPort);
+    });
   } catch (error) {
     await app.close();
     await transport.close();
@@ -122,16 +145,21 @@ export async function startServer(config: Config, options: StartOptions): Promis
     throw error;
   }
   credentials.start();
+  keys.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
   const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info({ url, metrics_url: metrics?.url, profile: config.profileName, site, source: credentials.state().source }, 'listening');
+  log.info(
+    { url, metrics_url: metrics?.url, profile: config.profileName, site, ...(config.datadog.apiUrl ? { api_url: config.datadog.apiUrl } : {}), source: credentials.state().source },
+    'listening',
+  );
 
   let closed: Promise<void> | undefined;
   async function close(): Promise<void> {
     draining = true;
     credentials.stop();
+    keys.stop();
     await drain(app, config.server.shutdownTimeoutMs, clock, log);
     await transport.close();
     await source?.close();
@@ -144,6 +172,21 @@ export async function startServer(config: Config, options: StartOptions): Promis
     metricsUrl: metrics?.url,
     close: () => (closed ??= close()),
   };
+}
+
+/**
+ * The metrics listener could not listen: say that it is the metrics port and how to move it.
+ * Keeps the system error's code, so main.ts exits 69 as for the API port.
+ */
+function metricsPortError(error: unknown, port: number): Error {
+  const code = (error as { code?: unknown } | null)?.code;
+  const why = typeof code === 'string' ? code : error instanceof Error ? error.message : 'error';
+  return Object.assign(
+    new Error(`the metrics port ${port} (TINKR_METRICS_PORT) is not available (${why}); set TINKR_METRICS_PORT to a free port, or to 0 to turn the metrics listener off`, {
+      cause: error,
+    }),
+    { code },
+  );
 }
 
 /**

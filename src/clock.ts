@@ -17,3 +17,15 @@ export const systemClock: Clock = {
     await delay(Math.max(0, ms), undefined, signal ? { signal } : undefined);
   },
 };
+
+/**
+ * `clock.sleep` for background loops (the periodic secret refresh, key re-checks): on the
+ * system clock the timer is unreferenced, so a loop never holds the process open by itself; an
+ * injected test clock is used as is.
+ */
+export function backgroundSleep(clock: Clock): Clock['sleep'] {
+  if (clock !== systemClock) return (ms, signal) => clock.sleep(ms, signal);
+  return async (ms, signal) => {
+    await delay(Math.max(0, ms), undefined, { ref: false, ...(signal ? { signal } : {}) });
+  };
+}

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { homedir } from 'node:os';
 import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
@@ -43,6 +42,11 @@ async function main(): Promise<void> {
 
   // .env files fill in variables that are not set; the cloud SDKs read some of them too.
   Object.assign(process.env, readDotenvFiles(homedir(), process.cwd(), process.env));
+  if (args.check) {
+    const { runCheck } = await import('./boot/check.ts');
+    const code = await runCheck({ args, env: process.env, homeDir: homedir(), cwd: process.cwd() }, (text) => process.stdout.write(text));
+    process.exit(code);
+  }
   const config = loadConfig({ args, env: process.env, homeDir: homedir(), cwd: process.cwd() });
   const logger = createLogger(config.logLevel);
   // The server (Fastify and everything under it) is loaded only once the configuration is known

@@ -20,7 +20,7 @@ export async function openapiDocument(): Promise<unknown> {
     },
     clock: systemClock,
     cursorSecret: new Uint8Array(32),
-    readiness: () => ({ ready: false, reason: 'document only', secrets: { source: 'none', loaded_at: new Date(0).toISOString(), age_s: 0, refreshes: 0 } }),
+    readiness: () => ({ ready: false, reason: 'document only', secrets: { source: 'none', loaded_at: new Date(0).toISOString(), age_s: 0, refreshes: 0 }, keys: { status: 'unchecked', site: 'datadoghq.com' } }),
   });
   try {
     return app.swagger();

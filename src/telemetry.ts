@@ -1,3 +1,4 @@
+import type { KeyStatus } from './boot/key-check.ts';
 import type { RateLimitInfo } from './datadog/rate-limit-headers.ts';
 import type { CacheStatus, Family } from './upstream/types.ts';
 
@@ -43,6 +44,8 @@ export interface Telemetry {
   upstreamSpend(subject: string, family: Family): void;
   /** A secret re-fetch and how it ended. */
   secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed'): void;
+  /** The Datadog key check reached a new status (boot/key-check.ts). */
+  keysStatus(status: KeyStatus): void;
 }
 
 export type BudgetGateOutcome = 'waited' | 'reserve' | 'paced' | 'exhausted' | 'share';
@@ -57,4 +60,5 @@ export const noTelemetry: Telemetry = {
   budgetGate: () => {},
   upstreamSpend: () => {},
   secretsRefresh: () => {},
+  keysStatus: () => {},
 };

@@ -13,8 +13,10 @@ import { createLogger } from '../src/logging.ts';
 import { DEFAULT_DEMO_KEYS } from '../src/simulator/index.ts';
 import { eventually } from './helpers/eventually.ts';
 import { freePort } from './helpers/free-port.ts';
+import { ManualClock } from './helpers/manual-clock.ts';
 import { scrape, valueOf } from './helpers/prometheus.ts';
 import { openSocket, rawGet, readResponses } from './helpers/raw-http.ts';
+import { untilReady } from './helpers/ready.ts';
 import { startTestSimulator, type TestSimulator } from './helpers/simulator.ts';
 
 /**
@@ -84,7 +86,9 @@ describe('startServer', () => {
     const { logger, lines } = capturedLogger();
     const running = await startServer(config({ metricsPort }), { logger });
     expect(running.metricsUrl).toBe(`http://127.0.0.1:${metricsPort}/metrics`);
-    expect(lines().find((l) => l.msg === 'listening')).toMatchObject({ url: running.url, metrics_url: running.metricsUrl });
+    expect(lines().find((l) => l.msg === 'listening')).toMatchObject({ url: running.url, metrics_url: running.metricsUrl, api_url: sim.url });
+    await untilReady(running.url);
+    expect(valueOf(await scrape(running.metricsUrl!), 'tinkr_datadog_keys_status', { status: 'ok' })).toBe(1);
 
     expect((await get(running, '/logs?since=5m&limit=2')).status).toBe(200);
     const samples = await scrape(running.metricsUrl!);
@@ -112,13 +116,20 @@ describe('startServer', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const { port } = taken.address() as { port: number };
     const { logger } = capturedLogger();
-    await expect(startServer(config({ metricsPort: port }), { logger })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await expect(startServer(config({ metricsPort: port }), { logger })).rejects.toMatchObject({
+      code: 'EADDRINUSE',
+      message: `the metrics port ${port} (TINKR_METRICS_PORT) is not available (EADDRINUSE); set TINKR_METRICS_PORT to a free port, or to 0 to turn the metrics listener off`,
+    });
     await new Promise((resolve) => taken.close(resolve));
   });
 
   it('drains in-flight requests, answering /readyz 503 meanwhile, and cuts them at shutdown_timeout_ms', async () => {
     const { logger, lines } = capturedLogger();
-    const running = await startServer(config({ metricsPort: 0, shutdownTimeoutMs: 1_500 }), { logger });
+    // The server's clock is the test's: the drain's bound passes when the test says, so the
+    // quick request finishes within it however slow the machine is.
+    const clock = new ManualClock(Date.now());
+    const running = await startServer(config({ metricsPort: 0, shutdownTimeoutMs: 1_500 }), { logger, clock });
+    await untilReady(running.url);
     const { port } = new URL(running.url);
     // One request finishes within the bound, one would not.
     sim.faults.add({ kind: 'latency', delayMs: 100, endpoint: 'logs' });
@@ -134,14 +145,25 @@ describe('startServer', () => {
     );
     await eventually(() => sim.callCount('logs') === 2, 'the second request is upstream');
 
-    const closing = running.close();
+    let closed = false;
+    const clockAtClose = clock.now();
+    const closing = running.close().then(() => {
+      closed = true;
+    });
     quick.write(rawGet('/readyz'));
     const [first, readyz] = await quickAnswers;
     expect(first!.status).toBe(200);
     expect(readyz!.status).toBe(503);
     expect(JSON.parse(readyz!.body)).toMatchObject({ code: 'NOT_READY', detail: expect.stringMatching(/shutting down/) });
+    expect(closed).toBe(false);
 
+    // Time passes on the server's clock until the drain gives up on the slow request.
+    await eventually(() => {
+      if (!closed) clock.advance(100);
+      return closed;
+    }, 'the drain to end at its bound');
     await closing;
+    expect(clock.now() - clockAtClose).toBeGreaterThanOrEqual(1_500);
     expect(await slow).toBeInstanceOf(Error);
     const warning = lines().find((l) => l.msg === 'shutdown timeout reached: closing the connections still open');
     expect(warning).toMatchObject({ level: 'warn', timeout_ms: 1_500, open_connections: 1 });

@@ -7,24 +7,32 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { envOnlyStart } from './helpers/cli.ts';
 import { eventually } from './helpers/eventually.ts';
+import { ManualClock } from './helpers/manual-clock.ts';
 import { openSocket } from './helpers/raw-http.ts';
+import { untilReady } from './helpers/ready.ts';
 import { startTestSimulator, type TestSimulator } from './helpers/simulator.ts';
 
 /**
  * `node src/main.ts` as a real child process, booted from the environment alone against a
  * simulator in this process, then stopped with a signal while slow requests are in flight.
+ * The simulator runs on an injected clock: its injected latency ends only when the test moves
+ * that clock, so "still in flight when the signal lands" holds however slow the machine is.
  */
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const TOKEN = 'shutdown-test-token';
-/** Upstream latency of the in-flight requests: long enough to still be running when the signal lands. */
+/** Upstream latency of the in-flight requests, on the simulator's clock: they end when the test says. */
 const SLOW_MS = 2_500;
+/** Cold start of Node and the server; generous because CI machines are shared (a bound, not a timing). */
+const START_TIMEOUT_MS = 60_000;
 
 let sim: TestSimulator;
+let simClock: ManualClock;
 let scratch: string;
 const children: ChildProcess[] = [];
 beforeAll(async () => {
-  sim = await startTestSimulator();
+  simClock = new ManualClock(Date.now());
+  sim = await startTestSimulator({ clock: simClock });
   // An empty HOME and working directory: no ~/.tinkr/config.toml or .env can leak in.
   scratch = mkdtempSync(join(tmpdir(), 'tinkr-main-'));
 });
@@ -70,7 +78,7 @@ async function startMain(extraEnv: Record<string, string> = {}): Promise<Child> 
   await eventually(() => {
     if (child.exitCode !== null) throw new Error(`tinkr-server exited ${child.exitCode}: ${err.slice(0, 2000)}`);
     return logs().some((l) => l.msg === 'listening');
-  }, 'tinkr-server logs "listening"', 30_000);
+  }, 'tinkr-server logs "listening"', START_TIMEOUT_MS);
   const url = logs().find((l) => l.msg === 'listening')!.url as string;
   return { process: child, url, logs, exit };
 }
@@ -92,7 +100,8 @@ async function refused(url: string): Promise<boolean> {
 describe('tinkr-server shutdown (src/main.ts)', () => {
   it('SIGTERM: refuses new connections, finishes the slow in-flight requests with 200, exits 0', async () => {
     const server = await startMain();
-    expect((await get(`${server.url}/readyz`)).status).toBe(200);
+    // Ready once Datadog (the simulator) accepted the keys, some time after "listening".
+    await untilReady(server.url);
 
     sim.faults.add({ kind: 'latency', delayMs: SLOW_MS, endpoint: 'logs', times: 3 });
     sim.resetRequests();
@@ -109,6 +118,8 @@ describe('tinkr-server shutdown (src/main.ts)', () => {
     await eventually(() => refused(server.url), 'new connections are refused');
     // Refused while the slow ones were still being served: the drain, not the end of it.
     expect(settled).toBe(0);
+    // Now the simulator answers them.
+    simClock.advance(SLOW_MS);
 
     const answers = await Promise.all(inFlight);
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);

@@ -21,6 +21,10 @@ export interface Gateway extends Running {
 
 /** Callers with their own token; bounded because each is a key the server hashes at boot. */
 export const MAX_GATEWAY_CALLERS = 1_000;
+/** Longest wait for the server to report ready (Datadog accepted its keys): a bound, generous for a busy machine. */
+const READY_TIMEOUT_MS = 60_000;
+/** How often readiness is polled meanwhile. */
+const READY_POLL_MS = 20;
 
 export async function startGateway(simulatorUrl: string, callers = 1): Promise<Gateway> {
   if (!Number.isInteger(callers) || callers < 1 || callers > MAX_GATEWAY_CALLERS) {
@@ -33,7 +37,7 @@ export async function startGateway(simulatorUrl: string, callers = 1): Promise<G
   const home = mkdtempSync(join(tmpdir(), 'tinkr-bench-home-'));
   try {
     const config = loadConfig({
-      args: { command: 'serve', help: false, version: false, host: '127.0.0.1', port: 0 },
+      args: { command: 'serve', help: false, version: false, check: false, host: '127.0.0.1', port: 0 },
       env: {
         TINKR_BACKEND: 'datadog',
         DD_API_KEY: DEFAULT_DEMO_KEYS.apiKey,
@@ -50,9 +54,30 @@ export async function startGateway(simulatorUrl: string, callers = 1): Promise<G
     // part of the server's overhead, their text would drown the report.
     const logger = createLogger('info', discard());
     const running = await startServer(config, { logger });
+    try {
+      await untilReady(running.url);
+    } catch (error) {
+      await running.close();
+      throw error;
+    }
     return { ...running, tokens };
   } finally {
     rmSync(home, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Resolves once `/readyz` answers 200: the boot key check (one validate, one metrics query) is
+ * over before any measured traffic, so it never counts as traffic.
+ */
+async function untilReady(url: string): Promise<void> {
+  const give = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const res = await fetch(`${url}/readyz`);
+    await res.body?.cancel();
+    if (res.status === 200) return;
+    if (Date.now() > give) throw new Error(`the gateway at ${url} did not report ready within ${READY_TIMEOUT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
   }
 }
 

@@ -11,6 +11,8 @@ export interface Args {
   port?: number | undefined;
   help: boolean;
   version: boolean;
+  /** `--check`: validate configuration, secrets and keys, print, exit (boot/check.ts). */
+  check: boolean;
 }
 
 export const USAGE = `Usage: tinkr-server [demo] [options]
@@ -26,10 +28,12 @@ Options:
   --profile NAME     profile to use (default: TINKR_PROFILE, else active_profile, else the only profile)
   --host HOST        listen address (default: HOST, else 0.0.0.0)
   --port N           listen port (default: PORT, else 8000)
+  --check            check the configuration, the secrets and that Datadog accepts the keys, then exit
   --help             show this help
   --version          show the version
 
-Exit codes: 0 clean shutdown, 64 usage error, 69 secret manager unreachable, 78 configuration error.`;
+Exit codes: 0 clean shutdown (--check: all good), 64 usage error,
+  69 secret manager or Datadog unreachable, 78 configuration error or keys rejected.`;
 
 /** Parses argv (without node and script); a bad flag is a usage error (64). */
 export function parseCommandLine(argv: readonly string[]): Args {
@@ -46,6 +50,7 @@ export function parseCommandLine(argv: readonly string[]): Args {
         port: { type: 'string' },
         help: { type: 'boolean', default: false },
         version: { type: 'boolean', default: false },
+        check: { type: 'boolean', default: false },
       },
     });
   } catch (error) {
@@ -58,6 +63,9 @@ export function parseCommandLine(argv: readonly string[]): Args {
     const stray = positionals.length - (positionals[0] === 'demo' ? 1 : 0);
     throw new StartupError(`unknown command: ${stray} unexpected argument${stray === 1 ? '' : 's'} (the only command is "demo")\n\n${USAGE}`, EXIT.usage);
   }
+  if (values.check && positionals[0] === 'demo') {
+    throw new StartupError(`--check checks the server's own configuration; the demo needs none\n\n${USAGE}`, EXIT.usage);
+  }
   return {
     command: positionals[0] === 'demo' ? 'demo' : 'serve',
     config: values.config,
@@ -66,6 +74,7 @@ export function parseCommandLine(argv: readonly string[]): Args {
     port: values.port === undefined ? undefined : flagPort(values.port),
     help: values.help ?? false,
     version: values.version ?? false,
+    check: values.check ?? false,
   };
 }
 

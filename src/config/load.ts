@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import type { z } from 'zod';
 import { apiBaseUrl, DEFAULT_SITE, type DatadogSite } from '../datadog/sites.ts';
 import type { LoadSheddingOptions } from '../http/load-shedding.ts';
 import type { SecretsConfig } from '../secrets/schema.ts';
@@ -10,7 +9,8 @@ import { DEFAULT_UPSTREAM_SHARE } from '../upstream/fair-share.ts';
 import type { UpstreamPolicy } from '../upstream/pipeline.ts';
 import type { Args } from './args.ts';
 import { envSchema, type Env, LOG_LEVELS } from './env.ts';
-import { configError, type StartupError } from './errors.ts';
+import { configError } from './errors.ts';
+import { ConfigProblems } from './problems.ts';
 import {
   apiKeySchema,
   DEFAULT_QUOTA,
@@ -75,11 +75,15 @@ export interface LoadInputs {
 
 export function loadConfig(inputs: LoadInputs): Config {
   const env = parseEnv(inputs.env);
-  checkBackend('TINKR_BACKEND', env.TINKR_BACKEND, 'environment');
 
   const file = configFile(inputs, env);
   const parsed = file ? readConfigFile(file, inputs, env) : undefined;
   const selected = parsed?.profile ?? envProfile(env);
+  // What depends on the file and the environment together, again collected in one report.
+  const problems = new ConfigProblems(file ?? 'environment');
+  const datadog = datadogConfig(selected, env, problems);
+  const auth = authConfig(parsed?.file, env, problems);
+  problems.throwIfAny();
 
   const listen = {
     host: inputs.args.host ?? env.HOST ?? DEFAULT_HOST,
@@ -100,8 +104,8 @@ export function loadConfig(inputs: LoadInputs): Config {
       cursorSecret: env.TINKR_CURSOR_SECRET ?? server?.cursor_secret,
       ...operationLimits(server ?? fileSchema.parse({}).server),
     },
-    auth: authConfig(parsed?.file, file ?? 'environment', env),
-    datadog: datadogConfig(selected.profile, selected.where, env),
+    auth: auth!,
+    datadog: datadog!,
     maxRangeMs: {
       logs: parseDuration(selected.profile.max_range.logs)!,
       traces: parseDuration(selected.profile.max_range.traces)!,
@@ -149,22 +153,19 @@ function operationLimits(server: FileConfig['server']): Pick<Config['server'], '
   };
 }
 
+/** The variables, all checked: every problem of the environment in one report. */
 function parseEnv(raw: Readonly<Record<string, string | undefined>>): Env {
+  const problems = new ConfigProblems('environment');
   const result = envSchema.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw configError('environment', issue.path.join('.'), issue.message);
-  }
-  return result.data;
+  if (!result.success) problems.addSchemaIssues(result.error);
+  else checkBackend('TINKR_BACKEND', result.data.TINKR_BACKEND, problems);
+  problems.throwIfAny();
+  return result.data!;
 }
 
-function checkBackend(where: string, backend: string | undefined, source: string): void {
+function checkBackend(path: string, backend: string | undefined, problems: ConfigProblems): void {
   if (backend !== undefined && !(SUPPORTED_BACKENDS as readonly string[]).includes(backend)) {
-    throw configError(
-      source,
-      where,
-      `backend ${JSON.stringify(backend.slice(0, 40))} is not supported; this server implements: ${SUPPORTED_BACKENDS.join(', ')}`,
-    );
+    problems.add(path, `backend ${JSON.stringify(backend.slice(0, 40))} is not supported; this server implements: ${SUPPORTED_BACKENDS.join(', ')}`);
   }
 }
 
@@ -179,10 +180,15 @@ function configFile(inputs: LoadInputs, env: Env): string | undefined {
 interface SelectedProfile {
   name: string;
   profile: ProfileConfig;
-  /** Where its keys live, for messages: `config.toml: profiles.prod`. */
-  where: string;
+  /** Its key path in the file (`profiles.prod`), for messages; undefined for an environment-only start. */
+  path: string | undefined;
 }
 
+/**
+ * Reads, parses and checks the file. A file that cannot be read or is not TOML ends here; past
+ * that, every problem (literal keys, unset `env:` variables, the profile choice, the schema,
+ * unknown keys, the backend) is collected and all of them are reported together.
+ */
 function readConfigFile(file: string, inputs: LoadInputs, env: Env): { file: FileConfig; profile: SelectedProfile | undefined } {
   let text: string;
   try {
@@ -200,58 +206,60 @@ function readConfigFile(file: string, inputs: LoadInputs, env: Env): { file: Fil
     throw configError(`${file}:${e.line ?? '?'}:${e.column ?? '?'}`, undefined, summary);
   }
 
+  const problems = new ConfigProblems(file);
   const profiles = isTable(raw.profiles) ? raw.profiles : {};
   for (const [name, profile] of Object.entries(profiles)) {
     if (!isTable(profile)) continue;
     for (const key of ['api_key', 'app_key']) {
       const value = profile[key];
       if (value !== undefined && !(typeof value === 'string' && value.startsWith('env:'))) {
-        throw configError(file, `profiles.${name}.${key}`, 'literal keys are refused; write "env:NAME" and put the key in that environment variable');
+        problems.add(`profiles.${name}.${key}`, 'literal keys are refused; write "env:NAME" and put the key in that environment variable');
       }
     }
   }
 
   const { profiles: _rawProfiles, ...global } = raw;
-  const resolvedGlobal = resolveEnvRefs(global, inputs.env, file, [], 'required') as Record<string, unknown>;
-  const chosen = chooseProfile(file, Object.keys(profiles), inputs.args.profile ?? env.TINKR_PROFILE, resolvedGlobal.active_profile);
+  const resolvedGlobal = resolveEnvRefs(global, inputs.env, problems, [], 'required') as Record<string, unknown>;
+  const chosen = chooseProfile(Object.keys(profiles), inputs.args.profile ?? env.TINKR_PROFILE, resolvedGlobal.active_profile, problems);
   const resolvedProfiles = Object.fromEntries(
-    Object.entries(profiles).map(([name, p]) => [
-      name,
-      resolveEnvRefs(p, inputs.env, file, ['profiles', name], name === chosen ? 'required' : 'optional'),
-    ]),
+    Object.entries(profiles).map(([name, p]) => [name, resolveEnvRefs(p, inputs.env, problems, ['profiles', name], name === chosen ? 'required' : 'optional')]),
   );
 
   const result = fileSchema.safeParse({ ...resolvedGlobal, ...(isTable(raw.profiles) ? { profiles: resolvedProfiles } : {}) });
-  if (!result.success) throw zodError(file, result.error);
-  const config = result.data;
-  if (chosen === undefined) return { file: config, profile: undefined };
-  const profile = config.profiles[chosen]!;
-  checkBackend(`profiles.${chosen}.backend`, profile.backend, file);
-  return { file: config, profile: { name: chosen, profile, where: `${file}: profiles.${chosen}` } };
+  if (!result.success) problems.addSchemaIssues(result.error);
+  const profile = chosen === undefined ? undefined : result.data?.profiles[chosen];
+  // The raw value when the schema refused the profile: an unsupported backend is still worth naming.
+  const backend = profile?.backend ?? (chosen !== undefined && isTable(profiles[chosen]) ? profiles[chosen].backend : undefined);
+  if (chosen !== undefined && typeof backend === 'string') checkBackend(`profiles.${chosen}.backend`, backend, problems);
+  problems.throwIfAny();
+  const config = result.data!;
+  return { file: config, profile: chosen === undefined ? undefined : { name: chosen, profile: profile!, path: `profiles.${chosen}` } };
 }
 
-/** --profile, else TINKR_PROFILE, else active_profile, else the only profile (DESIGN §2). */
-function chooseProfile(file: string, names: string[], requested: string | undefined, active: unknown): string | undefined {
+/** --profile, else TINKR_PROFILE, else active_profile, else the only profile (DESIGN §2); undefined with a problem when none fits. */
+function chooseProfile(names: string[], requested: string | undefined, active: unknown, problems: ConfigProblems): string | undefined {
   const wanted = requested ?? (typeof active === 'string' ? active : undefined);
   if (wanted !== undefined) {
     if (!names.includes(wanted)) {
       const known = names.length > 0 ? names.join(', ') : 'none';
-      throw configError(file, requested !== undefined ? undefined : 'active_profile', `profile ${JSON.stringify(wanted)} does not exist; profiles: ${known}`);
+      problems.add(requested !== undefined ? undefined : 'active_profile', `profile ${JSON.stringify(wanted)} does not exist; profiles: ${known}`);
+      return undefined;
     }
     return wanted;
   }
   if (names.length === 1) return names[0];
-  if (names.length > 1) {
-    throw configError(file, undefined, `several profiles (${names.join(', ')}) and none chosen; set active_profile, TINKR_PROFILE or --profile`);
-  }
+  if (names.length > 1) problems.add(undefined, `several profiles (${names.join(', ')}) and none chosen; set active_profile, TINKR_PROFILE or --profile`);
   return undefined;
 }
 
-/** Replaces every `"env:NAME"` string. In profiles that are not in use, an unset variable just drops the key. */
+/**
+ * Replaces every `"env:NAME"` string. An unset variable drops the key: in a profile not in use
+ * silently, elsewhere with a problem.
+ */
 function resolveEnvRefs(
   value: unknown,
   env: Readonly<Record<string, string | undefined>>,
-  file: string,
+  problems: ConfigProblems,
   path: string[],
   missing: 'required' | 'optional',
 ): unknown {
@@ -259,16 +267,16 @@ function resolveEnvRefs(
     const name = value.slice(4);
     const resolved = env[name];
     if (resolved === undefined || resolved === '') {
-      if (missing === 'optional') return undefined;
-      throw configError(file, path.join('.'), `environment variable ${name} (from "env:${name}") is not set`);
+      if (missing === 'required') problems.add(path.join('.'), `environment variable ${name} (from "env:${name}") is not set`);
+      return undefined;
     }
     return resolved;
   }
-  if (Array.isArray(value)) return value.map((v, i) => resolveEnvRefs(v, env, file, [...path, String(i)], missing));
+  if (Array.isArray(value)) return value.map((v, i) => resolveEnvRefs(v, env, problems, [...path, String(i)], missing));
   if (isTable(value)) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      const resolved = resolveEnvRefs(v, env, file, [...path, k], missing);
+      const resolved = resolveEnvRefs(v, env, problems, [...path, k], missing);
       if (resolved !== undefined) out[k] = resolved;
     }
     return out;
@@ -284,31 +292,34 @@ function envProfile(env: Env): SelectedProfile {
       'no configuration file (none given with --config or TINKR_CONFIG, and no ~/.tinkr/config.toml); set TINKR_BACKEND=datadog with DD_API_KEY and DD_APP_KEY, or write a config file',
     );
   }
-  return { name: ENV_PROFILE, profile: fileSchema.parse({ profiles: { [ENV_PROFILE]: { backend: 'datadog' } } }).profiles[ENV_PROFILE]!, where: 'environment' };
+  return { name: ENV_PROFILE, profile: fileSchema.parse({ profiles: { [ENV_PROFILE]: { backend: 'datadog' } } }).profiles[ENV_PROFILE]!, path: undefined };
 }
 
-function datadogConfig(profile: ProfileConfig, where: string, env: Env): Config['datadog'] {
+/** Where the Datadog keys come from; undefined with a problem when nowhere, or from two places. */
+function datadogConfig(selected: SelectedProfile, env: Env, problems: ConfigProblems): Config['datadog'] | undefined {
+  const { profile, path } = selected;
   const apiUrl = profile.api_url ?? env.DD_API_URL;
   const provider = profile.secrets?.provider ?? 'env';
   if (provider !== 'env') {
     // Two sources of keys would leave the reader guessing which one is used.
-    for (const key of ['api_key', 'app_key'] as const) {
-      if (profile[key] !== undefined) {
-        throw configError(`${where}.${key}`, undefined, `applies only when [secrets] provider is "env"; with provider "${provider}" the keys come from the secret manager`);
-      }
+    const both = (['api_key', 'app_key'] as const).filter((key) => profile[key] !== undefined);
+    for (const key of both) {
+      problems.add(`${path}.${key}`, `applies only when [secrets] provider is "env"; with provider "${provider}" the keys come from the secret manager`);
     }
-    return { site: profile.site, envSite: env.DD_SITE, apiUrl, credentials: { kind: 'secrets', secrets: profile.secrets! } };
+    return both.length > 0 ? undefined : { site: profile.site, envSite: env.DD_SITE, apiUrl, credentials: { kind: 'secrets', secrets: profile.secrets! } };
   }
   const apiKey = profile.api_key ?? env.DD_API_KEY;
   const appKey = profile.app_key ?? env.DD_APP_KEY;
   if (!apiKey || !appKey) {
     const missing = [!apiKey ? 'DD_API_KEY' : undefined, !appKey ? 'DD_APP_KEY' : undefined].filter(Boolean).join(' and ');
-    throw configError(where, undefined, `no Datadog keys: set ${missing} (or api_key/app_key = "env:NAME" in the profile, or a [secrets] provider)`);
+    problems.add(path, `no Datadog keys: set ${missing} (or api_key/app_key = "env:NAME" in the profile, or a [secrets] provider)`);
+    return undefined;
   }
   return { site: profile.site, envSite: env.DD_SITE, apiUrl, credentials: { kind: 'static', apiKey, appKey } };
 }
 
-function authConfig(file: FileConfig | undefined, source: string, env: Env): Config['auth'] {
+/** The caller keys; a problem when there are none and auth is on. A bad TINKR_API_KEYS is the environment's problem, reported at once. */
+function authConfig(file: FileConfig | undefined, env: Env, problems: ConfigProblems): Config['auth'] {
   const keys = [...(file?.auth.api_keys ?? [])];
   if (env.TINKR_API_KEYS !== undefined) {
     let parsed: unknown;
@@ -318,28 +329,18 @@ function authConfig(file: FileConfig | undefined, source: string, env: Env): Con
       throw configError('environment', 'TINKR_API_KEYS', 'is not valid JSON; expected an array of {hash, subject, roles, services?, env?, quota?, upstream_share?}');
     }
     const result = apiKeySchema.array().safeParse(parsed);
-    if (!result.success) throw zodError('environment', result.error, 'TINKR_API_KEYS');
-    keys.push(...result.data);
+    if (!result.success) {
+      const envProblems = new ConfigProblems('environment');
+      envProblems.addSchemaIssues(result.error, 'TINKR_API_KEYS');
+      envProblems.throwIfAny();
+    }
+    keys.push(...result.data!);
   }
   const mode = file?.auth.mode ?? 'keys';
   if (mode === 'keys' && keys.length === 0) {
-    throw configError(
-      source,
-      'auth.api_keys',
-      'no API keys: add [auth] api_keys (SHA-256 hashes of bearer tokens) or TINKR_API_KEYS; auth.mode = "none" is for local development only',
-    );
+    problems.add('auth.api_keys', 'no API keys: add [auth] api_keys (SHA-256 hashes of bearer tokens) or TINKR_API_KEYS; auth.mode = "none" is for local development only');
   }
   return { mode, keys, quota: file?.auth.quota ?? DEFAULT_QUOTA, upstreamShare: file?.auth.upstream_share ?? DEFAULT_UPSTREAM_SHARE };
-}
-
-function zodError(where: string, error: z.ZodError, prefix?: string): StartupError {
-  const lines = error.issues.slice(0, 5).map((issue) => {
-    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
-    const keys = (issue as { keys?: string[] }).keys;
-    const message = issue.code === 'unrecognized_keys' && keys ? `unknown key ${keys.map((k) => JSON.stringify(k)).join(', ')}` : issue.message;
-    return `${path || '(top level)'}: ${message}`;
-  });
-  return configError(where, undefined, lines.join('; '));
 }
 
 function isTable(value: unknown): value is Record<string, unknown> {

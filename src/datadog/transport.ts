@@ -9,9 +9,15 @@ export interface RawResponse {
   text: string;
 }
 
+/** What goes on the wire; an UpstreamRequest is one. */
+export type DatadogRequest = Pick<UpstreamRequest, 'method' | 'path' | 'query' | 'body'> & {
+  /** Send DD-API-KEY only: Datadog's key check (`/api/v1/validate`) is about the API key alone. */
+  apiKeyOnly?: boolean;
+};
+
 /** Sends one request to Datadog with the given keys. The only HTTP to Datadog in the server. */
 export interface DatadogTransport {
-  request(request: UpstreamRequest, credentials: DatadogCredentials, signal: AbortSignal): Promise<RawResponse>;
+  request(request: DatadogRequest, credentials: DatadogCredentials, signal: AbortSignal): Promise<RawResponse>;
   close(): Promise<void>;
 }
 
@@ -57,8 +63,8 @@ export function createDatadogTransport(options: TransportOptions): DatadogTransp
         accept: 'application/json',
         'user-agent': options.userAgent,
         'dd-api-key': credentials.apiKey,
-        'dd-application-key': credentials.appKey,
       };
+      if (!request.apiKeyOnly) headers['dd-application-key'] = credentials.appKey;
       let body: string | undefined;
       if (request.method === 'POST') {
         headers['content-type'] = 'application/json';

@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import type { ShedReason, Telemetry } from '../telemetry.ts';
+import { eventLoopDelayProbe, LagJudge, type LagProbe } from './event-loop-lag.ts';
 import { sendProblem } from './problem.ts';
 
 declare module 'fastify' {
@@ -15,9 +16,11 @@ declare module 'fastify' {
 }
 
 /**
- * Mean event-loop delay (over one sample) above which requests are shed. A second of delay
- * means every request already waits a second before any of our code runs; queueing more only
- * makes every answer late, so new work is refused until the loop catches up.
+ * Mean event-loop delay per sample above which a sample counts as lagging; requests are shed
+ * once LAG_SAMPLES_TO_SHED samples in a row lag, and never during the start-up grace period
+ * (http/event-loop-lag.ts). A second of delay means every request already waits a second
+ * before any of our code runs; queueing more only makes every answer late, so new work is
+ * refused until the loop catches up.
  */
 export const DEFAULT_MAX_EVENT_LOOP_DELAY_MS = 1_000;
 /**
@@ -49,6 +52,12 @@ export interface LoadSheddingOptions {
   maxRssBytes: number;
   /** Tests shorten it; default DEFAULT_SAMPLE_INTERVAL_MS. */
   sampleIntervalMs?: number;
+  /** Lag-based shedding starts this long after listening; default STARTUP_GRACE_MS (tests shorten it). */
+  startupGraceMs?: number;
+  /** Lagging samples in a row before shedding; default LAG_SAMPLES_TO_SHED. */
+  lagSamplesToShed?: number;
+  /** Where delay readings come from; default Node's event-loop delay histogram (tests inject readings). */
+  lagProbe?: LagProbe;
 }
 
 export const DEFAULT_LOAD_SHEDDING: LoadSheddingOptions = {
@@ -63,7 +72,6 @@ export function defaultMaxHeapUsedBytes(): number {
 }
 
 const REASONS: Record<string, ShedReason> = {
-  [underPressure.TYPE_EVENT_LOOP_DELAY]: 'event_loop_delay',
   [underPressure.TYPE_HEAP_USED_BYTES]: 'heap_used',
   [underPressure.TYPE_RSS_BYTES]: 'rss',
 };
@@ -77,9 +85,11 @@ export interface LoadSheddingDeps {
 
 /**
  * Answers 503 NOT_READY with Retry-After, instead of serving, when the server cannot serve well:
- * under event-loop lag or memory pressure (`@fastify/under-pressure`), and while draining for
- * shutdown (requests that still arrive on an open keep-alive connection). Routes marked
- * `alwaysServe` (`/healthz`) are exempt. Register before authentication: shedding must be cheap.
+ * under sustained event-loop lag (LagJudge: not during start-up, not on one slow sample), under
+ * memory pressure (`@fastify/under-pressure`, at once: memory use does not spike with start-up
+ * or with a busy host), and while draining for shutdown (requests that still arrive on an open
+ * keep-alive connection). Routes marked `alwaysServe` (`/healthz`) are exempt. Register before
+ * authentication: shedding must be cheap.
  */
 export const loadShedding = fp<LoadSheddingDeps>(
   async (app: FastifyInstance, deps) => {
@@ -102,22 +112,48 @@ export const loadShedding = fp<LoadSheddingDeps>(
 
     if (!deps.limits) return;
     const limits = deps.limits;
+    const sampleIntervalMs = limits.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
     let lastWarning = -Infinity;
+    const shed = (reason: ShedReason, value: number | undefined): never => {
+      deps.telemetry.requestShed(reason);
+      const now = deps.clock.now();
+      if (now - lastWarning >= SHED_LOG_INTERVAL_MS) {
+        lastWarning = now;
+        const { lagProbe: _probe, ...thresholds } = limits;
+        app.log.warn({ reason, value: value === undefined ? undefined : Math.round(value), limits: thresholds }, 'shedding load: answering 503 until pressure clears');
+      }
+      throw new AppError('NOT_READY', `the server is overloaded; retry in ${SHED_RETRY_AFTER_S} s`, { retryAfterS: SHED_RETRY_AFTER_S });
+    };
+
+    if (limits.maxEventLoopDelayMs > 0) {
+      const judge = new LagJudge({
+        maxDelayMs: limits.maxEventLoopDelayMs,
+        clock: deps.clock,
+        ...(limits.startupGraceMs !== undefined ? { graceMs: limits.startupGraceMs } : {}),
+        ...(limits.lagSamplesToShed !== undefined ? { samplesToShed: limits.lagSamplesToShed } : {}),
+      });
+      let stop: (() => void) | undefined;
+      app.addHook('onListen', async () => {
+        if (stop) return;
+        judge.started();
+        stop = (limits.lagProbe ?? eventLoopDelayProbe).start(sampleIntervalMs, (delayMs) => judge.record(delayMs));
+      });
+      app.addHook('onClose', async () => stop?.());
+      app.addHook('onRequest', async (request) => {
+        const lag = judge.overloaded();
+        if (lag !== undefined && !exempt(request)) shed('event_loop_delay', lag);
+      });
+    }
+
     await app.register(underPressure, {
-      maxEventLoopDelay: limits.maxEventLoopDelayMs,
+      // Event-loop delay is judged above, over a window; under-pressure checks memory only.
+      maxEventLoopDelay: 0,
       maxHeapUsedBytes: limits.maxHeapUsedBytes ?? defaultMaxHeapUsedBytes(),
       maxRssBytes: limits.maxRssBytes,
-      sampleInterval: limits.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS,
+      sampleInterval: sampleIntervalMs,
       pressureHandler: async (request, _reply, type, value) => {
         if (exempt(request)) return;
-        const reason = REASONS[type] ?? 'event_loop_delay';
-        deps.telemetry.requestShed(reason);
-        const now = deps.clock.now();
-        if (now - lastWarning >= SHED_LOG_INTERVAL_MS) {
-          lastWarning = now;
-          app.log.warn({ reason, value: typeof value === 'number' ? Math.round(value) : undefined, limits }, 'shedding load: answering 503 until pressure clears');
-        }
-        throw new AppError('NOT_READY', `the server is overloaded; retry in ${SHED_RETRY_AFTER_S} s`, { retryAfterS: SHED_RETRY_AFTER_S });
+        shed(REASONS[type] ?? 'heap_used', typeof value === 'number' ? value : undefined);
       },
     });
   },

@@ -6,12 +6,14 @@ import { problemResponse } from '../schemas/common.ts';
 import { tinkrHealthResponse } from '../schemas/tinkr.ts';
 import { typed } from './deps.ts';
 
-/** What `/readyz` reports; the secrets part comes from the credential store. */
+/** What `/readyz` reports: the secrets part comes from the credential store, the keys part from the key check. */
 export interface Readiness {
   ready: boolean;
   /** Why not, when not ready. */
   reason?: string;
   secrets: { source: string; loaded_at: string; age_s: number; refreshes: number; last_refresh_at?: string; last_error?: string };
+  /** Whether Datadog accepts the keys (boot/key-check.ts); ready needs `ok`. */
+  keys: { status: 'unchecked' | 'ok' | 'rejected' | 'unreachable'; checked_at?: string; site: string };
 }
 
 export interface HealthDeps {
@@ -32,8 +34,13 @@ const readyResponse = z
       last_refresh_at: z.string().optional(),
       last_error: z.string().optional(),
     }),
+    keys: z.object({
+      status: z.literal('ok'),
+      checked_at: z.string().optional(),
+      site: z.string(),
+    }),
   })
-  .describe('Ready to serve: the Datadog keys are loaded (their source, age and refreshes)');
+  .describe('Ready to serve: Datadog accepts the keys (the site, when they were checked) and the keys are loaded (their source, age and refreshes)');
 
 /** `/health` (Tinkr's), `/healthz` (alive) and `/readyz` (able to serve). Public, token ignored. */
 export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): void {
@@ -53,12 +60,16 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): vo
     '/readyz',
     {
       config: { public: true },
-      schema: { tags: ['health'], summary: 'Readiness, with the state and age of the Datadog keys', response: { 200: readyResponse, 503: problemResponse('`NOT_READY`: overloaded or shutting down (`Retry-After`)') } },
+      schema: {
+        tags: ['health'],
+        summary: 'Readiness: Datadog accepts the keys, and the state and age of the keys',
+        response: { 200: readyResponse, 503: problemResponse('`NOT_READY`: Datadog has not accepted the keys yet, or the server is overloaded or shutting down (`Retry-After`)') },
+      },
     },
     async (_request, reply) => {
       const state = deps.readiness();
       if (!state.ready) return sendProblem(reply, new AppError('NOT_READY', state.reason ?? 'not ready'));
-      return { status: 'ready' as const, secrets: state.secrets };
+      return { status: 'ready' as const, secrets: state.secrets, keys: { ...state.keys, status: 'ok' as const } };
     },
   );
 }

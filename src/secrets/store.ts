@@ -1,5 +1,4 @@
-import { setTimeout as delay } from 'node:timers/promises';
-import { type Clock, systemClock } from '../clock.ts';
+import { backgroundSleep, type Clock } from '../clock.ts';
 import { fetchWithDeadline, type SecretSource } from './source.ts';
 import { type DatadogCredentials, SecretsBootError, secretValuesOf } from './types.ts';
 
@@ -44,6 +43,8 @@ export interface CredentialsState {
 }
 
 export type RefreshOutcome = 'changed' | 'unchanged' | 'failed';
+/** What caused a re-fetch: Datadog refused the keys, or `refresh_interval` came round. */
+export type RefreshReason = 'auth_failure' | 'periodic';
 
 export interface CredentialStoreOptions {
   initial: DatadogCredentials;
@@ -57,8 +58,8 @@ export interface CredentialStoreOptions {
   /** Least time between two re-fetches caused by auth failures. */
   minRefreshIntervalMs?: number;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
-  /** For metrics. */
-  onRefresh?: (outcome: RefreshOutcome) => void;
+  /** After every re-fetch attempt, with what caused it (metrics; the key check re-checks after a rotation). */
+  onRefresh?: (outcome: RefreshOutcome, reason: RefreshReason) => void;
 }
 
 export type CredentialStore = CredentialProvider & { state(): CredentialsState; start(): void; stop(): void };
@@ -77,14 +78,8 @@ export function createCredentialStore(opts: CredentialStoreOptions): CredentialS
   const { clock, source, log, timeoutMs } = opts;
   const minInterval = opts.minRefreshIntervalMs ?? DEFAULT_MIN_REFRESH_INTERVAL_MS;
   const described = source?.describe() ?? 'environment';
-  // The periodic timer must not keep the process alive; the system clock's sleep would, so the
-  // real clock gets an unreferenced timer while an injected test clock is used as is.
-  const sleep: Clock['sleep'] =
-    clock === systemClock
-      ? async (ms, signal) => {
-          await delay(Math.max(0, ms), undefined, { ref: false, ...(signal ? { signal } : {}) });
-        }
-      : (ms, signal) => clock.sleep(ms, signal);
+  // The periodic timer must not keep the process alive.
+  const sleep = backgroundSleep(clock);
 
   let current = opts.initial;
   let known: readonly string[] = secretValuesOf(current);
@@ -97,7 +92,7 @@ export function createCredentialStore(opts: CredentialStoreOptions): CredentialS
   let inFlight: Promise<RefreshOutcome> | undefined;
   let stopper: AbortController | undefined;
 
-  const refresh = (why: 'auth_failure' | 'periodic'): Promise<RefreshOutcome> => {
+  const refresh = (why: RefreshReason): Promise<RefreshOutcome> => {
     if (source === undefined) return Promise.resolve('unchanged');
     if (inFlight) return inFlight;
     lastAttemptStartedAt = clock.now();
@@ -124,7 +119,7 @@ export function createCredentialStore(opts: CredentialStoreOptions): CredentialS
       refreshes += 1;
       lastRefreshAt = clock.now();
       try {
-        opts.onRefresh?.(outcome);
+        opts.onRefresh?.(outcome, why);
       } catch {
         // A metrics callback must not break key rotation.
       }

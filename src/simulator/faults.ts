@@ -1,4 +1,4 @@
-import type { Endpoint } from './http/reply.ts';
+import type { ApiEndpoint } from './http/reply.ts';
 
 /**
  * Injected failures. A fault applies to the next `times` requests (default 1) of its endpoint
@@ -25,14 +25,14 @@ export type Fault = FaultCommon &
   );
 
 export interface FaultCommon {
-  endpoint?: Endpoint;
+  endpoint?: ApiEndpoint;
   /** How many requests it applies to; `'always'` until cleared. Default 1. */
   times?: number | 'always';
   delayMs?: number;
 }
 
 export const FAULT_KINDS = ['status', 'latency', 'malformed', 'timeout', 'drop'] as const;
-const ENDPOINTS: readonly Endpoint[] = ['logs', 'spans', 'metrics'];
+const ENDPOINTS: readonly ApiEndpoint[] = ['logs', 'spans', 'metrics', 'validate'];
 /** Longest injectable delay: long enough for any client timeout test, short enough to not hang CI. */
 export const MAX_FAULT_DELAY_MS = 600_000;
 /** Most faults queued at once; a runaway test loop fails loudly instead of growing memory. */
@@ -57,7 +57,7 @@ export function parseFault(input: unknown): Fault {
     throw new TypeError(`fault.delayMs must be an integer between 0 and ${MAX_FAULT_DELAY_MS}`);
   }
   const common: FaultCommon = { times: times as number | 'always' };
-  if (endpoint !== undefined) common.endpoint = endpoint as Endpoint;
+  if (endpoint !== undefined) common.endpoint = endpoint as ApiEndpoint;
   if (delayMs !== undefined) common.delayMs = delayMs as number;
   switch (kind) {
     case 'status': {
@@ -94,7 +94,7 @@ export function parseFault(input: unknown): Fault {
       return { ...common, kind, variant };
     }
     case 'timeout':
-      if (endpoint === 'metrics') throw new TypeError('a timeout fault applies to logs or spans only');
+      if (endpoint === 'metrics' || endpoint === 'validate') throw new TypeError('a timeout fault applies to logs or spans only');
       return { ...common, kind };
     default:
       return { ...common, kind: 'drop' };
@@ -125,9 +125,9 @@ export class FaultQueue {
   }
 
   /** The fault for the next request of `endpoint`, consuming one use of it. */
-  take(endpoint: Endpoint): Fault | undefined {
+  take(endpoint: ApiEndpoint): Fault | undefined {
     const index = this.#armed.findIndex(
-      (a) => (a.fault.endpoint === undefined || a.fault.endpoint === endpoint) && !(a.fault.kind === 'timeout' && endpoint === 'metrics'),
+      (a) => (a.fault.endpoint === undefined || a.fault.endpoint === endpoint) && !(a.fault.kind === 'timeout' && (endpoint === 'metrics' || endpoint === 'validate')),
     );
     if (index < 0) return undefined;
     const armed = this.#armed[index]!;

@@ -21,7 +21,7 @@ import { createGroundTruth, type GroundTruth } from './truth.ts';
 export { DEFAULT_DEMO_KEYS, type ApiKeys } from './keys.ts';
 export { DEFAULT_RATE_LIMITS, RATE_LIMIT_NAMES, type RateLimit } from './rate-limits.ts';
 export type { Fault } from './faults.ts';
-export type { Endpoint } from './http/reply.ts';
+export type { ApiEndpoint, Endpoint } from './http/reply.ts';
 export type { RecordedEndpoint, RecordedRequest } from './recorder.ts';
 export type { GroundTruth, LogsTruthQuery, SpansTruthQuery, SampleTraceOptions, TimeInput } from './truth.ts';
 export type { LogEvent, SpanEvent, MetricsQueryResponse, MetricSeries, LogsStorageTier, SortOrder } from './wire.ts';
@@ -116,6 +116,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       logs: recorder.count('logs'),
       spans: recorder.count('spans'),
       metrics: recorder.count('metrics'),
+      validate: recorder.count('validate'),
       other: recorder.count('other'),
       total: recorder.count(),
     }),

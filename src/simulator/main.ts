@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { simulatorBanner } from './banner.ts';
 import { DEFAULT_DEMO_KEYS, DEFAULT_SIMULATOR_HOST, startSimulator, type RateLimit } from './index.ts';
 
 /**
@@ -6,7 +7,8 @@ import { DEFAULT_DEMO_KEYS, DEFAULT_SIMULATOR_HOST, startSimulator, type RateLim
  *
  * Environment (flags win): PORT or SIM_PORT, SIM_HOST, SIM_API_KEY + SIM_APP_KEY (default: the
  * demo keys), SIM_RATE_LIMITS as JSON (`{"logs":{"limit":30,"periodS":60}}`).
- * Prints the URL on stdout; stops on SIGINT/SIGTERM.
+ * Prints the URL, the keys it accepts and how to point a server at it on stdout; stops on
+ * SIGINT/SIGTERM.
  */
 
 const USAGE = `usage: node src/simulator/main.ts [--port N] [--host H]
@@ -72,7 +74,7 @@ try {
 } catch (error) {
   fail(`cannot start the simulator: ${error instanceof Error ? error.message : String(error)}`);
 }
-process.stdout.write(`Datadog simulator listening on ${simulator.url}\n`);
+process.stdout.write(simulatorBanner(simulator.url, keys));
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -7,7 +7,7 @@ import { queryMetricsEndpoint } from './handlers/metrics.ts';
 import type { SearchContext } from './handlers/search-input.ts';
 import { searchSpans, spansInputFromBody, spansInputFromQuery } from './handlers/spans.ts';
 import { BodyTooLarge, flatHeaders, flatQuery, parseBody, readBody, send, serialise } from './http/io.ts';
-import { apiError, errorFor, JSON_API_TYPE, JSON_TYPE, jsonApiError, statusTitle, type Endpoint, type Reply } from './http/reply.ts';
+import { apiError, errorFor, JSON_API_TYPE, JSON_TYPE, jsonApiError, statusTitle, type ApiEndpoint, type Endpoint, type Reply } from './http/reply.ts';
 import type { ApiKeys } from './keys.ts';
 import type { RateLimiter } from './rate-limits.ts';
 import type { RecordedRequest, Recorder } from './recorder.ts';
@@ -15,7 +15,8 @@ import type { RecordedRequest, Recorder } from './recorder.ts';
 /**
  * The request pipeline of the Datadog endpoints, in the order Datadog applies it:
  * record → route → authenticate (403) → rate limit (429, headers on every answer) →
- * request validation (400) → injected fault → handler.
+ * request validation (400) → injected fault → handler. The key check (`GET /api/v1/validate`)
+ * needs only the API key, as at Datadog, and is not rate-limited.
  */
 
 export interface PipelineState {
@@ -35,7 +36,9 @@ interface ParsedRequest {
 }
 
 interface Route {
-  readonly endpoint: Endpoint;
+  readonly endpoint: ApiEndpoint;
+  /** `api`: only DD-API-KEY is checked (validate); otherwise both keys. */
+  readonly keys?: 'api';
   readonly handle: (request: ParsedRequest, ctx: SearchContext) => Reply;
 }
 
@@ -64,7 +67,17 @@ const ROUTES: Readonly<Record<string, Route>> = {
     endpoint: 'metrics',
     handle: (r, ctx) => queryMetricsEndpoint(r.query, ctx.nowMs),
   },
+  'GET /api/v1/validate': {
+    endpoint: 'validate',
+    keys: 'api',
+    handle: () => ({ status: 200, body: { valid: true }, contentType: JSON_TYPE }),
+  },
 };
+
+/** The rate-limited family of an endpoint; undefined for the key check. */
+function familyOf(endpoint: ApiEndpoint | 'other'): Endpoint | undefined {
+  return endpoint === 'logs' || endpoint === 'spans' || endpoint === 'metrics' ? endpoint : undefined;
+}
 
 /** What a non-JSON 200 looks like when a proxy in front of Datadog fails. */
 const NON_JSON_BODY = '<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>';
@@ -103,11 +116,12 @@ export async function handleDatadogRequest(state: PipelineState, req: IncomingMe
 
   const apiKey = recorded.headers['dd-api-key'] ?? '';
   const appKey = recorded.headers['dd-application-key'] ?? '';
-  if (apiKey !== state.keys.apiKey || appKey !== state.keys.appKey) {
-    send(res, withHeaders(errorFor(endpoint, 403, 'Forbidden'), state.limiter.peek(endpoint, apiKey)));
+  const family = familyOf(endpoint);
+  if (apiKey !== state.keys.apiKey || (route.keys !== 'api' && appKey !== state.keys.appKey)) {
+    send(res, withHeaders(errorFor(endpoint, 403, 'Forbidden'), family ? state.limiter.peek(family, apiKey) : {}));
     return;
   }
-  const decision = state.limiter.take(endpoint, apiKey);
+  const decision = family ? state.limiter.take(family, apiKey) : { allowed: true, headers: {} };
   if (!decision.allowed) {
     send(res, withHeaders(errorFor(endpoint, 429, 'Too many requests'), decision.headers));
     return;
@@ -193,12 +207,13 @@ async function wait(state: PipelineState, res: ServerResponse, ms: number): Prom
   }
 }
 
-function faultReply(state: PipelineState, endpoint: Endpoint, apiKey: string, fault: Extract<Fault, { kind: 'status' }>): Reply {
+function faultReply(state: PipelineState, endpoint: ApiEndpoint, apiKey: string, fault: Extract<Fault, { kind: 'status' }>): Reply {
   const base: Reply =
     fault.body !== undefined
       ? { status: fault.status, body: fault.body, contentType: endpoint === 'spans' ? JSON_API_TYPE : JSON_TYPE }
       : errorFor(endpoint, fault.status, fault.message ?? statusTitle(fault.status));
-  let headers: Record<string, string> = { ...state.limiter.peek(endpoint, apiKey) };
+  const family = familyOf(endpoint);
+  let headers: Record<string, string> = family ? { ...state.limiter.peek(family, apiKey) } : {};
   if (fault.status === 429) {
     headers['X-RateLimit-Remaining'] = '0';
     if (fault.resetS !== undefined) headers['X-RateLimit-Reset'] = String(fault.resetS);

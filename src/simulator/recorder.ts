@@ -1,6 +1,6 @@
-import type { Endpoint } from './http/reply.ts';
+import type { ApiEndpoint } from './http/reply.ts';
 
-export type RecordedEndpoint = Endpoint | 'other';
+export type RecordedEndpoint = ApiEndpoint | 'other';
 
 /** One request as it reached the simulator (control requests under `/_sim/` are not recorded). */
 export interface RecordedRequest {
@@ -28,7 +28,7 @@ export class Recorder {
   #requests: RecordedRequest[] = [];
   #violations: RecordedRequest[] = [];
   #violationCount = 0;
-  #counts: Record<RecordedEndpoint, number> = { logs: 0, spans: 0, metrics: 0, other: 0 };
+  #counts: Record<RecordedEndpoint, number> = { logs: 0, spans: 0, metrics: 0, validate: 0, other: 0 };
 
   record(request: RecordedRequest): void {
     this.#requests.push(request);
@@ -56,13 +56,13 @@ export class Recorder {
 
   count(endpoint?: RecordedEndpoint): number {
     if (endpoint) return this.#counts[endpoint];
-    return this.#counts.logs + this.#counts.spans + this.#counts.metrics + this.#counts.other;
+    return Object.values(this.#counts).reduce((sum, n) => sum + n, 0);
   }
 
   reset(): void {
     this.#requests = [];
     this.#violations = [];
     this.#violationCount = 0;
-    this.#counts = { logs: 0, spans: 0, metrics: 0, other: 0 };
+    this.#counts = { logs: 0, spans: 0, metrics: 0, validate: 0, other: 0 };
   }
 }

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { KeyStatus } from '../boot/key-check.ts';
 import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
 import type { RefreshOutcome } from '../secrets/store.ts';
 import type { BudgetGateOutcome, HttpExchange, ShedReason, Telemetry } from '../telemetry.ts';
@@ -106,6 +107,12 @@ function createMetrics(registry: Registry) {
       labelNames: ['subject', 'family'],
       registers,
     }),
+    keysStatus: new Gauge({
+      name: 'tinkr_datadog_keys_status',
+      help: 'The Datadog key check: 1 for its current status (unchecked, ok, rejected, unreachable), 0 for the others.',
+      labelNames: ['status'],
+      registers,
+    }),
     secretsRefreshes: new Counter({
       name: 'tinkr_secrets_refreshes_total',
       help: 'Re-fetches of the Datadog keys from the secret manager, by outcome (changed, unchanged, failed).',
@@ -128,6 +135,8 @@ const CACHE_STATUSES = keysOf<CacheStatus>({ hit: true, miss: true, coalesced: t
 const BUDGET_GATE_OUTCOMES = keysOf<BudgetGateOutcome>({ waited: true, reserve: true, paced: true, exhausted: true, share: true });
 const SHED_REASONS = keysOf<ShedReason>({ event_loop_delay: true, heap_used: true, rss: true, shutting_down: true });
 const REFRESH_OUTCOMES = keysOf<RefreshOutcome>({ changed: true, unchanged: true, failed: true });
+/** Every status of the key check, each its own series so an alert can match `status="rejected"`. */
+const KEY_STATUSES = keysOf<KeyStatus>({ unchecked: true, ok: true, rejected: true, unreachable: true });
 
 function exportZeros(m: ReturnType<typeof createMetrics>): void {
   for (const family of FAMILIES) {
@@ -149,6 +158,10 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
   m.buildInfo.set({ version: options.version }, 1);
   exportZeros(m);
   const rateLimitNames = new Set<string>();
+  const setKeysStatus = (current: KeyStatus): void => {
+    for (const status of KEY_STATUSES) m.keysStatus.set({ status }, status === current ? 1 : 0);
+  };
+  setKeysStatus('unchecked');
 
   return {
     registry,
@@ -194,6 +207,9 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
     },
     secretsRefresh(outcome: RefreshOutcome) {
       m.secretsRefreshes.inc({ outcome });
+    },
+    keysStatus(status: KeyStatus) {
+      setKeysStatus(status);
     },
   };
 }

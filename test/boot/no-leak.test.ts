@@ -9,6 +9,7 @@ import { createLogger } from '../../src/logging.ts';
 import type { ApiKeys } from '../../src/simulator/index.ts';
 import { awsSecretLines, secretsProfileToml } from '../helpers/profile-file.ts';
 import { parseLogLines } from '../helpers/cli.ts';
+import { untilReady } from '../helpers/ready.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 import { type AwsSecretsManagerFake, startAwsSecretsManager } from '../secrets/fakes/aws.ts';
 import { openCloudSandbox, type CloudSandbox } from '../secrets/helpers/sandbox.ts';
@@ -57,7 +58,11 @@ afterAll(async () => {
   sandbox.close();
 });
 
-/** The server, booted through loadConfig from a TOML profile as main.ts does, logging at trace into logText. */
+/**
+ * The server, booted through loadConfig from a TOML profile as main.ts does, logging at trace
+ * into logText; resolves once Datadog accepted its keys, so no key check is in flight when a
+ * test plants a fault or changes the keys.
+ */
 async function boot(secretId: string): Promise<Running> {
   const file = join(home, `${secretId.replaceAll('/', '-')}.toml`);
   writeFileSync(
@@ -78,6 +83,7 @@ async function boot(secretId: string): Promise<Running> {
   const logger = createLogger('trace', { write: (line: string) => void (logText += line) });
   const running = await startServer(config, { logger });
   servers.push(running);
+  await untilReady(running.url);
   return running;
 }
 

@@ -10,6 +10,9 @@ import { type ApiKeys } from '../../src/simulator/index.ts';
 import { awsSecretLines, secretsProfileToml } from '../helpers/profile-file.ts';
 import { parseLogLines, type LogLine } from '../helpers/cli.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
+import { untilNotReady, untilReady } from '../helpers/ready.ts';
+import { KEY_RECHECK_MIN_MS } from '../../src/boot/key-check.ts';
+import { DEFAULT_MIN_REFRESH_INTERVAL_MS } from '../../src/secrets/store.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 import { type AwsSecretsManagerFake, startAwsSecretsManager } from '../secrets/fakes/aws.ts';
 import { openCloudSandbox, type CloudSandbox } from '../secrets/helpers/sandbox.ts';
@@ -49,7 +52,7 @@ interface Started {
   sim: TestSimulator;
   logs: () => LogLine[];
   get(path: string): Promise<Response>;
-  readyz(): Promise<{ status: string; secrets: Record<string, unknown> }>;
+  readyz(): Promise<{ status: string; secrets: Record<string, unknown>; keys: Record<string, unknown> }>;
 }
 
 const started: Started[] = [];
@@ -61,9 +64,12 @@ afterEach(async () => {
   }
 });
 
-/** The simulator, then the server booted through loadConfig from a TOML profile, as main.ts does. */
-async function start(secretId: string, opts: { clock?: Clock; secretsExtra?: string } = {}): Promise<Started> {
-  const sim = await startTestSimulator({ keys: OLD, ...(opts.clock ? { clock: opts.clock } : {}) });
+/**
+ * The simulator, then the server booted through loadConfig from a TOML profile, as main.ts does;
+ * resolves once the server is ready (Datadog accepted its keys), unless `ready: false`.
+ */
+async function start(secretId: string, opts: { clock?: Clock; secretsExtra?: string; simKeys?: ApiKeys; ready?: boolean } = {}): Promise<Started> {
+  const sim = await startTestSimulator({ keys: opts.simKeys ?? OLD, ...(opts.clock ? { clock: opts.clock } : {}) });
   const file = join(home, `${secretId.replaceAll('/', '-')}.toml`);
   writeFileSync(
     file,
@@ -84,9 +90,10 @@ async function start(secretId: string, opts: { clock?: Clock; secretsExtra?: str
     sim,
     logs: () => parseLogLines(output),
     get: (path) => fetch(`${running.url}${path}`, { headers: AUTH }),
-    readyz: async () => (await fetch(`${running.url}/readyz`)).json() as Promise<{ status: string; secrets: Record<string, unknown> }>,
+    readyz: async () => (await fetch(`${running.url}/readyz`)).json() as Promise<{ status: string; secrets: Record<string, unknown>; keys: Record<string, unknown> }>,
   };
   started.push(s);
+  if (opts.ready !== false) await untilReady(running.url);
   return s;
 }
 
@@ -160,7 +167,7 @@ describe('rotation on a Datadog 401/403', () => {
 });
 
 describe('periodic refresh (refresh_interval), on the injected clock', () => {
-  it('re-reads every interval; a failed re-read keeps the keys, is logged safely and shows in /readyz', async () => {
+  it('re-reads every interval and re-checks the keys with Datadog; a failed re-read keeps the keys, is logged safely and shows in /readyz', async () => {
     const id = 'prod/rotation/periodic';
     fake.put(id, secretOf(OLD));
     const clock = new ManualClock(Date.now());
@@ -168,11 +175,15 @@ describe('periodic refresh (refresh_interval), on the injected clock', () => {
     const loadedAt = clock.now();
     expect(callsFor(id)).toHaveLength(1);
 
-    // The secret rotates; an hour after boot the server picks it up on its own. (That it waits
-    // exactly the interval is shown in test/secrets/store.test.ts.)
+    // The secret rotates, and Datadog takes the new key; an hour after boot the server picks it
+    // up on its own and has Datadog check it. (That it waits exactly the interval is shown in
+    // test/secrets/store.test.ts.)
     fake.put(id, secretOf(NEW));
+    s.sim.setKeys(NEW);
+    const checksBefore = s.sim.callCount('validate');
     clock.advance(3_600_000);
-    await vi.waitFor(async () => expect((await s.readyz()).secrets).toMatchObject({ refreshes: 1 }));
+    await vi.waitFor(async () => expect((await s.readyz()).keys).toMatchObject({ status: 'ok', checked_at: new Date(loadedAt + 3_600_000).toISOString() }));
+    expect(s.sim.callCount('validate')).toBe(checksBefore + 1);
     expect(callsFor(id)).toHaveLength(2);
     expect((await s.readyz()).secrets).toEqual({
       source: `AWS Secrets Manager secret ${id} (region eu-west-1 via ${fake.url})`,
@@ -182,14 +193,14 @@ describe('periodic refresh (refresh_interval), on the injected clock', () => {
       last_refresh_at: new Date(loadedAt + 3_600_000).toISOString(),
     });
 
-    // Datadog now wants the new keys, which the server already has: no refusal, no re-read.
-    s.sim.setKeys(NEW);
+    // Datadog wants the new keys, which the server already has: no refusal, no re-read.
     s.sim.resetRequests();
     expect((await s.get('/logs?since=15m&limit=3')).status).toBe(200);
     expect(logsCalls(s.sim, NEW)).toHaveLength(1);
     expect(s.sim.requests).toHaveLength(1);
 
-    // The next re-read fails: the keys in use stay, and /readyz says why and how old they are.
+    // The next re-read fails: the keys in use stay (unchecked again: they did not change), and
+    // /readyz says why and how old they are.
     fake.fail(id, 'denied');
     clock.advance(3_600_000);
     await vi.waitFor(async () => expect((await s.readyz()).secrets).toMatchObject({ refreshes: 2 }));
@@ -199,6 +210,7 @@ describe('periodic refresh (refresh_interval), on the injected clock', () => {
     expect(ready.secrets.last_error).toContain(`AWS Secrets Manager secret ${id} (region eu-west-1 via ${fake.url}): access denied`);
     expect((await s.get('/logs?since=15m&limit=3')).status).toBe(200);
     expect(logsCalls(s.sim, NEW)).toHaveLength(2);
+    expect(s.sim.callCount('validate')).toBe(0);
 
     expect(s.logs()).toContainEqual(
       expect.objectContaining({ level: 'warn', reason: 'periodic', kind: 'access_denied', msg: 're-reading the Datadog keys failed; keeping the current keys' }),
@@ -211,5 +223,40 @@ describe('periodic refresh (refresh_interval), on the injected clock', () => {
     await vi.waitFor(async () => expect((await s.readyz()).secrets).toMatchObject({ refreshes: 3 }));
     expect((await s.readyz()).secrets.last_error).toBeUndefined();
     expect((await s.readyz()).secrets.age_s).toBe(0);
+    // An unchanged periodic re-read has the keys checked again: a key revoked at Datadog shows.
+    await vi.waitFor(async () => expect((await s.readyz()).keys).toMatchObject({ checked_at: new Date(loadedAt + 3 * 3_600_000).toISOString() }));
+    expect(s.sim.callCount('validate')).toBe(1);
+  });
+});
+
+describe('keys Datadog rejects at boot, on the injected clock', () => {
+  it('keep /readyz 503 until a rotation in the secret manager brings keys that work; the process keeps serving meanwhile', async () => {
+    const id = 'prod/rotation/rejected-at-boot';
+    fake.put(id, secretOf(OLD));
+    const clock = new ManualClock(Date.now());
+    // Datadog already wants the new keys; the secret still holds the old ones.
+    const s = await start(id, { clock, simKeys: NEW, ready: false });
+    const refused = await untilNotReady(s.running.url, /rejected by datadoghq\.com: the API key \(HTTP 403\)/);
+    expect(refused).toMatchObject({ status: 503, code: 'NOT_READY' });
+    // At the first refusal the secret was read again at once; it still held the old keys.
+    expect(callsFor(id)).toHaveLength(2);
+    expect((await fetch(`${s.running.url}/healthz`)).status).toBe(200);
+    const errors = s.logs().filter((l) => l.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ site: 'datadoghq.com', api_url: s.sim.url, key: 'api', status: 403 });
+    expect(errors[0]!.msg).toContain(`Datadog (datadoghq.com via ${s.sim.url}) rejected the API key (HTTP 403)`);
+
+    // The rotation. Re-checks back off, and each first asks the secret manager for new keys (at
+    // most once a minute, DEFAULT_MIN_REFRESH_INTERVAL_MS): within a few back-offs they are in.
+    fake.put(id, secretOf(NEW));
+    const bootAt = clock.now();
+    const ready = await untilReady(s.running.url, { onPoll: () => clock.advance(KEY_RECHECK_MIN_MS) });
+    expect(clock.now() - bootAt).toBeGreaterThanOrEqual(DEFAULT_MIN_REFRESH_INTERVAL_MS);
+    expect(ready.keys).toMatchObject({ status: 'ok', site: 'datadoghq.com' });
+    expect(callsFor(id)).toHaveLength(3);
+    expect(s.logs().filter((l) => l.level === 'error')).toHaveLength(1);
+    expect(s.logs()).toContainEqual(expect.objectContaining({ level: 'info', msg: `Datadog (datadoghq.com via ${s.sim.url}) accepted the keys` }));
+    expect((await s.get('/logs?since=15m&limit=2')).status).toBe(200);
+    expectNoKeys(JSON.stringify(s.logs()) + JSON.stringify(refused) + JSON.stringify(ready));
   });
 });

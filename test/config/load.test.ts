@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import { parseCommandLine } from '../../src/config/args.ts';
 import { StartupError } from '../../src/config/errors.ts';
+import { MAX_REPORTED_PROBLEMS } from '../../src/config/problems.ts';
 import { loadConfig, type LoadInputs } from '../../src/config/load.ts';
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../../src/config/schema.ts';
 import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS } from '../../src/http/load-shedding.ts';
@@ -178,6 +179,94 @@ describe('loadConfig from a profile file', () => {
     const file = s.write('config.toml', '[profiles.p]\nbackend = "datadog"\n');
     const error = failure(() => loadConfig(inputs(s, ['--config', file], { DD_API_KEY: 'k', DD_APP_KEY: 'a' })));
     expect(error.message).toMatch(/auth\.api_keys: no API keys/);
+  });
+});
+
+describe('every problem of a file in one run', () => {
+  const callers = { TINKR_API_KEYS: JSON.stringify([{ hash: HASH_GRAFANA, subject: 'g', roles: ['viewer'] }]) };
+
+  it('lists literal keys, unset env: variables, schema errors, unknown keys and the backend together, each with file and key path, no value', () => {
+    const s = scratch();
+    const file = s.write(
+      'config.toml',
+      [
+        '[server]',
+        'request_timout_ms = 5000',
+        'cursor_secret = "env:UNSET_CURSOR_SECRET"',
+        '[auth]',
+        'mode = "sometimes"',
+        '[profiles.p]',
+        'backend = "loki"',
+        'site = "datadoghq.co"',
+        'api_key = "PLANTED-LITERAL-KEY"',
+        'app_key = "env:UNSET_APP_KEY"',
+        '[profiles.p.max_range]',
+        'logs = "7 days"',
+        '',
+      ].join('\n'),
+    );
+    const error = failure(() => loadConfig(inputs(s, ['--config', file], callers)));
+    expect(error.exitCode).toBe(78);
+    const [head, ...lines] = error.message.split('\n');
+    expect(head).toBe(`${file}: 8 configuration problems:`);
+    expect(lines.every((line) => line.startsWith(`  ${file}: `))).toBe(true);
+    const byPath = lines.map((line) => line.slice(`  ${file}: `.length));
+    expect(byPath).toEqual([
+      'profiles.p.api_key: literal keys are refused; write "env:NAME" and put the key in that environment variable',
+      'server.cursor_secret: environment variable UNSET_CURSOR_SECRET (from "env:UNSET_CURSOR_SECRET") is not set',
+      'profiles.p.app_key: environment variable UNSET_APP_KEY (from "env:UNSET_APP_KEY") is not set',
+      'server: unknown key "request_timout_ms"',
+      expect.stringMatching(/^auth\.mode: .*"keys"/),
+      expect.stringMatching(/^profiles\.p\.site: .*datadoghq\.com/),
+      expect.stringMatching(/^profiles\.p\.max_range\.logs: /),
+      'profiles.p.backend: backend "loki" is not supported; this server implements: datadog',
+    ]);
+    expect(error.message).not.toContain('PLANTED-LITERAL-KEY');
+  });
+
+  it('reports the profile choice with the rest', () => {
+    const s = scratch();
+    const file = s.write('config.toml', '[profiles.a]\nbackend = "datadog"\nsit = "x"\n[profiles.b]\nbackend = "datadog"\n');
+    const error = failure(() => loadConfig(inputs(s, ['--config', file], callers)));
+    expect(error.message).toBe(
+      [
+        `${file}: 2 configuration problems:`,
+        `  ${file}: several profiles (a, b) and none chosen; set active_profile, TINKR_PROFILE or --profile`,
+        `  ${file}: profiles.a: unknown key "sit"`,
+      ].join('\n'),
+    );
+  });
+
+  it('reports missing Datadog keys and missing caller keys together', () => {
+    const s = scratch();
+    const file = s.write('config.toml', '[profiles.p]\nbackend = "datadog"\n');
+    const error = failure(() => loadConfig(inputs(s, ['--config', file], {})));
+    expect(error.message).toBe(
+      [
+        `${file}: 2 configuration problems:`,
+        `  ${file}: profiles.p: no Datadog keys: set DD_API_KEY and DD_APP_KEY (or api_key/app_key = "env:NAME" in the profile, or a [secrets] provider)`,
+        `  ${file}: auth.api_keys: no API keys: add [auth] api_keys (SHA-256 hashes of bearer tokens) or TINKR_API_KEYS; auth.mode = "none" is for local development only`,
+      ].join('\n'),
+    );
+  });
+
+  it(`lists at most MAX_REPORTED_PROBLEMS (${MAX_REPORTED_PROBLEMS}) and counts the rest`, () => {
+    const s = scratch();
+    const profiles = Array.from({ length: 30 }, (_, i) => `[profiles.p${i}]\nbackend = "datadog"\nsite = "nowhere-${i}.example"\n`).join('');
+    const file = s.write('config.toml', `active_profile = "p0"\n${profiles}`);
+    const error = failure(() => loadConfig(inputs(s, ['--config', file], callers)));
+    const lines = error.message.split('\n');
+    expect(lines[0]).toBe(`${file}: 30 configuration problems:`);
+    expect(lines).toHaveLength(1 + MAX_REPORTED_PROBLEMS + 1);
+    expect(lines.at(-1)).toBe(`  … and ${30 - MAX_REPORTED_PROBLEMS} more`);
+  });
+
+  it('lists every bad variable of the environment at once', () => {
+    const s = scratch();
+    const error = failure(() => loadConfig(inputs(s, [], { TINKR_BACKEND: 'datadog', DD_SITE: 'datadoghq.co', PORT: 'eighty', TINKR_LOG_LEVEL: 'loud' })));
+    expect(error.exitCode).toBe(78);
+    expect(error.message).toMatch(/^environment: 3 configuration problems:\n/);
+    for (const name of ['DD_SITE', 'PORT', 'TINKR_LOG_LEVEL']) expect(error.message).toMatch(new RegExp(`^  environment: ${name}: `, 'm'));
   });
 });
 

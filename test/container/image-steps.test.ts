@@ -233,11 +233,12 @@ describe('the image (Dockerfile replayed)', () => {
 
   it('has a dist/ of compiled sources only: no tests, no TypeScript', () => {
     const dist = listFiles(join(image.app, 'dist'));
+    expect(dist).toContain('bin.js');
     expect(dist).toContain('main.js');
     expect(dist).toContain(join('simulator', 'main.js'));
     expect(dist.filter((f) => /(^|\/)test\/|\.test\.|\.spec\./.test(f))).toEqual([]);
     expect(dist.filter((f) => !/\.js(\.map)?$/.test(f))).toEqual([]);
-    expect(image.entrypoint).toEqual(['node', 'dist/main.js']);
+    expect(image.entrypoint).toEqual(['node', 'dist/bin.js']);
   });
 
   it('keeps the build context to what the image needs (.dockerignore)', () => {

@@ -204,6 +204,11 @@ beforeAll(async () => {
   let sheddingPort = await freePort();
   while (sheddingPort === servingPort) sheddingPort = await freePort();
   [serving, shedding] = await Promise.all([startServer(servingPort, []), startServer(sheddingPort, ['max_rss_bytes = 1'])]);
+  // Both have had their keys accepted (read on the metrics port: the shedding one answers 503 on
+  // every API route), so no boot key check meets the faults planted below.
+  for (const cli of [serving, shedding]) {
+    await eventually(async () => valueOf(await scrape(metricsUrl(cli)), 'tinkr_datadog_keys_status', { status: 'ok' }) === 1, 'Datadog accepted the keys', PROMETHEUS_WAIT_MS, POLL_MS);
+  }
   prometheus = await startPrometheus({ job: JOB, targets: [target(serving), target(shedding)], ruleFiles: [RULES_FILE] });
   // A first scrape of both before the traffic, so rate() and increase() see the counters move.
   await eventually(async () => (await prometheus.query(`up{job="${JOB}"} == 1`)).length === 2, 'prometheus scraped both servers', PROMETHEUS_WAIT_MS, POLL_MS);

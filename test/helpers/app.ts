@@ -35,7 +35,7 @@ export async function startApp(overrides: Partial<ServerDeps> & { upstream?: Ups
     upstream: { send: () => Promise.reject(new AppError('INTERNAL', 'no upstream in this test')) },
     clock: systemClock,
     cursorSecret: Buffer.from('test-cursor-secret-test-cursor-secret'),
-    readiness: () => ({ ready: true, secrets: { source: 'test', loaded_at: new Date(0).toISOString(), age_s: 0, refreshes: 0 } }),
+    readiness: () => ({ ready: true, secrets: { source: 'test', loaded_at: new Date(0).toISOString(), age_s: 0, refreshes: 0 }, keys: { status: 'ok', site: 'datadoghq.com' } }),
     ...overrides,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });

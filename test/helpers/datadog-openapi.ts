@@ -11,7 +11,7 @@ import type { RecordedRequest } from '../../src/simulator/index.ts';
  *
  * Gotchas (research notes on openapi-backend): the query must be a FLAT object, or `page[limit]`
  * is nested and rejected; formats need ajv-formats; security is not checked by openapi-backend,
- * so the two key headers are asserted separately; spans' `application/vnd.api+json` is fine
+ * so the key headers each operation's `security` names are asserted separately; spans' `application/vnd.api+json` is fine
  * because validateResponse ignores the content type.
  */
 
@@ -28,7 +28,15 @@ export const datadogApi = new OpenAPIBackend({
 });
 await datadogApi.init();
 
-const REQUIRED_HEADERS = ['dd-api-key', 'dd-application-key'] as const;
+/** The header of each security scheme we use; every other scheme (OAuth) is not ours. */
+const KEY_HEADERS: Record<string, string> = { apiKeyAuth: 'dd-api-key', appKeyAuth: 'dd-application-key' };
+const DEFAULT_SECURITY = (datadogApi.definition.security ?? []) as Array<Record<string, unknown>>;
+
+/** The key headers an operation needs: those of its first security alternative made of key schemes. */
+function requiredHeaders(security: Array<Record<string, unknown>> | undefined): string[] {
+  const keyed = (security ?? DEFAULT_SECURITY).find((alternative) => Object.keys(alternative).every((scheme) => scheme in KEY_HEADERS));
+  return Object.keys(keyed ?? {}).map((scheme) => KEY_HEADERS[scheme]!);
+}
 
 interface AjvError {
   instancePath?: string;
@@ -46,16 +54,16 @@ function describe(errors: readonly AjvError[] | null | undefined): string[] {
 /** Everything wrong with a request according to Datadog's spec; empty when it is valid. */
 export function validateDatadogRequest(r: RecordedRequest): string[] {
   const violations: string[] = [];
-  for (const header of REQUIRED_HEADERS) {
-    if (!r.headers[header]) violations.push(`missing header ${header.toUpperCase()}`);
-  }
   let operation;
   try {
     operation = datadogApi.matchOperation({ method: r.method, path: r.path, headers: r.headers, query: { ...r.query } });
   } catch {
     operation = undefined;
   }
-  if (!operation) return [...violations, `${r.method} ${r.path} is not an operation of the Datadog API subset`];
+  if (!operation) return [`${r.method} ${r.path} is not an operation of the Datadog API subset`];
+  for (const header of requiredHeaders(operation.security as Array<Record<string, unknown>> | undefined)) {
+    if (!r.headers[header]) violations.push(`missing header ${header.toUpperCase()}`);
+  }
   const result = datadogApi.validateRequest(
     { method: r.method, path: r.path, headers: r.headers, query: { ...r.query }, body: r.body },
     operation,

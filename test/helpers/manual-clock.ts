@@ -45,6 +45,11 @@ export class ManualClock implements Clock {
     return this.#sleepers.length;
   }
 
+  /** How long each pending sleep has left (ms), soonest first; lets a test wait until a given wait is parked. */
+  pendingWaits(): number[] {
+    return this.#sleepers.map((s) => s.wakeAt - this.#now).sort((a, b) => a - b);
+  }
+
   /** Moves time forward and wakes every sleeper whose time has come, in order. */
   advance(ms: number): void {
     this.set(this.#now + ms);

@@ -1,16 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { LAG_SAMPLES_TO_SHED, STARTUP_GRACE_MS, type LagProbe } from '../../src/http/event-loop-lag.ts';
 import { DRAIN_RETRY_AFTER_S, SHED_RETRY_AFTER_S, type LoadSheddingOptions } from '../../src/http/load-shedding.ts';
 import { createPrometheusTelemetry, type PrometheusTelemetry } from '../../src/telemetry/prometheus.ts';
 import { startApp, TEST_TOKEN, type TestApp } from '../helpers/app.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { ManualClock } from '../helpers/manual-clock.ts';
 import { parsePrometheus, valueOf } from '../helpers/prometheus.ts';
 import { openSocket, rawGet, readResponses } from '../helpers/raw-http.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 /**
  * Load shedding, crossed on purpose: thresholds the test process is sure to exceed (a heap
- * ceiling of 1 byte), or an event loop blocked in-process for a measured moment. Assertions are
- * on statuses and headers only; waits are bounded polls, never timing assertions.
+ * ceiling of 1 byte), scripted delay readings on an injected clock (the start-up grace and the
+ * "several samples in a row" rule, exactly), or an event loop really blocked in-process.
+ * Assertions are on statuses and headers only; waits are bounded polls, never timing assertions.
  */
 
 const OFF: LoadSheddingOptions = { maxEventLoopDelayMs: 0, maxHeapUsedBytes: 0, maxRssBytes: 0 };
@@ -80,30 +83,112 @@ describe('under memory pressure', () => {
   });
 });
 
-describe('under event-loop lag', () => {
+/** Delay readings pushed by the test instead of measured: the judge's rules on exact inputs. */
+class ScriptedProbe implements LagProbe {
+  #onSample: ((delayMs: number) => void) | undefined;
+  started = 0;
+
+  start(_intervalMs: number, onSample: (delayMs: number) => void): () => void {
+    this.started++;
+    this.#onSample = onSample;
+    return () => {
+      this.#onSample = undefined;
+    };
+  }
+
+  sample(...delaysMs: number[]): void {
+    for (const delay of delaysMs) this.#onSample?.(delay);
+  }
+}
+
+describe('under event-loop lag, on an injected clock with scripted readings', () => {
+  const THRESHOLD_MS = 1_000;
+  const LAGGING = 5_000;
+
+  async function lagApp(): Promise<{ probe: ScriptedProbe; clock: ManualClock; telemetry: PrometheusTelemetry }> {
+    const probe = new ScriptedProbe();
+    const clock = new ManualClock();
+    const telemetry = createPrometheusTelemetry({ version: 't', defaultMetrics: false });
+    app = await startApp({ clock, telemetry, loadShedding: { ...OFF, maxEventLoopDelayMs: THRESHOLD_MS, lagProbe: probe } });
+    // Readings start once the server listens, which is also when the grace period starts.
+    expect(probe.started).toBe(1);
+    return { probe, clock, telemetry };
+  }
+
+  it('never sheds during the start-up grace period, however long the loop lags', async () => {
+    const { probe, clock } = await lagApp();
+    for (let second = 0; second < STARTUP_GRACE_MS / 1_000; second++) {
+      probe.sample(LAGGING);
+      expect((await app!.get('/health')).status).toBe(200);
+      clock.advance(1_000);
+    }
+    // The grace period is over, and the lag during it counts for nothing: a streak starts afresh.
+    probe.sample(LAGGING);
+    expect((await app!.get('/health')).status).toBe(200);
+  });
+
+  it('after the grace period, sheds only after LAG_SAMPLES_TO_SHED lagging samples in a row, and stops at the first good one', async () => {
+    const { probe, clock, telemetry } = await lagApp();
+    clock.advance(STARTUP_GRACE_MS);
+
+    // One sample under the threshold breaks a streak.
+    probe.sample(...Array<number>(LAG_SAMPLES_TO_SHED - 1).fill(LAGGING), THRESHOLD_MS);
+    expect((await app!.get('/readyz')).status).toBe(200);
+    probe.sample(...Array<number>(LAG_SAMPLES_TO_SHED - 1).fill(LAGGING));
+    expect((await app!.get('/readyz')).status).toBe(200);
+
+    probe.sample(LAGGING);
+    await expectShed(await app!.get('/readyz'), SHED_RETRY_AFTER_S, /the server is overloaded/);
+    await expectShed(await app!.get('/logs?since=5m'), SHED_RETRY_AFTER_S, /overloaded/);
+    expect((await app!.get('/healthz')).status).toBe(200);
+    expect(await shedCount(telemetry, 'event_loop_delay')).toBe(2);
+
+    probe.sample(THRESHOLD_MS - 1);
+    expect((await app!.get('/readyz')).status).toBe(200);
+  });
+
+  it('a delay threshold of 0 turns the check off: no readings are taken', async () => {
+    const probe = new ScriptedProbe();
+    app = await startApp({ loadShedding: { ...OFF, lagProbe: probe, startupGraceMs: 0 } });
+    expect(probe.started).toBe(0);
+    expect((await app.get('/readyz')).status).toBe(200);
+  });
+});
+
+describe('under real, sustained event-loop lag', () => {
   it('sheds while the loop lags and serves again once it catches up', async () => {
     const telemetry = createPrometheusTelemetry({ version: 't', defaultMetrics: false });
-    // A 1 s block within a 200 ms sample yields a mean delay of at least (1000 - 10) / 21 ≈ 47 ms.
-    const sampleIntervalMs = 200;
-    app = await startApp({ telemetry, loadShedding: { ...OFF, maxEventLoopDelayMs: 30, sampleIntervalMs } });
+    // Short samples and no grace, so the test need not wait; the rules are the production ones.
+    app = await startApp({ telemetry, loadShedding: { ...OFF, maxEventLoopDelayMs: 30, sampleIntervalMs: 50, startupGraceMs: 0, lagSamplesToShed: 2 } });
     expect((await app.get('/readyz')).status).toBe(200);
 
-    let shed: Response | undefined;
-    for (let attempt = 0; attempt < 5 && !shed; attempt++) {
-      const until = performance.now() + 1_000;
+    // A runaway synchronous computation: the loop is blocked 100 ms at a time, with only a
+    // moment between blocks for timers and I/O (the samples and the requests of this test).
+    let lagging = true;
+    const block = (): void => {
+      if (!lagging) return;
+      const until = performance.now() + 100;
       while (performance.now() < until) {
-        // Blocks the event loop, as a runaway synchronous computation would.
+        // Busy: nothing else runs.
       }
-      await eventually(() => app!.app.isUnderPressure(), 'the lag to be sampled', 5_000);
-      const res = await app.get('/readyz');
-      if (res.status === 503) shed = res;
+      setImmediate(block);
+    };
+    setImmediate(block);
+    let shed: Response | undefined;
+    try {
+      await eventually(async () => {
+        const res = await app!.get('/readyz');
+        if (res.status === 503) shed = res;
+        else await res.body?.cancel();
+        return shed !== undefined;
+      }, 'sustained lag to be shed', 30_000);
+    } finally {
+      lagging = false;
     }
-    expect(shed).toBeDefined();
     await expectShed(shed!, SHED_RETRY_AFTER_S, /overloaded/);
     expect(await shedCount(telemetry, 'event_loop_delay')).toBeGreaterThanOrEqual(1);
 
-    await eventually(() => !app!.app.isUnderPressure(), 'the loop to catch up', 5_000);
-    expect((await app.get('/readyz')).status).toBe(200);
+    await eventually(async () => (await app!.get('/readyz')).status === 200, 'the loop to catch up', 30_000);
   });
 });
 

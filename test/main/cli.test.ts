@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import { DATADOG_SITES } from '../../src/datadog/sites.ts';
 import { type CliResult, runCli, type Scratch, scratchDirs, startCli, VIOLATIONS_MARKER } from '../helpers/cli.ts';
+import { untilReady } from '../helpers/ready.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 
 /**
@@ -74,10 +75,14 @@ describe('env-only start, exactly as the Datadog backend docs say', () => {
       },
     });
     try {
-      expect(cli.listening).toMatchObject({ level: 'info', profile: 'default', site: 'datadoghq.eu', source: 'environment' });
+      // DD_API_URL overrides the site's address: the line names both.
+      expect(cli.listening).toMatchObject({ level: 'info', profile: 'default', site: 'datadoghq.eu', api_url: prodSim.url, source: 'environment' });
       // PORT=0 picks a free port; the log line names the real one.
       expect(cli.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(Number(new URL(cli.url).port)).toBeGreaterThan(0);
+      // Ready once Datadog accepted the keys; after that the only calls upstream are the test's.
+      const ready = await untilReady(cli.url);
+      expect(ready.keys).toMatchObject({ status: 'ok', site: 'datadoghq.eu' });
 
       const before = prodSim.callCount('logs');
       const res = await fetch(`${cli.url}/logs?service=payments-api&since=15m&limit=5`, { headers: AUTH });
@@ -278,6 +283,11 @@ const CONFIG_ERRORS: FailingStart[] = [
     expected: ['{file}: profiles.p: ', 'no Datadog keys: set DD_APP_KEY'],
   },
   {
+    what: 'several mistakes at once, all reported in one run',
+    toml: `${FILE_AUTH}[server]\nrequest_timout_ms = 1\n[profiles.p]\nbackend = "datadog"\nsite = "${PLANT}.datadoghq.com"\napi_key = "${PLANT}"\n`,
+    expected: ['{file}: 3 configuration problems:\n', '  {file}: profiles.p.api_key: literal keys are refused', '  {file}: server: unknown key "request_timout_ms"', '  {file}: profiles.p.site: '],
+  },
+  {
     what: 'an unknown profile',
     toml: `${FILE_AUTH}[profiles.p]\nbackend = "datadog"\n`,
     args: ['--profile', 'nope'],
@@ -356,16 +366,34 @@ describe.concurrent('usage', () => {
     // A broken environment does not matter to --help.
     const result = await runCli(['--help'], { scratch: scratch(), env: { TINKR_BACKEND: 'loki' } });
     expect(result.code).toBe(0);
-    for (const flag of ['--config PATH', '--profile NAME', '--host HOST', '--port N', '--help', '--version', 'demo']) {
+    for (const flag of ['--config PATH', '--profile NAME', '--host HOST', '--port N', '--check', '--help', '--version', 'demo']) {
       expect(result.stdout).toContain(flag);
     }
-    expect(result.stdout).toContain('64 usage error, 69 secret manager unreachable, 78 configuration error');
+    expect(result.stdout).toContain('0 clean shutdown (--check: all good), 64 usage error,\n  69 secret manager or Datadog unreachable, 78 configuration error or keys rejected.');
     expect(result.stderr).toBe('');
   });
 
   it('--version prints the package version and exits 0', async () => {
     const result = await runCli(['--version'], { scratch: scratch(), env: {} });
     expect(result).toMatchObject({ code: 0, stdout: `tinkr-server ${VERSION}\n`, stderr: '' });
+  });
+
+  it('a metrics port already in use exits 69, naming the metrics port and TINKR_METRICS_PORT', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = blocker.address() as AddressInfo;
+      const result = await runCli(['--host', '127.0.0.1', '--port', '0'], {
+        scratch: scratch(),
+        env: { ...ENV_OK, DD_API_URL: prodSim.url, TINKR_METRICS_PORT: String(port) },
+      });
+      expect(result.code).toBe(69);
+      expect(result.stderr).toContain(`tinkr-server: cannot listen: the metrics port ${port} (TINKR_METRICS_PORT) is not available (EADDRINUSE)`);
+      expect(result.stderr).toContain('or to 0 to turn the metrics listener off');
+      expectNoPlant(result);
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
   });
 
   it('a port already in use exits 69 (a required resource is unavailable)', async () => {

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import type { ApiKeys } from '../../src/simulator/index.ts';
 import { awsSecretLines, secretsProfileToml } from '../helpers/profile-file.ts';
 import { parseLogLines, type CliResult, runCli, type Scratch, scratchDirs, startCli, VIOLATIONS_MARKER } from '../helpers/cli.ts';
+import { untilNotReady } from '../helpers/ready.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 import { type AwsSecretsManagerFake, startAwsSecretsManager } from '../secrets/fakes/aws.ts';
 import { offlineDefaults } from '../secrets/helpers/env.ts';
@@ -80,6 +81,9 @@ describe('node src/main.ts writes no secret, whatever happens', () => {
     };
     let result: CliResult;
     try {
+      // The boot key check is done before any fault is planted (from the log, so that every
+      // request the server logs is one of this test's).
+      await vi.waitFor(() => expect(cli.logLines().some((l) => String(l.msg).endsWith('accepted the keys'))).toBe(true), { timeout: 30_000, interval: 20 });
       expect(await call('/logs?since=15m&limit=2')).toBe(200);
       expect(await call('/metrics?metric=system.cpu.user&since=1h')).toBe(200);
       expect(await call('/traces?since=15m&limit=2')).toBe(200);
@@ -114,6 +118,29 @@ describe('node src/main.ts writes no secret, whatever happens', () => {
     expect(lines.filter((l) => l.msg === 'request').length).toBe(responses.length);
     expect(lines.some((l) => l.reason === 'auth_failure' && l.msg === 'Datadog keys re-read from the secret manager: new keys in use')).toBe(true);
     expect(result.code).toBe(0);
+    expectNoCanary(result, responses);
+  });
+
+  it('when Datadog rejects the keys: one error line naming the site, /readyz 503, and no key anywhere', async () => {
+    // The secret holds keys the simulator refuses.
+    fake.put('cli/rejected', secretOf(NEW));
+    const { scratch, env } = profile('cli/rejected');
+    const cli = await startCli([], { scratch, env });
+    const responses: string[] = [];
+    let result: CliResult;
+    try {
+      const problem = await untilNotReady(cli.url, /^the Datadog keys were rejected by datadoghq\.com: the API key \(HTTP 403\)/);
+      responses.push(JSON.stringify(problem));
+      const health = await fetch(`${cli.url}/health`);
+      expect(health.status).toBe(200);
+      responses.push(await health.text());
+    } finally {
+      result = await cli.stop();
+    }
+    expect(result.code).toBe(0);
+    const errors = parseLogLines(result.stdout).filter((l) => l.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ site: 'datadoghq.com', api_url: sim.url, key: 'api', status: 403 });
     expectNoCanary(result, responses);
   });
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeys } from '../../src/simulator/index.ts';
 import { secretsProfileToml } from '../helpers/profile-file.ts';
 import { type CliResult, runCli, type Scratch, scratchDirs, startCli, VIOLATIONS_MARKER } from '../helpers/cli.ts';
+import { untilReady } from '../helpers/ready.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 import { type AwsSecretsManagerFake, startAwsSecretsManager } from '../secrets/fakes/aws.ts';
 import { type AzureKeyVaultFake, type ManagedIdentityFake, startAzureKeyVault, startManagedIdentity } from '../secrets/fakes/azure.ts';
@@ -155,7 +156,9 @@ describe.concurrent.each(PROVIDERS)('$label: node src/main.ts with [secrets] pro
       const res = await fetch(`${cli.url}/logs?since=15m&limit=2`, { headers: { authorization: `Bearer ${TOKEN}` } });
       expect(res.status).toBe(200);
       p.expectIdentityUsed(id);
-      const ready = (await (await fetch(`${cli.url}/readyz`)).json()) as { secrets: { source: string; refreshes: number } };
+      // Ready once Datadog (the simulator) accepted the keys from the secret.
+      const ready = await untilReady(cli.url);
+      expect(ready.keys).toMatchObject({ status: 'ok' });
       expect(ready.secrets).toMatchObject({ source: `${p.label} secret ${id}${p.version} (${p.location()})`, refreshes: 0 });
     } finally {
       result = await cli.stop();

@@ -18,7 +18,7 @@ beforeAll(async () => {
   app = await startApp({ upstream });
   notReady = await startApp({
     upstream,
-    readiness: () => ({ ready: false, reason: 'the server is shutting down', secrets: { source: 'env', loaded_at: new Date(0).toISOString(), age_s: 1, refreshes: 0 } }),
+    readiness: () => ({ ready: false, reason: 'the server is shutting down', secrets: { source: 'env', loaded_at: new Date(0).toISOString(), age_s: 1, refreshes: 0 }, keys: { status: 'ok', site: 'datadoghq.com' } }),
   });
 });
 afterAll(async () => {

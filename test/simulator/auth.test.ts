@@ -58,6 +58,59 @@ describe('Datadog keys', () => {
   });
 });
 
+describe('GET /api/v1/validate (the API key check)', () => {
+  const VALIDATE = '/api/v1/validate';
+  const noAppKey = async (apiKey: string) => {
+    const res = await fetch(sim.url + VALIDATE, { headers: { 'DD-API-KEY': apiKey } });
+    return { status: res.status, body: (await res.json()) as unknown, headers: res.headers };
+  };
+
+  it('answers {"valid":true} to the right API key, with no application key needed, and spends no budget', async () => {
+    const before = { validate: sim.callCount('validate'), metrics: sim.rateLimit.remaining('metrics') };
+    const res = await noAppKey(DEFAULT_DEMO_KEYS.apiKey);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ valid: true });
+    expect(validateDatadogResponse('Validate', 200, res.body)).toEqual([]);
+    expect(res.headers.get('x-ratelimit-name')).toBeNull();
+    // A wrong application key does not matter to it either: only the API key is checked.
+    const withWrongAppKey = await callDatadog(sim.url, VALIDATE, { keys: { ...DEFAULT_DEMO_KEYS, appKey: 'ffff000000000000000000000000000000000000' } });
+    expect(withWrongAppKey.status).toBe(200);
+    expect(sim.callCount('validate')).toBe(before.validate + 2);
+    expect(sim.rateLimit.remaining('metrics')).toBe(before.metrics);
+  });
+
+  it.each([
+    ['a wrong API key', 'ffff0000000000000000000000000000'],
+    ['no API key', ''],
+  ])('is 403 Forbidden with %s', async (_name, apiKey) => {
+    const res = await noAppKey(apiKey);
+    expect(res.status).toBe(403);
+    expect(res.body).toEqual({ errors: ['Forbidden'] });
+    expect(validateDatadogResponse('Validate', 403, res.body)).toEqual([]);
+  });
+
+  it('follows setKeys: the new API key passes, the old one is refused', async () => {
+    const rotated = { apiKey: 'abcd0000000000000000000000000003', appKey: 'abcd000000000000000000000000000000000004' };
+    sim.setKeys(rotated);
+    try {
+      expect((await noAppKey(DEFAULT_DEMO_KEYS.apiKey)).status).toBe(403);
+      expect((await noAppKey(rotated.apiKey)).status).toBe(200);
+    } finally {
+      sim.setKeys(DEFAULT_DEMO_KEYS);
+    }
+  });
+
+  it('takes faults aimed at it, like any endpoint', async () => {
+    sim.faults.add({ kind: 'status', status: 503, endpoint: 'validate' });
+    try {
+      expect((await noAppKey(DEFAULT_DEMO_KEYS.apiKey)).status).toBe(503);
+      expect((await noAppKey(DEFAULT_DEMO_KEYS.apiKey)).status).toBe(200);
+    } finally {
+      sim.faults.clear();
+    }
+  });
+});
+
 describe('unknown paths', () => {
   it('are a 404 in the APIErrorResponse shape, counted as "other"', async () => {
     const before = sim.callCount('other');

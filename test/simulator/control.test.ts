@@ -36,7 +36,7 @@ describe('/_sim control endpoints', () => {
     await callDatadog(sim.url, `/api/v1/query?from=${NOW / 1000 - 60}&to=${NOW / 1000}&query=avg:system.cpu.user{*}`);
     const stats = await control('GET', '/_sim/stats');
     expect(stats.body).toEqual({
-      calls: { logs: 2, spans: 0, metrics: 1, other: 0, total: 3 },
+      calls: { logs: 2, spans: 0, metrics: 1, validate: 0, other: 0, total: 3 },
       recorded: 3,
       invalid: 0,
       pending_faults: 0,

@@ -20,6 +20,7 @@ describe('validateDatadogRequest', () => {
     ['spans search', spans({ data: { type: 'search_request', attributes: { filter: { query: '*', from: 'now-15m', to: 'now' }, page: { limit: 25 }, sort: 'timestamp' } } })],
     ['spans GET with bracketed params', request({ endpoint: 'spans', method: 'GET', path: '/api/v2/spans/events', query: { 'filter[query]': '*', 'page[limit]': '25', sort: '-timestamp' } })],
     ['metrics query', metrics({ from: '1700000000', to: '1700003600', query: 'avg:system.cpu.user{*}' })],
+    ['the API key check, with no application key', request({ endpoint: 'validate', method: 'GET', path: '/api/v1/validate', headers: { 'dd-api-key': 'k' } })],
   ])('accepts %s', (_name, r) => {
     expect(validateDatadogRequest(r)).toEqual([]);
   });
@@ -37,6 +38,7 @@ describe('validateDatadogRequest', () => {
     ['v1 query without query', metrics({ from: '1700000000', to: '1700003600' }), /query/],
     ['v1 query with an unknown parameter', metrics({ from: '1', to: '2', query: 'avg:x{*}', interval: '20' }), /interval/],
     ['an unknown path', request({ method: 'GET', path: '/api/v2/logs/nope' }), /not an operation/],
+    ['validate as a POST', request({ endpoint: 'validate', method: 'POST', path: '/api/v1/validate' }), /not an operation/],
   ])('rejects %s', (_name, r, pattern) => {
     const violations = validateDatadogRequest(r);
     expect(violations.join('\n')).toMatch(pattern);
@@ -47,6 +49,11 @@ describe('validateDatadogRequest', () => {
     expect(validateDatadogRequest({ ...r, headers: { 'dd-api-key': 'k' } })).toEqual(['missing header DD-APPLICATION-KEY']);
     expect(validateDatadogRequest({ ...r, headers: {} })).toEqual(['missing header DD-API-KEY', 'missing header DD-APPLICATION-KEY']);
   });
+
+  it('requires only the API key where the operation says so (validate)', () => {
+    const r = request({ endpoint: 'validate', method: 'GET', path: '/api/v1/validate' });
+    expect(validateDatadogRequest({ ...r, headers: {} })).toEqual(['missing header DD-API-KEY']);
+  });
 });
 
 describe('validateDatadogResponse', () => {
@@ -55,5 +62,8 @@ describe('validateDatadogResponse', () => {
     expect(validateDatadogResponse('ListLogs', 400, { errors: [{ detail: 'bad' }] })).not.toEqual([]);
     expect(validateDatadogResponse('ListSpans', 422, { errors: [{ title: 'Generic Error', detail: 'x' }] })).toEqual([]);
     expect(validateDatadogResponse('ListSpans', 422, { errors: ['x'] })).not.toEqual([]);
+    expect(validateDatadogResponse('Validate', 200, { valid: true })).toEqual([]);
+    expect(validateDatadogResponse('Validate', 200, { valid: 'yes' })).not.toEqual([]);
+    expect(validateDatadogResponse('Validate', 403, { errors: ['Forbidden'] })).toEqual([]);
   });
 });

@@ -241,11 +241,19 @@ describe('the exporter alone', () => {
     // So increase() sees the first event (a counter born at 1 has no earlier sample).
     const samples = parsePrometheus(await createPrometheusTelemetry({ version: 'z', defaultMetrics: false }).metrics());
     const zeros = (name: string) => samples.filter((s) => s.name === name && s.value === 0).length;
+    // waited, reserve, paced, exhausted and share, per family.
     expect(zeros('tinkr_budget_gate_total')).toBe(3 * 5);
     expect(zeros('tinkr_cache_outcomes_total')).toBe(3 * 5);
     expect(zeros('tinkr_coalesced_requests_total')).toBe(3);
     expect(zeros('tinkr_http_requests_shed_total')).toBe(4);
     expect(samples.filter((s) => s.name === 'tinkr_secrets_refreshes_total').map((s) => s.labels.outcome).sort()).toEqual(['changed', 'failed', 'unchanged']);
+    // The key check starts unchecked; every status is a series, so an alert can match one.
+    expect(samples.filter((s) => s.name === 'tinkr_datadog_keys_status').map((s) => `${s.labels.status}=${s.value}`).sort()).toEqual([
+      'ok=0',
+      'rejected=0',
+      'unchecked=1',
+      'unreachable=0',
+    ]);
     // Open-ended labels (status codes, route patterns, limit names) appear only when seen.
     expect(samples.some((s) => s.name === 'tinkr_upstream_requests_total' || s.name === 'tinkr_http_requests_total')).toBe(false);
   });

@@ -10,7 +10,10 @@ export const JSON_TYPE = 'application/json';
 /** Datadog answers spans requests (200 and errors) with this type, unlike the spec. */
 export const JSON_API_TYPE = 'application/vnd.api+json';
 
+/** The rate-limited endpoint families. */
 export type Endpoint = 'logs' | 'spans' | 'metrics';
+/** Every Datadog endpoint served: the families, and the key check (`GET /api/v1/validate`, not rate-limited). */
+export type ApiEndpoint = Endpoint | 'validate';
 
 /** `APIErrorResponse`: `{"errors": ["..."]}` (logs and metrics). */
 export function apiError(status: number, ...messages: string[]): Reply {
@@ -41,6 +44,6 @@ export function jsonApiError(status: number, detail: string, title = statusTitle
 }
 
 /** The error shape of an endpoint family. */
-export function errorFor(endpoint: Endpoint | 'other', status: number, message: string): Reply {
+export function errorFor(endpoint: ApiEndpoint | 'other', status: number, message: string): Reply {
   return endpoint === 'spans' ? jsonApiError(status, message) : apiError(status, message);
 }
