@@ -26,9 +26,13 @@ import { requestMetrics } from './http/request-metrics.ts';
 import { registerHealthRoutes, type Readiness } from './routes/health.ts';
 import { registerLogsRoute } from './routes/logs.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
+import { registerTailRoute } from './routes/tail.ts';
 import { registerTinkrRoutes } from './routes/tinkr.ts';
 import { registerTracesRoutes } from './routes/traces.ts';
 import { createCursorCodec } from './service/cursor.ts';
+import { createTailHub } from './tail/hub.ts';
+import { tailOptions, type TailOptions } from './tail/options.ts';
+import { createTailSource } from './tail/source.ts';
 import { noTelemetry, type Telemetry } from './telemetry.ts';
 import { DEFAULT_UPSTREAM_SHARE } from './upstream/fair-share.ts';
 import { MAX_PAGES_PER_REQUEST } from './upstream/paging.ts';
@@ -65,6 +69,8 @@ export interface ServerDeps {
   readiness: () => Readiness;
   /** Thresholds past which requests are shed with 503; omitted: none (tests that do not look at it). */
   loadShedding?: LoadSheddingOptions;
+  /** Live-tail bounds and timings (tail/options.ts); the defaults unless a test sets them. */
+  tail?: Partial<TailOptions>;
 }
 
 /** Largest request body: the Tinkr routes take a few small fields. */
@@ -163,6 +169,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerMetricsRoute(app, routeDeps);
   registerTracesRoutes(app, routeDeps);
   registerTinkrRoutes(app, routeDeps);
+  const tail = createTailHub({
+    source: createTailSource(deps.upstream),
+    clock: deps.clock,
+    telemetry,
+    // A poll is bounded like a request; the stream itself is not.
+    options: tailOptions({ pollTimeoutMs: deps.requestTimeoutMs, ...deps.tail }),
+    log: deps.logger,
+  });
+  registerTailRoute(app, { hub: tail });
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   await app.ready();

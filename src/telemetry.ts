@@ -44,9 +44,22 @@ export interface Telemetry {
   upstreamSpend(subject: string, family: Family): void;
   /** A secret re-fetch and how it ended. */
   secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed'): void;
+  /** The live tail after a change: streams polling, and subscribers connected or joining. */
+  tailStreams(streams: number, subscribers: number): void;
+  /** One poll of a live tail and how it ended. */
+  tailPoll(outcome: TailPollOutcome): void;
+  /** Events written to live-tail subscribers, counted once per subscriber. */
+  tailEvents(kind: 'log' | 'warning', count: number): void;
   /** The Datadog key check reached a new status (boot/key-check.ts). */
   keysStatus(status: KeyStatus): void;
 }
+
+/**
+ * `ok`: answered; `held`: the budget gate spread it out (pacing, reserve), asked again later;
+ * `rate_limited`: the budget or the key's share is spent, or Datadog answered 429; `failed`:
+ * anything else.
+ */
+export type TailPollOutcome = 'ok' | 'held' | 'rate_limited' | 'failed';
 
 export type BudgetGateOutcome = 'waited' | 'reserve' | 'paced' | 'exhausted' | 'share';
 
@@ -60,5 +73,8 @@ export const noTelemetry: Telemetry = {
   budgetGate: () => {},
   upstreamSpend: () => {},
   secretsRefresh: () => {},
+  tailStreams: () => {},
+  tailPoll: () => {},
+  tailEvents: () => {},
   keysStatus: () => {},
 };

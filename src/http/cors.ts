@@ -10,8 +10,11 @@ import type { FastifyInstance } from 'fastify';
 
 /** Headers a browser script may read from our answers. */
 export const CORS_EXPOSED_HEADERS = ['x-request-id', 'x-tinkr-cache', 'age', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
-/** Headers a browser script may send: the token, `no-cache`, JSON bodies and its own request id. */
-export const CORS_ALLOWED_HEADERS = ['authorization', 'cache-control', 'content-type', 'x-request-id'];
+/**
+ * Headers a browser script may send: the token, `no-cache`, JSON bodies, its own request id, and
+ * `Last-Event-ID` (a fetch-based reader of GET /logs/tail resuming after a disconnect).
+ */
+export const CORS_ALLOWED_HEADERS = ['authorization', 'cache-control', 'content-type', 'x-request-id', 'last-event-id'];
 /**
  * How long a browser may reuse a preflight answer. Ten minutes spares a dashboard a preflight
  * per panel refresh, yet removing an origin takes effect soon; browsers cap it at 2 h anyway.

@@ -6,6 +6,7 @@ import type { TimeParams } from '../time/range.ts';
 import { combineCacheStatus } from '../upstream/paging.ts';
 import type { CacheStatus, CallContext } from '../upstream/types.ts';
 import type { QueryDeps } from './deps.ts';
+import { liveWindow } from './live-window.ts';
 import { searchLogs } from './logs.ts';
 import { queryMetrics } from './metrics.ts';
 import { servicesWithin, type Scope } from './scope.ts';
@@ -54,13 +55,16 @@ export async function tinkrLogs(
   deps: QueryDeps,
   ctx: CallContext,
 ): Promise<{ entries: TinkrLogEntry[]; cache: CacheStatus; fetchedAt: number }> {
+  // `tinkr tail` polls with end = its own now: ask for the bucket's panel, shared by every viewer.
+  const live = liveWindow(body.start, body.end, { nowMs: deps.clock.now(), steps: deps.steps, maxRangeMs: deps.maxRangeMs.logs });
+  const time: TimeParams = live ? { from: String(live.fromMs), to: String(live.toMs) } : { from: body.start, to: body.end };
   const result = await withTinkrTimeNames({ from: 'body.start', to: 'body.end' }, () =>
     searchLogs(
       {
         services: [body.service],
         levels: [],
         query: rewriteTinkrQuery(body.query),
-        time: { from: body.start, to: body.end },
+        time,
         limit: body.limit,
         sort: 'desc',
       },
@@ -69,7 +73,8 @@ export async function tinkrLogs(
       ctx,
     ),
   );
-  const entries = result.data.map((log) => {
+  const logs = live ? result.data.filter((log) => log.timestamp === null || Date.parse(log.timestamp) >= live.keepFromMs) : result.data;
+  const entries = logs.map((log) => {
     const extra: Record<string, string> = { id: log.id, tags: log.tags.join(', ') };
     if (log.host !== null) extra.host = log.host;
     if (log.status !== null) extra.status = log.status;

@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { KeyStatus } from '../boot/key-check.ts';
 import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
 import type { RefreshOutcome } from '../secrets/store.ts';
-import type { BudgetGateOutcome, HttpExchange, ShedReason, Telemetry } from '../telemetry.ts';
+import type { BudgetGateOutcome, HttpExchange, ShedReason, TailPollOutcome, Telemetry } from '../telemetry.ts';
 import type { CacheStatus, Family } from '../upstream/types.ts';
 
 /**
@@ -119,6 +119,20 @@ function createMetrics(registry: Registry) {
       labelNames: ['outcome'],
       registers,
     }),
+    tailStreams: new Gauge({ name: 'tinkr_tail_streams', help: 'Live tails polling Datadog now: one per distinct scope and query.', registers }),
+    tailSubscribers: new Gauge({ name: 'tinkr_tail_subscribers', help: 'Live-tail subscribers connected (or joining) now.', registers }),
+    tailPolls: new Counter({
+      name: 'tinkr_tail_polls_total',
+      help: 'Live-tail polls by outcome: ok, held (spread out by the budget gate), rate_limited (budget spent or Datadog 429), failed.',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    tailEvents: new Counter({
+      name: 'tinkr_tail_events_total',
+      help: 'Events written to live-tail subscribers (log, warning), once per subscriber.',
+      labelNames: ['event'],
+      registers,
+    }),
   };
 }
 
@@ -135,6 +149,8 @@ const CACHE_STATUSES = keysOf<CacheStatus>({ hit: true, miss: true, coalesced: t
 const BUDGET_GATE_OUTCOMES = keysOf<BudgetGateOutcome>({ waited: true, reserve: true, paced: true, exhausted: true, share: true });
 const SHED_REASONS = keysOf<ShedReason>({ event_loop_delay: true, heap_used: true, rss: true, shutting_down: true });
 const REFRESH_OUTCOMES = keysOf<RefreshOutcome>({ changed: true, unchanged: true, failed: true });
+const TAIL_POLL_OUTCOMES = keysOf<TailPollOutcome>({ ok: true, held: true, rate_limited: true, failed: true });
+const TAIL_EVENTS = keysOf<'log' | 'warning'>({ log: true, warning: true });
 /** Every status of the key check, each its own series so an alert can match `status="rejected"`. */
 const KEY_STATUSES = keysOf<KeyStatus>({ unchecked: true, ok: true, rejected: true, unreachable: true });
 
@@ -146,6 +162,8 @@ function exportZeros(m: ReturnType<typeof createMetrics>): void {
   }
   for (const reason of SHED_REASONS) m.shed.inc({ reason }, 0);
   for (const outcome of REFRESH_OUTCOMES) m.secretsRefreshes.inc({ outcome }, 0);
+  for (const outcome of TAIL_POLL_OUTCOMES) m.tailPolls.inc({ outcome }, 0);
+  for (const event of TAIL_EVENTS) m.tailEvents.inc({ event }, 0);
 }
 
 /** Milliseconds as seconds; a non-finite or negative duration (a clock step) counts as 0. */
@@ -207,6 +225,16 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
     },
     secretsRefresh(outcome: RefreshOutcome) {
       m.secretsRefreshes.inc({ outcome });
+    },
+    tailStreams(streams: number, subscribers: number) {
+      m.tailStreams.set(streams);
+      m.tailSubscribers.set(subscribers);
+    },
+    tailPoll(outcome: TailPollOutcome) {
+      m.tailPolls.inc({ outcome });
+    },
+    tailEvents(kind: 'log' | 'warning', count: number) {
+      m.tailEvents.inc({ event: kind }, count);
     },
     keysStatus(status: KeyStatus) {
       setKeysStatus(status);

@@ -173,7 +173,7 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
         } finally {
           ticket.release();
         }
-        await cache.store(keys, request, reply).catch(() => {});
+        if (!ctx.poll) await cache.store(keys, request, reply).catch(() => {});
         return reply;
       }
     } catch (error) {
@@ -192,6 +192,7 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
       noCache: ctx.noCache,
       partition: ctx.partition,
       stats: ctx.stats,
+      ...(ctx.poll ? { poll: ctx.poll } : {}),
     };
   }
 
@@ -200,14 +201,16 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
       share.seen(ctx.caller);
       const keyPrint = fingerprint(deps.credentials.current().apiKey);
       const keys = cache.keys(request, ctx.partition, `${origin}|${keyPrint}`);
-      // A failing shared store is a miss, never a failed request.
-      const found: CacheLookup = await cache.lookup(keys).catch(() => ({}));
+      // A failing shared store is a miss, never a failed request. A poll's range is new: no lookup.
+      const found: CacheLookup = ctx.poll ? {} : await cache.lookup(keys).catch(() => ({}));
       if (found.fresh && !ctx.noCache) return { body: found.fresh.body, fetchedAt: found.fresh.fetchedAt, cache: 'hit' };
       const fallback = found.fallback;
+      // A poller that holds an answer is entitled like a panel with that answer cached.
+      const heldAt = ctx.poll?.heldAt ?? fallback?.fetchedAt;
       const entitlement: Entitlement = {
-        hasFallback: fallback !== undefined,
+        hasFallback: heldAt !== undefined,
         noCache: ctx.noCache,
-        fallbackAgeMs: fallback ? clock.now() - fallback.fetchedAt : undefined,
+        fallbackAgeMs: heldAt !== undefined ? clock.now() - heldAt : undefined,
         caller: ctx.caller,
       };
 
@@ -227,6 +230,8 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
           // back by pacing, or by its key's share; this caller may not be (nothing cached, an
           // old answer, no-cache, another key), so it tries once on its own.
           if (error.reason !== 'exhausted' && round === 0 && !heldBackAlike(entitlement, error)) continue;
+          // A poller decides itself what to do when held back (it keeps what it has and asks later).
+          if (ctx.poll) throw error;
           // `Cache-Control: no-cache` forbids a stored answer without asking Datadog (RFC 9111
           // §5.2.1.4), so such a caller gets the 429 rather than a stale answer.
           if (fallback && !ctx.noCache) return staleReply(fallback, error, request.family);

@@ -74,6 +74,14 @@ export interface CallContext {
   /** Filled in as calls are made; logged with the request. */
   stats: RequestStats;
   /**
+   * Set by a caller that polls (the live tail). Each poll asks about a range never asked
+   * before, so the call skips the answer cache. When the caller already holds an answer
+   * (`heldAt`, epoch ms), the budget gate may hold the call back (pacing, reserve) as it would
+   * a cached panel's refresh; the call then rejects with the gate's BudgetDenied, and the caller
+   * keeps serving what it holds.
+   */
+  poll?: { heldAt: number | undefined };
+  /**
    * Who is asking: the upstream calls this request makes are spent by this key, up to its fair
    * share of each Datadog limit (upstream/fair-share.ts). Absent for the server's own calls.
    */

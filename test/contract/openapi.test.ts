@@ -21,11 +21,15 @@ describe('the public OpenAPI document', () => {
   it('documents every public route and its parameters', async () => {
     const doc: any = await (await fetch(`${app.url}/openapi.json`)).json();
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/api/v1/logs', '/api/v1/metrics', '/api/v1/traces', '/health', '/healthz', '/logs', '/metrics', '/readyz', '/traces', '/traces/{trace_id}'].sort(),
+      ['/api/v1/logs', '/api/v1/metrics', '/api/v1/traces', '/health', '/healthz', '/logs', '/logs/tail', '/metrics', '/readyz', '/traces', '/traces/{trace_id}'].sort(),
     );
     const logsParams = doc.paths['/logs'].get.parameters.map((p: { name: string }) => p.name).sort();
     expect(logsParams).toEqual(['cursor', 'from', 'indexes', 'level', 'limit', 'query', 'service', 'since', 'sort', 'storage_tier', 'to'].sort());
     expect(doc.paths['/logs'].get.responses['429']).toBeDefined();
+    const tail = doc.paths['/logs/tail'].get;
+    expect(tail.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['level', 'limit', 'query', 'service']);
+    expect(Object.keys(tail.responses['200'].content)).toEqual(['text/event-stream']);
+    expect(tail.responses['503']).toBeDefined();
   });
 
   it('describes every response by what it means, never "Default Response"', async () => {

@@ -6,6 +6,7 @@ import { createLogger } from '../../src/logging.ts';
 import { TEST_TOKEN } from '../helpers/app.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { openSocket, rawGet } from '../helpers/raw-http.ts';
+import { openSse } from '../helpers/sse.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 /**
@@ -74,5 +75,15 @@ describe('the request log line', () => {
     ]);
     // Nothing about it reads as an upstream fault.
     expect(mine.filter((l) => l.level !== 'debug' && (l.level !== 'info' || l.code === 'UPSTREAM_TIMEOUT'))).toEqual([]);
+  });
+
+  it('keeps the status a live tail sent when its viewer leaves', async () => {
+    const client = await openSse(`${stack.app.url}/logs/tail?service=checkout`, { headers: { authorization: `Bearer ${TEST_TOKEN}`, 'x-request-id': 'tail-viewer' } });
+    expect(client.status).toBe(200);
+    client.close();
+    await eventually(() => lines().some((l) => l.req_id === 'tail-viewer' && l.msg === 'request'), 'the stream is logged');
+    expect(lines().filter((l) => l.req_id === 'tail-viewer' && l.msg === 'request')).toEqual([
+      expect.objectContaining({ route: '/logs/tail', status: 200, aborted: 'client_closed' }),
+    ]);
   });
 });

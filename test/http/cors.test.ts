@@ -43,7 +43,7 @@ describe('CORS with configured origins', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe(ALLOWED);
     expect(res.headers.get('access-control-allow-methods')).toMatch(/GET/);
     const allowed = res.headers.get('access-control-allow-headers')!.toLowerCase().split(/,\s*/);
-    expect(allowed).toEqual(expect.arrayContaining(['authorization', 'cache-control']));
+    expect(allowed).toEqual(expect.arrayContaining(['authorization', 'cache-control', 'last-event-id']));
     expect(res.headers.get('access-control-max-age')).toBe('600');
 
     const post = await fetch(`${withCors.url}/api/v1/logs`, {

@@ -7,6 +7,7 @@ import type { Upstream, UpstreamRequest } from '../../src/upstream/types.ts';
 import { startApp, TEST_TOKEN, type TestApp } from '../helpers/app.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { trickle } from '../helpers/raw-http.ts';
+import { openSse } from '../helpers/sse.ts';
 
 /**
  * Slow clients (DESIGN §10): a request whose head and body have not fully arrived within
@@ -43,7 +44,8 @@ const SHORT_TIMEOUT_MS = 1_000;
 let strict: TestApp;
 let patient: TestApp;
 beforeAll(async () => {
-  strict = await startApp({ upstream, logger, bodyTimeoutMs: SHORT_TIMEOUT_MS });
+  // A live tail that writes a keep-alive comment every 50 ms: a long answer on the same server.
+  strict = await startApp({ upstream, logger, bodyTimeoutMs: SHORT_TIMEOUT_MS, tail: { keepAliveMs: 50 } });
   // Far longer than the slowest trickle below can take, however loaded the machine.
   patient = await startApp({ upstream, logger, bodyTimeoutMs: 120_000 });
 });
@@ -99,6 +101,18 @@ describe('slow clients', () => {
     expect(raw).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({ entries: [] });
     expect(sent.length).toBe(before + 1);
+  });
+
+  it('never cuts a long answer that keeps writing (a live tail), however long past body_timeout_ms', async () => {
+    const client = await openSse(`${strict.url}/logs/tail`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+    try {
+      expect(client.status).toBe(200);
+      // 60 comments 50 ms apart take at least 3 s (timers never fire early): three body timeouts.
+      await client.until((c) => c.comments.length >= 60, '60 keep-alive comments arrived', 30_000);
+      expect(client.ended).toBe(false);
+    } finally {
+      client.close();
+    }
   });
 
   it('keeps Node within its own rule (headers timeout ≤ request timeout) and never cuts an answer', () => {

@@ -43,6 +43,12 @@ const CASES: Record<string, Case[]> = {
     { param: 'storage_tier', send: 'storage_tier=cold', path: 'storage_tier', message: /storage_tier must be one of indexes, online-archives, flex/ },
     { param: 'indexes', send: 'indexes=no%20spaces', path: 'indexes.0', message: /indexes must be index names of 1–100 letters/ },
   ],
+  'GET /logs/tail': [
+    { param: 'service', send: `service=${long(201)}`, path: 'service.0', message: /service must be 1–200 characters/ },
+    { param: 'query', send: `query=${long(4001)}`, path: 'query', message: /query must be .*at most 4000 characters/ },
+    { param: 'level', send: 'level=loud', path: 'level.0', message: LEVELS },
+    { param: 'limit', send: 'limit=1001', path: 'limit', message: /limit must be 0–1000 \(a whole number\)/ },
+  ],
   'GET /metrics': [
     { param: 'query', send: 'query=', path: 'query', message: /query must be one Datadog metric query of 1–4000 characters/ },
     { param: 'metric', send: 'metric=9bad', path: 'metric', message: /metric must be a Datadog metric name: a letter, then/ },
@@ -146,6 +152,11 @@ describe('validation messages say what is allowed', () => {
   it('names the parameters a route takes when one is unknown', async () => {
     const problem = problemSchema.parse(await (await app.get('/logs?lvl=error')).json());
     expect(problem.errors).toEqual([{ path: 'querystring', message: expect.stringMatching(/^unknown parameter "lvl"; this route takes service, query, level, from/) }]);
+  });
+
+  it('names the live tail\'s own parameters, not those of GET /logs', async () => {
+    const problem = problemSchema.parse(await (await app.get('/logs/tail?since=5m')).json());
+    expect(problem.errors).toEqual([{ path: 'querystring', message: 'unknown parameter "since"; this route takes service, query, level, limit' }]);
   });
 
   it('accepts fatal (any case) as critical', async () => {

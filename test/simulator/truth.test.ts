@@ -18,6 +18,14 @@ describe('ground truth', () => {
     expect(later.metrics(q, (NOW - 2 * HOUR) / 1000, (NOW - HOUR) / 1000)).toEqual(truth.metrics(q, (NOW - 2 * HOUR) / 1000, (NOW - HOUR) / 1000));
   });
 
+  it("keeps a log's id when later logs of its slot appear (a live tail tells logs apart by id)", () => {
+    for (let at = NOW - 60_000; at < NOW; at += 2_000) {
+      const then = createGroundTruth(new ManualClock(at)).logs({ from: at - 20_000, to: at });
+      const later = new Set(truth.logs({ from: at - 20_000, to: at }).map((l) => l.id));
+      expect(then.filter((l) => !later.has(l.id))).toEqual([]);
+    }
+  });
+
   it('sorts newest first by default and oldest first on request', () => {
     const desc = truth.spans({ from: 'now-5m', to: 'now' });
     const asc = truth.spans({ from: 'now-5m', to: 'now', sort: 'timestamp' });

@@ -246,6 +246,8 @@ describe('the exporter alone', () => {
     expect(zeros('tinkr_cache_outcomes_total')).toBe(3 * 5);
     expect(zeros('tinkr_coalesced_requests_total')).toBe(3);
     expect(zeros('tinkr_http_requests_shed_total')).toBe(4);
+    expect(zeros('tinkr_tail_polls_total')).toBe(4);
+    expect(zeros('tinkr_tail_events_total')).toBe(2);
     expect(samples.filter((s) => s.name === 'tinkr_secrets_refreshes_total').map((s) => s.labels.outcome).sort()).toEqual(['changed', 'failed', 'unchanged']);
     // The key check starts unchecked; every status is a series, so an alert can match one.
     expect(samples.filter((s) => s.name === 'tinkr_datadog_keys_status').map((s) => `${s.labels.status}=${s.value}`).sort()).toEqual([

@@ -89,11 +89,12 @@ interface Draft {
 
 /** The logs of `slot` that exist at `nowMs`, in (timestamp, id) order. */
 export function logsInSlot(slot: number, nowMs: number): Timed<LogEvent>[] {
-  const drafts: Draft[] = [];
+  // A log's id is its position here, so it must not depend on `nowMs`: the background logs,
+  // whose number per slot is fixed, come first, and the trace logs (all at once) after them.
+  const drafts: Draft[] = ambientLogs(slot);
   const trace = traceAt(slot);
   // Trace logs appear with the trace, so a log's trace id always resolves to finished spans.
   if (traceVisible(trace, nowMs)) drafts.push(...traceLogs(trace));
-  drafts.push(...ambientLogs(slot));
   const out: Timed<LogEvent>[] = [];
   drafts.forEach((draft, seq) => {
     if (draft.ms > nowMs) return;
