@@ -3,7 +3,7 @@ import { Pool } from 'undici';
 import { createDatadogTransport, type DatadogTransport } from '../src/datadog/transport.ts';
 import { DEFAULT_DEMO_KEYS, DEFAULT_RATE_LIMITS, startSimulator, type Endpoint, type RateLimit, type Simulator } from '../src/simulator/index.ts';
 import { buildDashboards, summarizeMix, type Dashboard, type Mix, type MixSummary } from './fleet/mix.ts';
-import { panelPath, panelUpstreamRequest, type Panel, type PanelKind } from './fleet/panels.ts';
+import { PANEL_KINDS, panelPath, panelUpstreamRequest, type Panel, type PanelKind } from './fleet/panels.ts';
 import { fleetSchedule } from './fleet/schedule.ts';
 import { startGateway, type Gateway } from './lib/gateway.ts';
 import { bump, percentiles, ratio, type Percentiles } from './lib/stats.ts';
@@ -70,7 +70,9 @@ const PROGRESS_EVERY_MS = 10_000;
 /** The target: at least this many times fewer upstream calls than pass-through... */
 export const TARGET_REDUCTION = 50;
 
-export type Family = 'logs' | 'spans' | 'metrics';
+/** The simulator's endpoint families, each with its own budget. */
+export const FAMILIES = ['logs', 'spans', 'metrics', 'logs_aggregate', 'spans_aggregate'] as const;
+export type Family = (typeof FAMILIES)[number];
 type Upstream = Record<Family | 'other' | 'total', number>;
 
 export interface SideReport {
@@ -194,7 +196,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
     const reductionMet = reduction >= TARGET_REDUCTION;
     const zero5xx = gatewayReport.status5xx === 0;
     const endMs = startMs + elapsedMs;
-    const families: Family[] = ['logs', 'spans', 'metrics'];
+    const families = FAMILIES;
     return {
       options: { ...withoutProgress(options), rateLimits },
       startedAt: new Date(startMs).toISOString(),
@@ -228,13 +230,8 @@ function withoutProgress(options: FleetOptions): Omit<FleetOptions, 'progress' |
 }
 
 function upstreamOf(sim: Simulator): Upstream {
-  return {
-    logs: sim.callCount('logs'),
-    spans: sim.callCount('spans'),
-    metrics: sim.callCount('metrics'),
-    other: sim.callCount('other'),
-    total: sim.callCount(),
-  };
+  const counts = Object.fromEntries(FAMILIES.map((f) => [f, sim.callCount(f)])) as Record<Family, number>;
+  return { ...counts, other: sim.callCount('other'), total: sim.callCount() };
 }
 
 /** Sends every panel of a dashboard whose previous request on this side has finished. */
@@ -259,7 +256,7 @@ function fire(dashboard: Dashboard, side: Side, recorder: Recorder): void {
 /** What one side saw. Samples are bounded by FLEET_LIMITS.maxRequests (checked up front). */
 class Recorder {
   sent = 0;
-  readonly sentByKind: Record<PanelKind, number> = { logs: 0, metrics: 0, spans: 0 };
+  readonly sentByKind = Object.fromEntries(PANEL_KINDS.map((k) => [k, 0])) as Record<PanelKind, number>;
   skipped = 0;
   readonly inFlight = new Map<string, Promise<void>>();
   readonly #latency: number[] = [];
@@ -309,7 +306,7 @@ class Recorder {
       cache: { ...this.#cache },
       ageS: percentiles(this.#age),
       upstream,
-      upstreamPerHour: { logs: perHour(upstream.logs), spans: perHour(upstream.spans), metrics: perHour(upstream.metrics) },
+      upstreamPerHour: Object.fromEntries(FAMILIES.map((f) => [f, perHour(upstream[f])])) as Record<Family, number>,
     };
   }
 }

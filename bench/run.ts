@@ -32,7 +32,7 @@ const USAGE = `usage: npm run bench -- [fleet] [overhead] [secrets] [options]
 
 fleet:    --dashboards N (${FLEET_DEFAULTS.dashboards})  --panels N (${FLEET_DEFAULTS.panels}, at most ${MAX_PANELS})
           --duration D (${FLEET_DEFAULTS.durationMs / 1000}s)  --interval D (${FLEET_DEFAULTS.intervalMs / 1000}s)
-          --mix mixed|same|both (both)  --seed N (${FLEET_DEFAULTS.seed})
+          --mix mixed|same|analytics|all (all)  --seed N (${FLEET_DEFAULTS.seed})
 overhead: --run D (${OVERHEAD_DEFAULTS.runMs / 1000}s)  --warmup D (${OVERHEAD_DEFAULTS.warmupMs / 1000}s)
           --rounds N (${OVERHEAD_DEFAULTS.rounds})  --connections N (${OVERHEAD_DEFAULTS.connections})
 secrets:  --runs N (${DEFAULT_RUNS})
@@ -104,9 +104,9 @@ if (flags.render !== undefined) {
 
 for (const name of positionals) if (!(BENCHMARKS as readonly string[]).includes(name)) fail(`unknown benchmark "${name}"; choose from ${BENCHMARKS.join(', ')}`);
 const selected: Benchmark[] = positionals.length > 0 ? BENCHMARKS.filter((b) => positionals.includes(b)) : [...BENCHMARKS];
-const mixFlag = flags.mix ?? 'both';
-if (mixFlag !== 'both' && !(MIXES as readonly string[]).includes(mixFlag)) fail(`--mix must be mixed, same or both, got "${mixFlag}"`);
-const mixes: Mix[] = mixFlag === 'both' ? [...MIXES] : [mixFlag as Mix];
+const mixFlag = flags.mix ?? 'all';
+if (mixFlag !== 'all' && !(MIXES as readonly string[]).includes(mixFlag)) fail(`--mix must be ${MIXES.join(', ')} or all, got "${mixFlag}"`);
+const mixes: Mix[] = mixFlag === 'all' ? [...MIXES] : [mixFlag as Mix];
 const quick = flags.quick === true;
 const progress = (line: string): void => void process.stdout.write(`${line}\n`);
 

@@ -89,6 +89,7 @@ Try:
   curl -s ${auth} '${url}/logs?service=payments-api&level=error&since=1h&limit=5'
   curl -s ${auth} '${url}/metrics?metric=trace.web.request.hits&service=checkout&since=1h'
   curl -s ${auth} '${url}/traces?service=checkout&since=15m&limit=3'
+  curl -s ${auth} '${url}/logs/aggregate?service=checkout&level=error,critical&group_by=status&interval=5m&since=1h'
 
 Press Ctrl+C to stop.
 `;

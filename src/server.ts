@@ -23,6 +23,7 @@ import { frameworkErrorHandler, registerProblemHandlers } from './http/problem.t
 import { quotas } from './http/quota.ts';
 import { requestContext } from './http/request-context.ts';
 import { requestMetrics } from './http/request-metrics.ts';
+import { registerAggregateRoutes } from './routes/aggregate.ts';
 import { registerHealthRoutes, type Readiness } from './routes/health.ts';
 import { registerLogsRoute } from './routes/logs.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
@@ -120,7 +121,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         title: 'tinkr-server',
         version: deps.version,
         description:
-          'A read gateway in front of Datadog: one normalized API for logs, metrics and traces, plus the Tinkr-compatible /api/v1 routes. Errors are RFC 9457 problem details (application/problem+json).',
+          'A read gateway in front of Datadog: one normalized API for logs, metrics and traces, dashboard aggregates, plus the Tinkr-compatible /api/v1 routes. Errors are RFC 9457 problem details (application/problem+json).',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       tags: [
@@ -168,6 +169,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerLogsRoute(app, routeDeps);
   registerMetricsRoute(app, routeDeps);
   registerTracesRoutes(app, routeDeps);
+  registerAggregateRoutes(app, routeDeps);
   registerTinkrRoutes(app, routeDeps);
   const tail = createTailHub({
     source: createTailSource(deps.upstream),

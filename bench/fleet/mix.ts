@@ -1,4 +1,4 @@
-import { isRelative, panelPath, type Panel, type PanelKind, type PanelTime } from './panels.ts';
+import { isRelative, PANEL_KINDS, panelPath, type Panel, type PanelKind, type PanelTime } from './panels.ts';
 
 /**
  * Which dashboards the fleet opens. Dashboards are built from three templates of eight panels
@@ -12,9 +12,11 @@ import { isRelative, panelPath, type Panel, type PanelKind, type PanelTime } fro
  * with the viewer's time frame set to "past 4 hours" (shared by every such viewer), and 1
  * checkout zoomed into a fixed 30-minute window of its own in the past (unique to that viewer,
  * and immutable). Mix `same` is the issue's scenario: every dashboard is the checkout dashboard.
+ * Mix `analytics` is dashboards of aggregate panels only (`/logs/aggregate`, `/traces/aggregate`):
+ * per ten, 7 `analytics` and 3 `analytics@4h` (the viewer's time frame set to "past 4 hours").
  */
 
-export const MIXES = ['mixed', 'same'] as const;
+export const MIXES = ['mixed', 'same', 'analytics'] as const;
 export type Mix = (typeof MIXES)[number];
 
 export interface Dashboard {
@@ -24,7 +26,7 @@ export interface Dashboard {
   panels: Panel[];
 }
 
-/** Eight panels per template, logs/metrics/spans interleaved so a smaller `--panels` keeps the mix. */
+/** Eight panels per template, kinds interleaved so a smaller `--panels` keeps the mix. */
 export const PANELS_PER_TEMPLATE = 8;
 /** Most panels per dashboard: past the template's eight, panels repeat at other ranges. */
 export const MAX_PANELS = 32;
@@ -49,7 +51,19 @@ const PAYMENTS_ERRORS: Panel = {
 };
 const PAYMENTS_FAILED_SPANS: Panel = { kind: 'spans', title: 'failed payments-api spans', services: ['payments-api'], status: 'error', limit: 20, time: since('15m') };
 
-export const TEMPLATES: Readonly<Record<'checkout' | 'payments' | 'overview', readonly Panel[]>> = {
+/** The analytics dashboard: the classic aggregate panels (counts over time, top lists, percentiles). */
+const ANALYTICS: readonly Panel[] = [
+  { kind: 'aggregate', title: 'checkout errors by status, 1 m', signal: 'logs', services: ['checkout'], levels: ['error', 'critical'], compute: 'count', groupBy: ['status'], interval: '1m', time: since('1h') },
+  { kind: 'aggregate', title: 'p95 latency by service', signal: 'spans', services: [], compute: 'pc95:@duration', groupBy: ['service'], interval: '30m', time: since('24h') },
+  { kind: 'aggregate', title: 'log volume by service, 1 m', signal: 'logs', services: [], compute: 'count', groupBy: ['service'], interval: '1m', time: since('1h') },
+  { kind: 'aggregate', title: 'top 5 failing resources', signal: 'spans', services: [], status: 'error', compute: 'count', groupBy: ['resource_name'], limit: 5, time: since('24h') },
+  { kind: 'aggregate', title: 'payments-api errors by status, 30 s', signal: 'logs', services: ['payments-api'], levels: ['error', 'critical'], compute: 'count', groupBy: ['status'], interval: '30s', time: since('15m') },
+  { kind: 'aggregate', title: 'ledger p99 latency, 1 m', signal: 'spans', services: ['ledger'], compute: 'pc99:@duration', groupBy: [], interval: '1m', time: since('1h') },
+  { kind: 'aggregate', title: 'checkout HTTP status codes', signal: 'logs', services: ['checkout'], compute: 'count', groupBy: ['@http.status_code'], limit: 5, time: since('1h') },
+  { kind: 'aggregate', title: 'hosts per service', signal: 'logs', services: [], compute: 'cardinality:host', groupBy: ['service'], time: since('15m') },
+];
+
+export const TEMPLATES: Readonly<Record<'checkout' | 'payments' | 'overview' | 'analytics', readonly Panel[]>> = {
   checkout: [
     CHECKOUT_ERRORS,
     { kind: 'metrics', title: 'checkout hits', metric: 'trace.web.request.hits', service: 'checkout', aggregation: 'sum', groupBy: [], time: since('1h') },
@@ -96,6 +110,7 @@ export const TEMPLATES: Readonly<Record<'checkout' | 'payments' | 'overview', re
     CPU_BY_HOST,
     PAYMENTS_FAILED_SPANS,
   ],
+  analytics: ANALYTICS,
 };
 
 /** The template's first `count` panels; past eight, the template again at EXTRA_RANGES. */
@@ -113,6 +128,10 @@ export function buildDashboards(count: number, panels: number, mix: Mix, startMs
   return Array.from({ length: count }, (_, index) => {
     if (mix === 'same') return { index, name: 'checkout', panels: templatePanels(TEMPLATES.checkout, panels) };
     const slot = index % 10;
+    if (mix === 'analytics') {
+      const base = templatePanels(TEMPLATES.analytics, panels);
+      return slot <= 6 ? { index, name: 'analytics', panels: base } : { index, name: 'analytics@4h', panels: base.map((p) => ({ ...p, time: since('4h') })) };
+    }
     if (slot <= 3) return { index, name: 'checkout', panels: templatePanels(TEMPLATES.checkout, panels) };
     if (slot <= 6) return { index, name: 'payments', panels: templatePanels(TEMPLATES.payments, panels) };
     if (slot === 7) return { index, name: 'overview', panels: templatePanels(TEMPLATES.overview, panels) };
@@ -141,7 +160,7 @@ export interface MixSummary {
 
 export function summarizeMix(dashboards: readonly Dashboard[], mix: Mix): MixSummary {
   const names: Record<string, number> = {};
-  const byKind: Record<PanelKind, number> = { logs: 0, metrics: 0, spans: 0 };
+  const byKind = Object.fromEntries(PANEL_KINDS.map((k) => [k, 0])) as Record<PanelKind, number>;
   const distinct = new Map<string, Panel>();
   let total = 0;
   for (const d of dashboards) {

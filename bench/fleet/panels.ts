@@ -1,12 +1,15 @@
+import { logsAggregateRequest, spansAggregateRequest } from '../../src/datadog/aggregate.ts';
 import type { Level } from '../../src/datadog/levels.ts';
 import { LOGS_PAGE_MAX, logsSearchRequest } from '../../src/datadog/logs.ts';
 import { metricsQueryRequest, type Aggregation } from '../../src/datadog/metrics.ts';
 import { SPANS_PAGE_MAX, spansSearchRequest } from '../../src/datadog/spans.ts';
+import { DEFAULT_GROUP_LIMIT, parseCompute } from '../../src/schemas/aggregate.ts';
 import { DEFAULT_SPAN_MS } from '../../src/service/deps.ts';
 import { composeLogsQuery } from '../../src/service/logs.ts';
 import { metricsQueryFor } from '../../src/service/metrics.ts';
 import { UNRESTRICTED } from '../../src/service/scope.ts';
 import { composeSpansQuery } from '../../src/service/traces.ts';
+import { parseDuration } from '../../src/time/duration.ts';
 import { resolveRange, type TimeParams } from '../../src/time/range.ts';
 import type { UpstreamRequest } from '../../src/upstream/types.ts';
 
@@ -32,9 +35,25 @@ export type Panel =
       query?: string;
       limit: number;
       time: PanelTime;
+    }
+  | {
+      /** An analytics panel: `GET /logs/aggregate` or `GET /traces/aggregate`. */
+      kind: 'aggregate';
+      title: string;
+      signal: 'logs' | 'spans';
+      services: string[];
+      levels?: Level[];
+      status?: 'ok' | 'error';
+      /** `count` or e.g. `pc95:@duration`. */
+      compute: string;
+      groupBy: string[];
+      limit?: number;
+      interval?: string;
+      time: PanelTime;
     };
 
 export type PanelKind = Panel['kind'];
+export const PANEL_KINDS: readonly PanelKind[] = ['logs', 'metrics', 'spans', 'aggregate'];
 
 /**
  * Largest range a translated panel may cover. Only a sanity bound: the gateway applies the
@@ -69,13 +88,22 @@ export function panelPath(panel: Panel): string {
       set('query', panel.query);
       set('limit', panel.limit);
       break;
+    case 'aggregate':
+      set('service', panel.services.join(','));
+      set('level', panel.levels?.join(','));
+      set('status', panel.status);
+      set('compute', panel.compute === 'count' ? undefined : panel.compute);
+      set('group_by', panel.groupBy.join(','));
+      set('limit', panel.limit);
+      set('interval', panel.interval);
+      break;
   }
   if ('since' in panel.time) set('since', panel.time.since);
   else {
     set('from', panel.time.from);
     set('to', panel.time.to);
   }
-  const route = panel.kind === 'spans' ? '/traces' : `/${panel.kind}`;
+  const route = panel.kind === 'spans' ? '/traces' : panel.kind === 'aggregate' ? `/${panel.signal === 'logs' ? 'logs' : 'traces'}/aggregate` : `/${panel.kind}`;
   return `${route}?${q.toString()}`;
 }
 
@@ -115,5 +143,18 @@ export function panelUpstreamRequest(panel: Panel, nowMs: number): UpstreamReque
         sort: 'desc',
         pageLimit: Math.min(panel.limit, SPANS_PAGE_MAX),
       });
+    case 'aggregate': {
+      const shape = {
+        fromMs: range.fromMs,
+        toMs: range.toMs,
+        compute: parseCompute(panel.compute)!,
+        groupBy: panel.groupBy,
+        limit: panel.limit ?? DEFAULT_GROUP_LIMIT,
+        intervalMs: panel.interval === undefined ? undefined : parseDuration(panel.interval, ['s', 'm', 'h', 'd']),
+      };
+      return panel.signal === 'logs'
+        ? logsAggregateRequest({ ...shape, query: composeLogsQuery({ services: panel.services, levels: panel.levels ?? [] }, UNRESTRICTED) })
+        : spansAggregateRequest({ ...shape, query: composeSpansQuery({ services: panel.services, status: panel.status }, UNRESTRICTED) });
+    }
   }
 }

@@ -1,4 +1,4 @@
-import type { FleetReport, SideReport } from '../fleet.ts';
+import { FAMILIES, type Family, type FleetReport, type SideReport } from '../fleet.ts';
 import type { Comparison, OverheadReport } from '../overhead.ts';
 import type { SecretsLazyLoadReport } from '../secrets-lazy-load.ts';
 import type { Percentiles } from './stats.ts';
@@ -28,10 +28,17 @@ const counts = (c: Record<string, number>): string =>
         .join(', ');
 const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT MET');
 
+/** The families a run used (either side called them); the searches and metrics when none did. */
+function familiesOf(r: FleetReport): Family[] {
+  const used = FAMILIES.filter((f) => r.gateway.upstream[f] + r.passThrough.upstream[f] > 0);
+  return used.length > 0 ? used : ['logs', 'spans', 'metrics'];
+}
+
 function fleetRows(r: FleetReport): Array<[string, string, string]> {
   const side = (f: (s: SideReport) => string): [string, string] => [f(r.gateway), f(r.passThrough)];
-  const up = (s: SideReport): string => `${s.upstream.total} (logs ${s.upstream.logs}, spans ${s.upstream.spans}, metrics ${s.upstream.metrics})`;
-  const perHour = (s: SideReport): string => `logs ${s.upstreamPerHour.logs}, spans ${s.upstreamPerHour.spans}, metrics ${s.upstreamPerHour.metrics}`;
+  const families = familiesOf(r);
+  const up = (s: SideReport): string => `${s.upstream.total} (${families.map((f) => `${f} ${s.upstream[f]}`).join(', ')})`;
+  const perHour = (s: SideReport): string => families.map((f) => `${f} ${s.upstreamPerHour[f]}`).join(', ');
   return [
     ['panel requests sent (skipped while loading)', ...side((s) => `${s.sent} (${s.skipped})`)],
     ['answered / no answer', ...side((s) => `${s.answered} / ${s.noAnswer}`)],
@@ -51,17 +58,20 @@ function fleetRows(r: FleetReport): Array<[string, string, string]> {
 function fleetHeadline(r: FleetReport): string[] {
   const m = r.mixSummary;
   const o = r.options;
+  const kinds = Object.entries(m.panelsByKind)
+    .filter(([, n]) => n > 0)
+    .map(([kind, n]) => `${kind} ${n}`)
+    .join(', ');
   return [
     `mix "${m.mix}": ${o.dashboards} dashboards × ${o.panels} panels, refresh every ${o.intervalMs / 1000} s (±${(o.jitter * 50).toFixed(0)} %) for ${o.durationMs / 1000} s: ${r.refreshes} dashboard refreshes`,
     `dashboards: ${counts(m.dashboards)}`,
-    `panel requests per fleet refresh: ${m.panelsPerRefresh} (logs ${m.panelsByKind.logs}, metrics ${m.panelsByKind.metrics}, spans ${m.panelsByKind.spans}); distinct panels ${m.distinctPanels} (${m.distinctRelative} relative, ${m.distinctAbsolute} fixed windows): ${m.sharing.toFixed(1)} dashboards per panel`,
-    `budget per hour (both simulators): logs ${r.budgetPerHour.logs}, spans ${r.budgetPerHour.spans}, metrics ${r.budgetPerHour.metrics}${Object.values(r.budgetRolledOver).some(Boolean) ? ' — a budget period ended during the run' : ''}`,
+    `panel requests per fleet refresh: ${m.panelsPerRefresh} (${kinds}); distinct panels ${m.distinctPanels} (${m.distinctRelative} relative, ${m.distinctAbsolute} fixed windows): ${m.sharing.toFixed(1)} dashboards per panel`,
+    `budget per hour (both simulators): ${familiesOf(r).map((f) => `${f} ${r.budgetPerHour[f]}`).join(', ')}${Object.values(r.budgetRolledOver).some(Boolean) ? ' — a budget period ended during the run' : ''}`,
   ];
 }
 
 function fleetVerdict(r: FleetReport): string[] {
-  const families = ['logs', 'spans', 'metrics'] as const;
-  const pace = families
+  const pace = familiesOf(r)
     .map((f) => `${f} ${r.gateway.upstreamPerHour[f]}/${r.budgetPerHour[f]}${r.gateway.upstreamPerHour[f] > r.budgetPerHour[f] ? ' (over)' : ''}`)
     .join(', ');
   return [

@@ -50,7 +50,7 @@ const LOAD_TIMEOUT_S = 10;
  * large as without it, while the query text is new for every request.
  */
 export function uniqueTerm(panel: Panel, n: number): Panel {
-  if (panel.kind === 'metrics') throw new TypeError('unique terms need a logs or spans panel');
+  if (panel.kind === 'metrics' || panel.kind === 'aggregate') throw new TypeError('unique terms need a logs or spans panel');
   return { ...panel, query: `-zzbench${process.pid}x${n}` };
 }
 

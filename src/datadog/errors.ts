@@ -4,7 +4,18 @@ import type { Family } from '../upstream/types.ts';
 import { retryAfterSeconds } from './rate-limit-headers.ts';
 import type { RawResponse } from './transport.ts';
 
-const SIGNAL_NAME: Record<Family, string> = { logs: 'logs', spans: 'spans', metrics: 'metrics' };
+const SIGNAL_NAME: Record<Family, string> = {
+  logs: 'logs',
+  spans: 'spans',
+  metrics: 'metrics',
+  logs_aggregate: 'logs aggregate',
+  spans_aggregate: 'spans aggregate',
+};
+
+/** How messages name a family's data ("logs aggregate"). */
+export function signalName(family: Family): string {
+  return SIGNAL_NAME[family];
+}
 
 /** Longest piece of Datadog's own error text passed on to a caller. */
 const MAX_UPSTREAM_MESSAGE = 500;

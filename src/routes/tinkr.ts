@@ -1,13 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { problemResponse, queryErrorResponses } from '../schemas/common.ts';
 import {
+  tinkrAnomaliesBody,
+  tinkrAnomaliesResponse,
   tinkrLogsBody,
   tinkrLogsResponse,
   tinkrMetricsBody,
   tinkrMetricsResponse,
+  tinkrSloBody,
+  tinkrSloResponse,
   tinkrTracesBody,
   tinkrTracesResponse,
 } from '../schemas/tinkr.ts';
+import { tinkrAnomalies } from '../service/anomalies.ts';
+import { tinkrSlo } from '../service/slo.ts';
 import { tinkrLogs, tinkrMetrics, tinkrTraces } from '../service/tinkr.ts';
 import { markCache, typed, type RouteDeps } from './deps.ts';
 
@@ -66,6 +72,43 @@ export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void
       const { traces, ...answer } = await tinkrTraces(request.body, request.caller.scope, deps.query, request.upstream);
       markCache(reply, deps, 'spans', answer);
       return { traces };
+    },
+  );
+
+  typed(app).post(
+    '/api/v1/anomalies',
+    {
+      schema: {
+        tags: ['tinkr'],
+        summary: 'Tinkr-compatible anomalies of a service: error count, error rate and p95 latency against a baseline',
+        description: 'Rules and thresholds: docs/analytics.md. At most three upstream calls (two aggregates, and a log search when a log rule fires); `[]` for a quiet service.',
+        security: [{ bearer: [] }],
+        body: tinkrAnomaliesBody,
+        response: { 200: tinkrAnomaliesResponse, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { anomalies, ...answer } = await tinkrAnomalies(request.body, request.caller.scope, deps.query, request.upstream);
+      markCache(reply, deps, 'logs_aggregate', answer);
+      return { anomalies };
+    },
+  );
+
+  typed(app).post(
+    '/api/v1/slo',
+    {
+      schema: {
+        tags: ['tinkr'],
+        summary: "Tinkr-compatible SLO of a service from its logs, counted exactly with one aggregate call",
+        security: [{ bearer: [] }],
+        body: tinkrSloBody,
+        response: { 200: tinkrSloResponse, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { slo, ...answer } = await tinkrSlo(request.body, request.caller.scope, deps.query, request.upstream);
+      markCache(reply, deps, 'logs_aggregate', answer);
+      return slo;
     },
   );
 }

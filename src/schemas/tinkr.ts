@@ -110,6 +110,67 @@ export const tinkrTrace = z.object({
 });
 export const tinkrTracesResponse = z.object({ traces: z.array(tinkrTrace) }).describe('The newest traces of the service, with their real spans, in Tinkr\'s shape');
 
+const WINDOW_MINUTES_RULE = must('window_minutes', '1–525600 (a whole number of minutes)');
+
+export const tinkrAnomaliesBody = body({
+  service: serviceName,
+  window_minutes: z
+    .number({ error: WINDOW_MINUTES_RULE })
+    .int(WINDOW_MINUTES_RULE)
+    .min(1, WINDOW_MINUTES_RULE)
+    .max(525_600, WINDOW_MINUTES_RULE)
+    .default(10)
+    .describe('The window under test, in minutes; its baseline is the 6 windows of the same length before it (all 7 within the profile range limit).'),
+});
+
+export const tinkrAnomaly = z.object({
+  service: z.string(),
+  metric: z.enum(['log_error_count', 'log_error_rate', 'span_p95_latency_ms']),
+  description: z.string(),
+  severity: z.enum(['low', 'medium', 'high', 'critical']),
+  detected_at: z.string().describe('End of the window under test, ISO 8601.'),
+  current_value: z.number(),
+  threshold: z.number(),
+  log_summary: z
+    .record(z.string(), z.unknown())
+    .describe(
+      'For log anomalies, the window\'s error logs in the shape of Tinkr\'s LogSummarizer: total_count, unique_pattern_count, window_minutes, unique_patterns [{template, count, example}], stack_traces, time_distribution, common_fields, sample_count; `{}` otherwise.',
+    ),
+});
+export const tinkrAnomaliesResponse = z
+  .object({ anomalies: z.array(tinkrAnomaly) })
+  .describe('The anomalies found in the window under test against its baseline, in Tinkr\'s shape; none is an empty list');
+
+const TARGET_RULE = must('target_pct', 'a percentage from 0 to 100, such as 99.9');
+const SLO_WINDOW_RULE = must('window', 'a whole number of days, hours or minutes, such as 30d, 12h or 90m');
+
+export const tinkrSloBody = body({
+  service: serviceName,
+  target_pct: z
+    .number({ error: TARGET_RULE })
+    .min(0, TARGET_RULE)
+    .max(100, TARGET_RULE)
+    .default(99.9)
+    .describe('SLO target, percent of requests that must not be errors.'),
+  window: z.string({ error: SLO_WINDOW_RULE }).min(1, SLO_WINDOW_RULE).max(16, SLO_WINDOW_RULE).default('30d').describe('`<int><d|h|m>`, e.g. `30d`, `12h`, `90m`.'),
+});
+
+export const tinkrSloResponse = z
+  .object({
+    service: z.string(),
+    window: z.string(),
+    target_pct: z.number(),
+    availability_pct: z.number().describe('Rounded to 4 places.'),
+    total_requests: z.number().int().describe('Every log of the service in the window, counted exactly.'),
+    error_count: z.number().int().describe('Logs whose status normalizes to error or critical.'),
+    budget_total: z.number().describe('Errors the target allows over the window; 1 place.'),
+    budget_used: z.number().int(),
+    budget_remaining_pct: z.number().describe('1 place.'),
+    burn_rate: z.number().describe('error_count / budget_total; 2 places.'),
+    status: z.enum(['ok', 'breach']),
+  })
+  .describe('Availability and error budget of the service over the window, counted from every log, in Tinkr\'s shape');
+
 export const tinkrHealthResponse = z
   .object({
     status: z.literal('ok'),

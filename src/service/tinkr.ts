@@ -35,7 +35,7 @@ export interface TinkrLogEntry {
  * Errors about the native parameters are reported under the Tinkr body's names for them
  * (`from` → `body.start`); any other parameter `x` becomes `body.x`.
  */
-async function withTinkrTimeNames<T>(names: { from: string; to: string; since?: string }, run: () => Promise<T>): Promise<T> {
+export async function withTinkrTimeNames<T>(names: { from: string; to: string; since?: string }, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {

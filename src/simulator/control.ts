@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseBurst, type ErrorBurst } from './data/bursts.ts';
 import { parseFault, type Fault } from './faults.ts';
 import { BodyTooLarge, parseBody, readBody, send } from './http/io.ts';
-import { apiError, JSON_TYPE, type Endpoint, type Reply } from './http/reply.ts';
+import { apiError, ENDPOINTS, JSON_TYPE, type Endpoint, type Reply } from './http/reply.ts';
 import { checkKeys, type ApiKeys } from './keys.ts';
 import { RATE_LIMIT_NAMES, type RateLimit } from './rate-limits.ts';
 import type { RecordedEndpoint, RecordedRequest } from './recorder.ts';
@@ -18,9 +19,12 @@ import type { SampleTraceOptions } from './truth.ts';
  *   GET    /_sim/faults                 pending faults
  *   POST   /_sim/faults                 arm a fault or an array of faults (see faults.ts) → 201
  *   DELETE /_sim/faults                 disarm all
+ *   GET    /_sim/bursts                 armed error bursts
+ *   POST   /_sim/bursts                 arm an error burst or an array of them (see data/bursts.ts) → 201
+ *   DELETE /_sim/bursts                 disarm all
  *   POST   /_sim/keys                   {"apiKey","appKey"}: accept this key pair from now on
  *   GET    /_sim/rate-limits            the limits per endpoint family
- *   PUT    /_sim/rate-limits            {"logs"?:{"limit","periodS"}, "spans"?:…, "metrics"?:…}
+ *   PUT    /_sim/rate-limits            {"logs"?:{"limit","periodS"}, "spans"?:…, "logs_aggregate"?:…, …}
  *   POST   /_sim/rate-limits/exhaust    {"endpoint", "apiKey"?}: spend the current period's budget
  *   DELETE /_sim/rate-limits            forget all spending
  *   GET    /_sim/sample-trace?at=&template=&error=&hex128=&env=   {"trace_id"} of a finished trace
@@ -34,6 +38,7 @@ export interface ControlTarget {
   invalidCount(): number;
   resetRequests(): void;
   faults: { add(f: Fault): void; clear(): void; pending(): Fault[] };
+  bursts: { add(b: ErrorBurst): void; clear(): void; list(): ErrorBurst[] };
   setKeys(keys: ApiKeys): void;
   currentApiKey(): string;
   rateLimit: {
@@ -45,7 +50,6 @@ export interface ControlTarget {
   sampleTraceId(atMs: number | undefined, options: SampleTraceOptions): string;
 }
 
-const ENDPOINTS: readonly Endpoint[] = ['logs', 'spans', 'metrics'];
 /** Recorded requests returned by default and at most by GET /_sim/requests. */
 const DEFAULT_REQUEST_LISTING = 100;
 const MAX_REQUEST_LISTING = 10_000;
@@ -110,6 +114,16 @@ function route(target: ControlTarget, key: string, url: URL, body: unknown): Rep
     }
     case 'DELETE /_sim/faults':
       target.faults.clear();
+      return noContent();
+    case 'GET /_sim/bursts':
+      return ok({ bursts: target.bursts.list() });
+    case 'POST /_sim/bursts': {
+      const bursts = (Array.isArray(body) ? body : [body]).map(parseBurst);
+      for (const burst of bursts) target.bursts.add(burst);
+      return ok({ armed: target.bursts.list().length }, 201);
+    }
+    case 'DELETE /_sim/bursts':
+      target.bursts.clear();
       return noContent();
     case 'POST /_sim/keys':
       target.setKeys(checkKeys(body));

@@ -1,4 +1,4 @@
-import type { ApiEndpoint } from './http/reply.ts';
+import { ENDPOINTS, type ApiEndpoint } from './http/reply.ts';
 
 /**
  * Injected failures. A fault applies to the next `times` requests (default 1) of its endpoint
@@ -12,7 +12,8 @@ import type { ApiEndpoint } from './http/reply.ts';
  * - `latency`: answer normally after `delayMs`.
  * - `malformed`: a 200 whose body is not JSON (`non-json`, an HTML error page) or is the real
  *   answer cut in half (`truncated`, the default).
- * - `timeout`: logs/spans only; the real page cut to half its events, `meta.status: "timeout"`.
+ * - `timeout`: not for metrics; a search page cut to half its events, an aggregate computed over
+ *   the first half of its range, with `meta.status: "timeout"`.
  * - `drop`: the connection is destroyed without an answer.
  */
 export type Fault = FaultCommon &
@@ -32,7 +33,8 @@ export interface FaultCommon {
 }
 
 export const FAULT_KINDS = ['status', 'latency', 'malformed', 'timeout', 'drop'] as const;
-const ENDPOINTS: readonly ApiEndpoint[] = ['logs', 'spans', 'metrics', 'validate'];
+/** Endpoints a fault may target: every rate-limited family, and the key check. */
+const FAULT_ENDPOINTS: readonly ApiEndpoint[] = [...ENDPOINTS, 'validate'];
 /** Longest injectable delay: long enough for any client timeout test, short enough to not hang CI. */
 export const MAX_FAULT_DELAY_MS = 600_000;
 /** Most faults queued at once; a runaway test loop fails loudly instead of growing memory. */
@@ -45,8 +47,8 @@ export function parseFault(input: unknown): Fault {
   const kind = f['kind'];
   if (!(FAULT_KINDS as readonly unknown[]).includes(kind)) throw new TypeError(`fault.kind must be one of ${FAULT_KINDS.join(', ')}`);
   const endpoint = f['endpoint'];
-  if (endpoint !== undefined && !(ENDPOINTS as readonly unknown[]).includes(endpoint)) {
-    throw new TypeError(`fault.endpoint must be one of ${ENDPOINTS.join(', ')}`);
+  if (endpoint !== undefined && !(FAULT_ENDPOINTS as readonly unknown[]).includes(endpoint)) {
+    throw new TypeError(`fault.endpoint must be one of ${FAULT_ENDPOINTS.join(', ')}`);
   }
   const times = f['times'] ?? 1;
   if (times !== 'always' && !(typeof times === 'number' && Number.isInteger(times) && times >= 1)) {
@@ -94,7 +96,7 @@ export function parseFault(input: unknown): Fault {
       return { ...common, kind, variant };
     }
     case 'timeout':
-      if (endpoint === 'metrics' || endpoint === 'validate') throw new TypeError('a timeout fault applies to logs or spans only');
+      if (endpoint === 'metrics' || endpoint === 'validate') throw new TypeError('a timeout fault applies to the logs or spans endpoints (searches and aggregates) only');
       return { ...common, kind };
     default:
       return { ...common, kind: 'drop' };

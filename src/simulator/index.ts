@@ -2,9 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../clock.ts';
 import { handleControl, type ControlTarget } from './control.ts';
+import { BurstSet, type ErrorBurst } from './data/bursts.ts';
+import { simData } from './data/source.ts';
 import { FaultQueue, type Fault } from './faults.ts';
 import { send } from './http/io.ts';
-import type { Endpoint } from './http/reply.ts';
+import { ENDPOINTS, type Endpoint } from './http/reply.ts';
 import { checkKeys, DEFAULT_DEMO_KEYS, type ApiKeys } from './keys.ts';
 import { handleDatadogRequest, internalError, type PipelineState } from './pipeline.ts';
 import { RateLimiter, type RateLimit } from './rate-limits.ts';
@@ -12,18 +14,20 @@ import { Recorder, type RecordedEndpoint, type RecordedRequest } from './recorde
 import { createGroundTruth, type GroundTruth } from './truth.ts';
 
 /**
- * A loopback Datadog simulator: the real wire format of logs search, spans search and metrics
- * query over deterministic synthetic data, with Datadog's auth, rate limits and error shapes,
- * injectable faults and a ground truth for tests. Used by the tests, `tinkr-server demo`,
+ * A loopback Datadog simulator: the real wire format of logs search, spans search, metrics query
+ * and the logs and spans aggregates over deterministic synthetic data, with Datadog's auth, rate
+ * limits and error shapes, injectable faults and error bursts, and a ground truth for tests. Used by the tests, `tinkr-server demo`,
  * docker compose and the benchmark.
  */
 
 export { DEFAULT_DEMO_KEYS, type ApiKeys } from './keys.ts';
 export { DEFAULT_RATE_LIMITS, RATE_LIMIT_NAMES, type RateLimit } from './rate-limits.ts';
 export type { Fault } from './faults.ts';
-export type { ApiEndpoint, Endpoint } from './http/reply.ts';
+export type { ErrorBurst } from './data/bursts.ts';
+export { ENDPOINTS, type ApiEndpoint, type Endpoint } from './http/reply.ts';
 export type { RecordedEndpoint, RecordedRequest } from './recorder.ts';
 export type { GroundTruth, LogsTruthQuery, SpansTruthQuery, SampleTraceOptions, TimeInput } from './truth.ts';
+export type { AggregateTruthQuery, AggregateTruthGroup } from './truth-aggregate.ts';
 export type { LogEvent, SpanEvent, MetricsQueryResponse, MetricSeries, LogsStorageTier, SortOrder } from './wire.ts';
 export { QUIRKY_SERVICE, SERVICE_NAMES } from './data/catalog.ts';
 export { TRACE_PERIOD_MS } from './data/traces.ts';
@@ -59,6 +63,8 @@ export interface Simulator {
   callCount(endpoint?: RecordedEndpoint): number;
   resetRequests(): void;
   readonly faults: { add(fault: Fault): void; clear(): void; pending(): Fault[] };
+  /** Injected error bursts (data/bursts.ts): searches, aggregates and the truth see them. */
+  readonly bursts: { add(burst: ErrorBurst): void; clear(): void; list(): ErrorBurst[] };
   setKeys(keys: ApiKeys): void;
   readonly keys: Readonly<ApiKeys>;
   readonly rateLimit: {
@@ -84,7 +90,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const limiter = new RateLimiter(clock, options.rateLimits);
   const recorder = new Recorder();
   const faults = new FaultQueue();
-  const truth = createGroundTruth(clock);
+  const bursts = new BurstSet();
+  const data = simData(bursts);
+  const truth = createGroundTruth(clock, data);
   const state: PipelineState = {
     clock,
     keys: checkKeys(options.keys ?? DEFAULT_DEMO_KEYS),
@@ -93,12 +101,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     recorder,
     validateRequest: options.validateRequest,
     waits: new Set(),
+    data,
   };
 
   const faultApi = {
     add: (fault: Fault) => faults.add(fault),
     clear: () => faults.clear(),
     pending: () => faults.pending(),
+  };
+  const burstApi = {
+    add: (burst: ErrorBurst) => bursts.add(burst),
+    clear: () => bursts.clear(),
+    list: () => bursts.list(),
   };
   const rateLimit: Simulator['rateLimit'] = {
     get: (endpoint) => limiter.get(endpoint),
@@ -113,17 +127,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   };
   const control: ControlTarget = {
     counts: () => ({
-      logs: recorder.count('logs'),
-      spans: recorder.count('spans'),
-      metrics: recorder.count('metrics'),
-      validate: recorder.count('validate'),
-      other: recorder.count('other'),
+      ...(Object.fromEntries([...ENDPOINTS, 'validate' as const, 'other' as const].map((e) => [e, recorder.count(e)])) as Record<RecordedEndpoint, number>),
       total: recorder.count(),
     }),
     requests: () => recorder.requests,
     invalidCount: () => recorder.invalidCount,
     resetRequests: () => recorder.reset(),
     faults: faultApi,
+    bursts: burstApi,
     setKeys,
     currentApiKey: () => state.keys.apiKey,
     rateLimit,
@@ -176,6 +187,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     callCount: (endpoint) => recorder.count(endpoint),
     resetRequests: () => recorder.reset(),
     faults: faultApi,
+    bursts: burstApi,
     setKeys,
     get keys() {
       return { ...state.keys };

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { simulatorBanner } from './banner.ts';
-import { DEFAULT_DEMO_KEYS, DEFAULT_SIMULATOR_HOST, startSimulator, type RateLimit } from './index.ts';
+import { DEFAULT_DEMO_KEYS, DEFAULT_SIMULATOR_HOST, startSimulator, type Endpoint, type RateLimit } from './index.ts';
 
 /**
  * `npm run simulator` / `node src/simulator/main.ts --port 8126 [--host 127.0.0.1]`.
@@ -59,7 +59,7 @@ const appKey = env['SIM_APP_KEY'];
 if ((apiKey === undefined) !== (appKey === undefined)) fail('set both SIM_API_KEY and SIM_APP_KEY, or neither');
 const keys = apiKey && appKey ? { apiKey, appKey } : DEFAULT_DEMO_KEYS;
 
-let rateLimits: Partial<Record<'logs' | 'spans' | 'metrics', RateLimit>> | undefined;
+let rateLimits: Partial<Record<Endpoint, RateLimit>> | undefined;
 if (env['SIM_RATE_LIMITS']) {
   try {
     rateLimits = JSON.parse(env['SIM_RATE_LIMITS']) as typeof rateLimits;

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../clock.ts';
+import type { SimData } from './data/source.ts';
 import type { Fault, FaultQueue } from './faults.ts';
+import { aggregateLogsEndpoint, aggregateSpansEndpoint } from './handlers/aggregate.ts';
 import { logsInputFromBody, logsInputFromQuery, searchLogs } from './handlers/logs.ts';
 import { queryMetricsEndpoint } from './handlers/metrics.ts';
 import type { SearchContext } from './handlers/search-input.ts';
@@ -26,6 +28,8 @@ export interface PipelineState {
   readonly faults: FaultQueue;
   readonly recorder: Recorder;
   readonly validateRequest: ((request: RecordedRequest) => string[]) | undefined;
+  /** Generated data plus injected bursts. */
+  readonly data: SimData;
   /** Waits in progress (injected latency); aborted when the simulator closes. */
   readonly waits: Set<AbortController>;
 }
@@ -39,7 +43,7 @@ interface Route {
   readonly endpoint: ApiEndpoint;
   /** `api`: only DD-API-KEY is checked (validate); otherwise both keys. */
   readonly keys?: 'api';
-  readonly handle: (request: ParsedRequest, ctx: SearchContext) => Reply;
+  readonly handle: (request: ParsedRequest, ctx: SearchContext) => Reply | Promise<Reply>;
 }
 
 function withInput<T>(input: T | string, endpoint: Endpoint, run: (input: T) => Reply): Reply {
@@ -72,11 +76,19 @@ const ROUTES: Readonly<Record<string, Route>> = {
     keys: 'api',
     handle: () => ({ status: 200, body: { valid: true }, contentType: JSON_TYPE }),
   },
+  'POST /api/v2/logs/analytics/aggregate': {
+    endpoint: 'logs_aggregate',
+    handle: (r, ctx) => aggregateLogsEndpoint(r.body, ctx),
+  },
+  'POST /api/v2/spans/analytics/aggregate': {
+    endpoint: 'spans_aggregate',
+    handle: (r, ctx) => aggregateSpansEndpoint(r.body, ctx),
+  },
 };
 
 /** The rate-limited family of an endpoint; undefined for the key check. */
 function familyOf(endpoint: ApiEndpoint | 'other'): Endpoint | undefined {
-  return endpoint === 'logs' || endpoint === 'spans' || endpoint === 'metrics' ? endpoint : undefined;
+  return endpoint === 'validate' || endpoint === 'other' ? undefined : endpoint;
 }
 
 /** What a non-JSON 200 looks like when a proxy in front of Datadog fails. */
@@ -156,8 +168,9 @@ export async function handleDatadogRequest(state: PipelineState, req: IncomingMe
       timedOut: fault?.kind === 'timeout',
       requestId: randomBytes(18).toString('base64url'),
       elapsedMs: () => Math.max(0, state.clock.now() - arrivedMs),
+      data: state.data,
     };
-    reply = withHeaders(route.handle({ query: recorded.query, body }, ctx), decision.headers);
+    reply = withHeaders(await route.handle({ query: recorded.query, body }, ctx), decision.headers);
   }
   if (fault?.kind === 'malformed') {
     const full = serialise(reply);

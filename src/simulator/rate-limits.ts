@@ -14,20 +14,25 @@ export interface RateLimit {
 }
 
 /**
- * Defaults: spans 300/h is Datadog's documented limit; logs 300/h and metrics 1600/h are of the
- * order real orgs see (Datadog documents no number for them; clients must read the headers).
+ * Defaults: spans search and spans aggregate 300/h are Datadog's documented limits; logs search,
+ * logs aggregate 300/h and metrics 1600/h are of the order real orgs see (Datadog documents no
+ * number for them; clients must read the headers).
  */
 export const DEFAULT_RATE_LIMITS: Readonly<Record<Endpoint, RateLimit>> = {
   logs: { limit: 300, periodS: 3_600 },
   spans: { limit: 300, periodS: 3_600 },
   metrics: { limit: 1_600, periodS: 3_600 },
+  logs_aggregate: { limit: 300, periodS: 3_600 },
+  spans_aggregate: { limit: 300, periodS: 3_600 },
 };
 
-/** `X-RateLimit-Name` of each family. */
+/** `X-RateLimit-Name` of each family: the aggregates are budgets of their own. */
 export const RATE_LIMIT_NAMES: Readonly<Record<Endpoint, string>> = {
   logs: 'logs_list',
   spans: 'spans_list',
   metrics: 'query',
+  logs_aggregate: 'logs_aggregate',
+  spans_aggregate: 'spans_aggregate',
 };
 
 /** Distinct (key, family) buckets kept; beyond it the oldest is forgotten (fresh budget). */

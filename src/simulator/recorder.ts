@@ -1,4 +1,4 @@
-import type { ApiEndpoint } from './http/reply.ts';
+import { ENDPOINTS, type ApiEndpoint } from './http/reply.ts';
 
 export type RecordedEndpoint = ApiEndpoint | 'other';
 
@@ -28,7 +28,7 @@ export class Recorder {
   #requests: RecordedRequest[] = [];
   #violations: RecordedRequest[] = [];
   #violationCount = 0;
-  #counts: Record<RecordedEndpoint, number> = { logs: 0, spans: 0, metrics: 0, validate: 0, other: 0 };
+  #counts = zeroCounts();
 
   record(request: RecordedRequest): void {
     this.#requests.push(request);
@@ -63,6 +63,10 @@ export class Recorder {
     this.#requests = [];
     this.#violations = [];
     this.#violationCount = 0;
-    this.#counts = { logs: 0, spans: 0, metrics: 0, validate: 0, other: 0 };
+    this.#counts = zeroCounts();
   }
+}
+
+function zeroCounts(): Record<RecordedEndpoint, number> {
+  return Object.fromEntries([...ENDPOINTS, 'validate', 'other'].map((e) => [e, 0])) as Record<RecordedEndpoint, number>;
 }

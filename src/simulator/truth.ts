@@ -1,15 +1,17 @@
 import type { Clock } from '../clock.ts';
-import { logsInSlot } from './data/logs.ts';
 import { resolveIndexes, SPANS_RETENTION_MS, tierWindow } from './data/log-indexes.ts';
 import { slotOfTraceId, uses128BitTraceId } from './data/ids.ts';
 import { scan } from './data/scan.ts';
-import { spansInSlot, toSpanEvent, traceVisible } from './data/spans.ts';
+import { BurstSet } from './data/bursts.ts';
+import { simData, type SimData } from './data/source.ts';
+import { toSpanEvent, traceVisible } from './data/spans.ts';
 import { slotOf, traceAt, type TraceTemplate } from './data/traces.ts';
 import { queryMetrics } from './metrics/evaluate.ts';
 import { matches } from './search/evaluate.ts';
 import { parseSearchQuery } from './search/parse.ts';
 import { logTarget, spanTarget } from './search/targets.ts';
 import { parseTimeExpression } from './time-expr.ts';
+import { createAggregateTruth, type AggregateTruth } from './truth-aggregate.ts';
 import type { LogEvent, LogsStorageTier, MetricsQueryResponse, SortOrder, SpanEvent } from './wire.ts';
 
 /**
@@ -45,7 +47,7 @@ export interface SampleTraceOptions {
   env?: 'prod' | 'staging';
 }
 
-export interface GroundTruth {
+export interface GroundTruth extends AggregateTruth {
   /** Every matching log, in Datadog wire shape. */
   logs(query: LogsTruthQuery): LogEvent[];
   /** Every matching span, in Datadog wire shape. */
@@ -63,7 +65,8 @@ export const MAX_TRUTH_EVENTS = 250_000;
 /** How far back `sampleTraceId` looks (slots) before giving up. */
 const SAMPLE_SEARCH_SLOTS = 100_000;
 
-export function createGroundTruth(clock: Clock): GroundTruth {
+/** `data` defaults to the generated data alone (no bursts). */
+export function createGroundTruth(clock: Clock, data: SimData = simData(new BurstSet())): GroundTruth {
   const resolve = (t: TimeInput, name: string, nowMs: number): number => {
     if (typeof t === 'number') return t;
     const ms = parseTimeExpression(t, nowMs);
@@ -81,6 +84,8 @@ export function createGroundTruth(clock: Clock): GroundTruth {
   };
 
   return {
+    ...createAggregateTruth(clock, data),
+
     logs(q) {
       const nowMs = clock.now();
       const ast = parseSearchQuery(q.query ?? '*');
@@ -92,7 +97,7 @@ export function createGroundTruth(clock: Clock): GroundTruth {
         scan({
           ...window,
           descending: (q.sort ?? '-timestamp') === '-timestamp',
-          eventsInSlot: (slot) => logsInSlot(slot, nowMs),
+          eventsInSlot: (slot) => data.logsInSlot(slot, nowMs),
           accept: (event) => matches(ast, logTarget(event)),
         }),
       );
@@ -108,7 +113,7 @@ export function createGroundTruth(clock: Clock): GroundTruth {
           fromMs: from,
           toMs: to,
           descending: (q.sort ?? '-timestamp') === '-timestamp',
-          eventsInSlot: (slot) => spansInSlot(slot, nowMs),
+          eventsInSlot: (slot) => data.spansInSlot(slot, nowMs),
           accept: (event) => matches(ast, spanTarget(event)),
         }),
       );

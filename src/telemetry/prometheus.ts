@@ -144,7 +144,7 @@ function createMetrics(registry: Registry) {
  * compile error here until it is listed.
  */
 const keysOf = <T extends string>(record: Record<T, true>): T[] => Object.keys(record) as T[];
-const FAMILIES = keysOf<Family>({ logs: true, spans: true, metrics: true });
+const FAMILIES = keysOf<Family>({ logs: true, spans: true, metrics: true, logs_aggregate: true, spans_aggregate: true });
 const CACHE_STATUSES = keysOf<CacheStatus>({ hit: true, miss: true, coalesced: true, stale: true, bypass: true });
 const BUDGET_GATE_OUTCOMES = keysOf<BudgetGateOutcome>({ waited: true, reserve: true, paced: true, exhausted: true, share: true });
 const SHED_REASONS = keysOf<ShedReason>({ event_loop_delay: true, heap_used: true, rss: true, shutting_down: true });

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.ts';
+import { signalName } from '../datadog/errors.ts';
 import { AppError } from '../errors.ts';
 import type { Telemetry } from '../telemetry.ts';
 import { BudgetDenied, type LimitState } from './budget.ts';
@@ -107,7 +108,7 @@ export class ShareDenied extends BudgetDenied {
     this.allowed = allowed;
     this.limit = limit;
     const percent = Math.round(caller.upstreamShare * 100);
-    this.message = `this key has spent its share of the Datadog ${family} budget (${percent} %: ${spent} of ${limit} calls this period) while other keys are active`;
+    this.message = `this key has spent its share of the Datadog ${signalName(family)} budget (${percent} %: ${spent} of ${limit} calls this period) while other keys are active`;
   }
 
   /** What the key gets when nothing cached can answer: 429 until the limit's next period. */

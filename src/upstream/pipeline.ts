@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.ts';
-import { errorForFailure } from '../datadog/errors.ts';
+import { errorForFailure, signalName } from '../datadog/errors.ts';
 import { DEFAULT_RETRY_AFTER_S } from '../datadog/rate-limit-headers.ts';
 import type { DatadogTransport } from '../datadog/transport.ts';
 import { AppError, isAppError } from '../errors.ts';
@@ -236,7 +236,7 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
           // §5.2.1.4), so such a caller gets the 429 rather than a stale answer.
           if (fallback && !ctx.noCache) return staleReply(fallback, error, request.family);
           if (error instanceof ShareDenied) throw error.refusal();
-          throw new AppError('UPSTREAM_RATE_LIMITED', `Datadog ${request.family} budget exhausted; retry in ${error.retryAfterS} s`, {
+          throw new AppError('UPSTREAM_RATE_LIMITED', `Datadog ${signalName(request.family)} budget exhausted; retry in ${error.retryAfterS} s`, {
             retryAfterS: error.retryAfterS,
           });
         }
@@ -267,7 +267,7 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
     const warning: Warning =
       denied instanceof ShareDenied
         ? denied.staleWarning(ageS)
-        : { code: `budget_${denied.reason}`, message: `Datadog's ${family} budget ${why}; this answer is from the cache, ${ageS} s old` };
+        : { code: `budget_${denied.reason}`, message: `Datadog's ${signalName(family)} budget ${why}; this answer is from the cache, ${ageS} s old` };
     const reply: UpstreamReply = { body: answer.body, fetchedAt: answer.fetchedAt, cache: 'stale', warnings: [warning] };
     if (answer.window) reply.window = answer.window;
     return reply;

@@ -4,8 +4,13 @@
  * (credentials, retries, budget, cache, coalescing) are composed in upstream/pipeline.ts.
  */
 
-/** Datadog rate-limit families: each has its own budget upstream. */
-export type Family = 'logs' | 'spans' | 'metrics';
+/**
+ * Datadog rate-limit families: each has its own budget upstream. The analytics aggregates are
+ * families of their own, so the budget gate learns their `X-RateLimit-Name` apart from the
+ * searches' (and still shares one limit if Datadog names both the same).
+ */
+export const FAMILIES = ['logs', 'spans', 'metrics', 'logs_aggregate', 'spans_aggregate'] as const;
+export type Family = (typeof FAMILIES)[number];
 
 export interface UpstreamRequest {
   family: Family;

@@ -21,7 +21,9 @@ function expectConsistent(side: SideReport, scheduled: number, kinds: Record<str
   expect(total(side.cache)).toBe(side.answered);
   expect(side.latencyMs.count).toBe(side.answered);
   expect(side.ageS.count).toBe(side.byStatus['200'] ?? 0);
-  expect(side.upstream.total).toBe(side.upstream.logs + side.upstream.spans + side.upstream.metrics + side.upstream.other);
+  expect(side.upstream.total).toBe(
+    side.upstream.logs + side.upstream.spans + side.upstream.metrics + side.upstream.logs_aggregate + side.upstream.spans_aggregate + side.upstream.other,
+  );
   expect(side.upstream.other).toBe(0);
 }
 
@@ -35,7 +37,7 @@ describe('dashboard fleet benchmark', () => {
     expect(refreshes).toBe(4);
     const scheduled = refreshes * options.panels;
     // Both tiny dashboards are checkout dashboards: per refresh, the template's first two panels.
-    const kinds = { logs: 0, metrics: 0, spans: 0 };
+    const kinds = { logs: 0, metrics: 0, spans: 0, aggregate: 0 };
     for (const p of buildDashboards(options.dashboards, options.panels, options.mix, Date.now())[0]!.panels) kinds[p.kind] += refreshes;
     expectConsistent(report.gateway, scheduled, kinds);
     expectConsistent(report.passThrough, scheduled, kinds);
@@ -49,7 +51,7 @@ describe('dashboard fleet benchmark', () => {
     // Pass-through forwards each panel request once; the simulator counted exactly those, by family.
     const pass = report.passThrough;
     expect(pass.upstream.total).toBe(pass.sent);
-    expect({ logs: pass.upstream.logs, metrics: pass.upstream.metrics, spans: pass.upstream.spans }).toEqual(pass.sentByKind);
+    expect({ logs: pass.upstream.logs, metrics: pass.upstream.metrics, spans: pass.upstream.spans, aggregate: 0 }).toEqual(pass.sentByKind);
     expect(report.passThrough.cache).toEqual({ '(none)': report.passThrough.answered });
     // The gateway answers with its cache vocabulary and never calls more than once per panel request.
     for (const status of Object.keys(report.gateway.cache)) expect(['hit', 'miss', 'coalesced', 'stale', 'bypass']).toContain(status);
@@ -75,6 +77,25 @@ describe('dashboard fleet benchmark', () => {
       fleet: [report],
     });
     expect(md).toContain('| upstream calls (counted by the simulator) |');
+  });
+
+  it('the analytics mix: aggregate panels, each costing pass-through one aggregate call', async () => {
+    const options = { ...FLEET_DEFAULTS, dashboards: 2, panels: 3, durationMs: 300, intervalMs: 150, mix: 'analytics' as const };
+    const report = await runFleet(options);
+    const scheduled = fleetSchedule(options).length * options.panels;
+    expectConsistent(report.gateway, scheduled, { logs: 0, metrics: 0, spans: 0, aggregate: scheduled });
+    expectConsistent(report.passThrough, scheduled, { logs: 0, metrics: 0, spans: 0, aggregate: scheduled });
+    for (const side of [report.gateway, report.passThrough]) expect(side.byStatus).toEqual({ 200: side.sent });
+    const pass = report.passThrough.upstream;
+    // One aggregate call per panel request sent; the template's first three panels are logs,
+    // spans and logs aggregates (a slow one may skip a refresh while it loads).
+    expect(pass.logs_aggregate + pass.spans_aggregate).toBe(report.passThrough.sent);
+    expect(pass.logs_aggregate).toBeGreaterThan(pass.spans_aggregate);
+    expect(pass.spans_aggregate).toBeGreaterThan(0);
+    expect(pass.logs + pass.spans + pass.metrics).toBe(0);
+    expect(report.gateway.upstream.logs_aggregate + report.gateway.upstream.spans_aggregate).toBe(report.gateway.upstream.total);
+    expect(report.gateway.upstream.total).toBeLessThanOrEqual(report.gateway.sent);
+    expect(formatFleet(report)).toMatch(/\(logs_aggregate \d+, spans_aggregate \d+\)/);
   });
 
   it('refuses options past its bounds', async () => {

@@ -37,7 +37,14 @@ describe('dashboard mix', () => {
   it('"same" is one dashboard fifty times: 8 distinct panels, 50 dashboards per panel', () => {
     const summary = summarizeMix(buildDashboards(50, 8, 'same', START), 'same');
     expect(summary).toMatchObject({ panelsPerRefresh: 400, distinctPanels: 8, distinctRelative: 8, distinctAbsolute: 0, sharing: 50 });
-    expect(summary.panelsByKind).toEqual({ logs: 100, metrics: 200, spans: 100 });
+    expect(summary.panelsByKind).toEqual({ logs: 100, metrics: 200, spans: 100, aggregate: 0 });
+  });
+
+  it('"analytics" is aggregate panels only, shared by most viewers, a few at 4 hours', () => {
+    const summary = summarizeMix(buildDashboards(50, 8, 'analytics', START), 'analytics');
+    expect(summary.dashboards).toEqual({ analytics: 35, 'analytics@4h': 15 });
+    expect(summary).toMatchObject({ panelsPerRefresh: 400, distinctPanels: 16, distinctRelative: 16 });
+    expect(summary.panelsByKind).toEqual({ logs: 0, metrics: 0, spans: 0, aggregate: 400 });
   });
 
   it('"mixed" shares template panels and gives each zoomed viewer fixed windows of its own', () => {

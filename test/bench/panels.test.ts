@@ -22,7 +22,7 @@ afterEach(() => stack.sim.assertNoViolations());
 
 function distinctPanels(): Panel[] {
   const byPath = new Map<string, Panel>();
-  for (const d of buildDashboards(10, 8, 'mixed', NOW)) for (const p of d.panels) byPath.set(panelPath(p), p);
+  for (const mix of ['mixed', 'analytics'] as const) for (const d of buildDashboards(10, 8, mix, NOW)) for (const p of d.panels) byPath.set(panelPath(p), p);
   return [...byPath.values()];
 }
 

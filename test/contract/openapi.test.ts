@@ -21,8 +21,26 @@ describe('the public OpenAPI document', () => {
   it('documents every public route and its parameters', async () => {
     const doc: any = await (await fetch(`${app.url}/openapi.json`)).json();
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/api/v1/logs', '/api/v1/metrics', '/api/v1/traces', '/health', '/healthz', '/logs', '/logs/tail', '/metrics', '/readyz', '/traces', '/traces/{trace_id}'].sort(),
+      [
+        '/api/v1/anomalies',
+        '/api/v1/logs',
+        '/api/v1/metrics',
+        '/api/v1/slo',
+        '/api/v1/traces',
+        '/health',
+        '/healthz',
+        '/logs',
+        '/logs/aggregate',
+        '/logs/tail',
+        '/metrics',
+        '/readyz',
+        '/traces',
+        '/traces/aggregate',
+        '/traces/{trace_id}',
+      ].sort(),
     );
+    const aggregateParams = doc.paths['/logs/aggregate'].get.parameters.map((p: { name: string }) => p.name).sort();
+    expect(aggregateParams).toEqual(['compute', 'from', 'group_by', 'indexes', 'interval', 'level', 'limit', 'query', 'service', 'since', 'storage_tier', 'to'].sort());
     const logsParams = doc.paths['/logs'].get.parameters.map((p: { name: string }) => p.name).sort();
     expect(logsParams).toEqual(['cursor', 'from', 'indexes', 'level', 'limit', 'query', 'service', 'since', 'sort', 'storage_tier', 'to'].sort());
     expect(doc.paths['/logs'].get.responses['429']).toBeDefined();

@@ -27,8 +27,8 @@ export type Verdict = { ok: true; parsed: boolean } | { ok: false; why: string }
 
 export function upstreamQueryOf(request: RecordedRequest): string | undefined {
   const body = request.body as any;
-  if (request.endpoint === 'logs') return body?.filter?.query ?? '*';
-  if (request.endpoint === 'spans') return body?.data?.attributes?.filter?.query ?? '*';
+  if (request.endpoint === 'logs' || request.endpoint === 'logs_aggregate') return body?.filter?.query ?? '*';
+  if (request.endpoint === 'spans' || request.endpoint === 'spans_aggregate') return body?.data?.attributes?.filter?.query ?? '*';
   if (request.endpoint === 'metrics') return request.query.query;
   return undefined;
 }

@@ -84,7 +84,7 @@ function parseCurl(line: string): { url: string; headers: Record<string, string>
   return { url: url!, headers };
 }
 
-/** What a working example answers: logs and traces have data, metrics a series with points. */
+/** What a working example answers: logs, traces and aggregates have data, metrics a series with points. */
 function expectData(body: unknown): void {
   const b = body as { data?: unknown[]; series?: Array<{ points: unknown[] }> };
   if (b.series !== undefined) {
@@ -127,7 +127,7 @@ describe('npm run demo', () => {
       expect(token).toBeTruthy();
 
       const curls = output.split('\n').filter((line) => /^\s*curl /.test(line));
-      expect(curls.map((line) => new URL(parseCurl(line).url).pathname)).toEqual(['/logs', '/metrics', '/traces']);
+      expect(curls.map((line) => new URL(parseCurl(line).url).pathname)).toEqual(['/logs', '/metrics', '/traces', '/logs/aggregate']);
       for (const line of curls) {
         const { url, headers } = parseCurl(line);
         expect(url.startsWith(`${server}/`)).toBe(true);

@@ -28,6 +28,16 @@ const DURATION = /such as (15m|30m)/;
 const long = (n: number) => 'a'.repeat(n);
 
 type Case = { param: string; send: string | Record<string, unknown>; path: string; message: RegExp };
+/** The parameters both aggregate routes add to their search's filters. */
+const AGGREGATE_CASES: Case[] = [
+  { param: 'compute', send: 'compute=p95:@duration', path: 'compute', message: /compute must be count, or one of .* followed by :@field/ },
+  { param: 'group_by', send: 'group_by=a,b,c,d', path: 'group_by', message: /group_by must be up to 3 different facets/ },
+  { param: 'limit', send: 'limit=101', path: 'limit', message: /limit must be 1–100 \(a whole number\)/ },
+  { param: 'interval', send: 'interval=10s', path: 'interval', message: /interval must be a bucket width from 30s to 1d/ },
+  { param: 'from', send: 'from=soon', path: 'from', message: INSTANT },
+  { param: 'to', send: 'to=soon', path: 'to', message: INSTANT },
+  { param: 'since', send: 'since=ever', path: 'since', message: DURATION },
+];
 /** Per route (as the OpenAPI document names it): one bad value of each parameter. */
 const CASES: Record<string, Case[]> = {
   'GET /logs': [
@@ -48,6 +58,23 @@ const CASES: Record<string, Case[]> = {
     { param: 'query', send: `query=${long(4001)}`, path: 'query', message: /query must be .*at most 4000 characters/ },
     { param: 'level', send: 'level=loud', path: 'level.0', message: LEVELS },
     { param: 'limit', send: 'limit=1001', path: 'limit', message: /limit must be 0–1000 \(a whole number\)/ },
+  ],
+  'GET /logs/aggregate': [
+    { param: 'service', send: `service=${long(201)}`, path: 'service.0', message: /service must be 1–200 characters/ },
+    { param: 'query', send: `query=${long(4001)}`, path: 'query', message: /query must be .*at most 4000 characters/ },
+    { param: 'level', send: 'level=loud', path: 'level.0', message: LEVELS },
+    { param: 'storage_tier', send: 'storage_tier=cold', path: 'storage_tier', message: /storage_tier must be one of indexes, online-archives, flex/ },
+    { param: 'indexes', send: 'indexes=a%20b', path: 'indexes.0', message: /indexes must be index names/ },
+    ...AGGREGATE_CASES,
+  ],
+  'GET /traces/aggregate': [
+    { param: 'service', send: `service=${long(201)}`, path: 'service.0', message: /service must be 1–200 characters/ },
+    { param: 'query', send: `query=${long(4001)}`, path: 'query', message: /query must be .*at most 4000 characters/ },
+    { param: 'env', send: `env=${long(201)}`, path: 'env', message: /env must be 1–200 characters/ },
+    { param: 'operation', send: `operation=${long(201)}`, path: 'operation', message: /operation must be 1–200 characters/ },
+    { param: 'resource', send: `resource=${long(1001)}`, path: 'resource', message: /resource must be one resource name of 1–1000 characters/ },
+    { param: 'status', send: 'status=failed', path: 'status', message: /status must be one of ok, error/ },
+    ...AGGREGATE_CASES,
   ],
   'GET /metrics': [
     { param: 'query', send: 'query=', path: 'query', message: /query must be one Datadog metric query of 1–4000 characters/ },
@@ -93,6 +120,15 @@ const CASES: Record<string, Case[]> = {
     { param: 'start', send: { start: 'then' }, path: 'body.start', message: INSTANT },
     { param: 'end', send: { end: 12 }, path: 'body.end', message: /end must be an ISO 8601 date-time/ },
   ],
+  'POST /api/v1/anomalies': [
+    { param: 'service', send: { service: 5 }, path: 'body.service', message: /service must be 1–200 characters/ },
+    { param: 'window_minutes', send: { window_minutes: 0 }, path: 'body.window_minutes', message: /window_minutes must be 1–525600 \(a whole number of minutes\)/ },
+  ],
+  'POST /api/v1/slo': [
+    { param: 'service', send: { service: null }, path: 'body.service', message: /service must be 1–200 characters/ },
+    { param: 'target_pct', send: { target_pct: 101 }, path: 'body.target_pct', message: /target_pct must be a percentage from 0 to 100/ },
+    { param: 'window', send: { window: 30 }, path: 'body.window', message: /window must be a whole number of days, hours or minutes/ },
+  ],
   'POST /api/v1/traces': [
     { param: 'service', send: { service: ['a'] }, path: 'body.service', message: /service must be 1–200 characters/ },
     { param: 'since', send: { since: 'ages' }, path: 'body.since', message: /such as 30m, 1h or 2d/ },
@@ -102,6 +138,8 @@ const CASES: Record<string, Case[]> = {
 };
 
 const VALID_BODY: Record<string, Record<string, unknown>> = {
+  '/api/v1/anomalies': { service: 'checkout' },
+  '/api/v1/slo': { service: 'checkout' },
   '/api/v1/logs': { service: 'checkout', start: '2026-11-25T03:00:00+00:00', end: '2026-11-25T04:00:00+00:00' },
   '/api/v1/metrics': { service: 'checkout', metric: 'system.cpu.user', start: '2026-11-25T03:00:00+00:00', end: '2026-11-25T04:00:00+00:00' },
   '/api/v1/traces': { service: 'checkout' },

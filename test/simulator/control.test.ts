@@ -36,7 +36,7 @@ describe('/_sim control endpoints', () => {
     await callDatadog(sim.url, `/api/v1/query?from=${NOW / 1000 - 60}&to=${NOW / 1000}&query=avg:system.cpu.user{*}`);
     const stats = await control('GET', '/_sim/stats');
     expect(stats.body).toEqual({
-      calls: { logs: 2, spans: 0, metrics: 1, validate: 0, other: 0, total: 3 },
+      calls: { logs: 2, spans: 0, metrics: 1, logs_aggregate: 0, spans_aggregate: 0, validate: 0, other: 0, total: 3 },
       recorded: 3,
       invalid: 0,
       pending_faults: 0,
@@ -72,6 +72,18 @@ describe('/_sim control endpoints', () => {
     const res = await control('POST', '/_sim/faults', { kind: 'status', status: 'soon' });
     expect(res).toEqual({ status: 400, body: { errors: ['fault.status must be an HTTP status code'] } });
     expect(sim.faults.pending()).toEqual([]);
+  });
+
+  it('arm, list and disarm error bursts; the data shows them at once', async () => {
+    const query = 'service:ledger status:critical';
+    const before = sim.truth.logs({ query, from: NOW - 60_000, to: NOW }).length;
+    const burst = { service: 'ledger', fromMs: NOW - 60_000, toMs: NOW, everyMs: 6_000, status: 'critical' };
+    expect(await control('POST', '/_sim/bursts', burst)).toEqual({ status: 201, body: { armed: 1 } });
+    expect((await control('GET', '/_sim/bursts')).body.bursts).toEqual([{ ...burst, env: 'prod' }]);
+    expect(sim.truth.logs({ query, from: NOW - 60_000, to: NOW })).toHaveLength(before + 10);
+    expect((await control('POST', '/_sim/bursts', { ...burst, everyMs: 1 })).status).toBe(400);
+    expect((await control('DELETE', '/_sim/bursts')).status).toBe(204);
+    expect(sim.truth.logs({ query, from: NOW - 60_000, to: NOW })).toHaveLength(before);
   });
 
   it('rotate keys', async () => {

@@ -241,10 +241,10 @@ describe('the exporter alone', () => {
     // So increase() sees the first event (a counter born at 1 has no earlier sample).
     const samples = parsePrometheus(await createPrometheusTelemetry({ version: 'z', defaultMetrics: false }).metrics());
     const zeros = (name: string) => samples.filter((s) => s.name === name && s.value === 0).length;
-    // waited, reserve, paced, exhausted and share, per family.
-    expect(zeros('tinkr_budget_gate_total')).toBe(3 * 5);
-    expect(zeros('tinkr_cache_outcomes_total')).toBe(3 * 5);
-    expect(zeros('tinkr_coalesced_requests_total')).toBe(3);
+    // Five families (logs, spans, metrics and the two aggregates); five gate outcomes (waited, reserve, paced, exhausted, share).
+    expect(zeros('tinkr_budget_gate_total')).toBe(5 * 5);
+    expect(zeros('tinkr_cache_outcomes_total')).toBe(5 * 5);
+    expect(zeros('tinkr_coalesced_requests_total')).toBe(5);
     expect(zeros('tinkr_http_requests_shed_total')).toBe(4);
     expect(zeros('tinkr_tail_polls_total')).toBe(4);
     expect(zeros('tinkr_tail_events_total')).toBe(2);

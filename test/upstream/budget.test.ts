@@ -150,6 +150,20 @@ describe('budget gate', () => {
     // Another key, or another base URL, is another budget.
     (await gate.acquire('logs', 'other-key', wait(), NOTHING_CACHED)).release();
   });
+
+  it("keeps a search's limit and its aggregate's apart when Datadog names them apart", async () => {
+    const clock = new ManualClock(NOW);
+    const { gate } = gateAt(clock, { maxWaitMs: 0 });
+    await gate.observe('logs', 'k', info(7, 600, 10, 'logs_list'), 200);
+    await gate.observe('logs_aggregate', 'k', info(0, 600, 10, 'logs_aggregate'), 200);
+    // An aggregate answer after a search answer does not rename the search's limit, nor the reverse.
+    await gate.observe('logs', 'k', info(6, 600, 10, 'logs_list'), 200);
+    expect(await gate.state('logs', 'k')).toMatchObject({ name: 'logs_list', remaining: 6 });
+    expect(await gate.state('logs_aggregate', 'k')).toMatchObject({ name: 'logs_aggregate', remaining: 0 });
+    expect(await refusal(gate.acquire('logs_aggregate', 'k', wait(), NOTHING_CACHED))).toMatchObject({ reason: 'exhausted', family: 'logs_aggregate' });
+    (await gate.acquire('logs', 'k', wait(), NOTHING_CACHED)).release();
+    (await gate.acquire('spans_aggregate', 'k', wait(), NOTHING_CACHED)).release();
+  });
 });
 
 describe('pacing', () => {

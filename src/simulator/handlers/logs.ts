@@ -1,4 +1,3 @@
-import { logsInSlot } from '../data/logs.ts';
 import { resolveIndexes, tierWindow, UNKNOWN_INDEX_TITLE } from '../data/log-indexes.ts';
 import { apiError, JSON_TYPE, type Reply } from '../http/reply.ts';
 import { runPage, truncatePage, type PageRequest } from '../search/page.ts';
@@ -71,7 +70,7 @@ export function searchLogs(input: LogsInput, ctx: SearchContext): Reply {
     nowMs: ctx.nowMs,
     window: (fromMs, toMs) =>
       searched.length === 0 ? { fromMs, toMs: fromMs } : tierWindow(input.storageTier, fromMs, toMs, ctx.nowMs),
-    eventsInSlot: (slot) => logsInSlot(slot, ctx.nowMs),
+    eventsInSlot: (slot) => ctx.data.logsInSlot(slot, ctx.nowMs),
     target: logTarget,
     traceIdFields: ['trace_id', '@dd.trace_id'],
     spanIdFields: ['span_id', '@dd.span_id'],

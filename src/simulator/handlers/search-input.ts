@@ -1,3 +1,4 @@
+import type { SimData } from '../data/source.ts';
 import type { SortOrder } from '../wire.ts';
 
 /** What a search handler needs besides the request. */
@@ -9,6 +10,8 @@ export interface SearchContext {
   readonly timedOut: boolean;
   readonly requestId: string;
   readonly elapsedMs: () => number;
+  /** The events served: generated data plus injected bursts. */
+  readonly data: SimData;
 }
 
 /** Datadog's page size bound for both searches. */

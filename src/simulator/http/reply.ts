@@ -10,8 +10,12 @@ export const JSON_TYPE = 'application/json';
 /** Datadog answers spans requests (200 and errors) with this type, unlike the spec. */
 export const JSON_API_TYPE = 'application/vnd.api+json';
 
-/** The rate-limited endpoint families. */
-export type Endpoint = 'logs' | 'spans' | 'metrics';
+/**
+ * Endpoint families, each with its own rate limit: the searches, the metrics query and the two
+ * analytics aggregates (Datadog budgets these separately and names them in `X-RateLimit-Name`).
+ */
+export const ENDPOINTS = ['logs', 'spans', 'metrics', 'logs_aggregate', 'spans_aggregate'] as const;
+export type Endpoint = (typeof ENDPOINTS)[number];
 /** Every Datadog endpoint served: the families, and the key check (`GET /api/v1/validate`, not rate-limited). */
 export type ApiEndpoint = Endpoint | 'validate';
 
@@ -43,7 +47,7 @@ export function jsonApiError(status: number, detail: string, title = statusTitle
   return { status, body: { errors: [{ status: String(status), title, detail }] }, contentType: JSON_API_TYPE };
 }
 
-/** The error shape of an endpoint family. */
+/** The error shape of an endpoint family: JSON:API for the spans searches only (spans aggregate uses the plain shape). */
 export function errorFor(endpoint: ApiEndpoint | 'other', status: number, message: string): Reply {
   return endpoint === 'spans' ? jsonApiError(status, message) : apiError(status, message);
 }

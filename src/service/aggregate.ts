@@ -1,0 +1,181 @@
+import {
+  logsAggregateRequest,
+  readLogsAggregate,
+  readSpansAggregate,
+  spansAggregateRequest,
+  type AggregateAnswer,
+  type AggregateQuery,
+  type Compute,
+  type FacetValue,
+} from '../datadog/aggregate.ts';
+import type { Level } from '../datadog/levels.ts';
+import type { StorageTier } from '../datadog/logs.ts';
+import { badRequest } from '../errors.ts';
+import { formatDuration } from '../time/duration.ts';
+import { isoMs } from '../time/instant.ts';
+import { resolveRange, type TimeParams, type TimeRange } from '../time/range.ts';
+import type { CacheStatus, CallContext, UpstreamRequest, Warning } from '../upstream/types.ts';
+import { withWindow } from '../upstream/window.ts';
+import { bucketGrid, MAX_BUCKETS, MAX_POINTS } from './aggregate-grid.ts';
+import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
+import { composeLogsQuery } from './logs.ts';
+import type { Scope } from './scope.ts';
+import { composeSpansQuery } from './traces.ts';
+
+/**
+ * `GET /logs/aggregate` and `GET /traces/aggregate` (DESIGN §8.1): one panel, one upstream
+ * aggregate call, through the same upstream pipeline as every query (scope in the filter, time
+ * buckets, cache, coalescing, budget gate). The answer is Datadog's numbers as sent, reshaped:
+ * one item per group, largest value first, and with an interval every bucket of the range
+ * (Datadog leaves empty buckets out: 0 for a count, null for any other compute).
+ */
+
+export interface PanelParams {
+  compute: Compute;
+  /** The `compute` parameter as given, echoed in `meta.compute`. */
+  computeText: string;
+  groupBy: string[];
+  limit: number;
+  intervalMs?: number | undefined;
+  time: TimeParams;
+}
+
+export interface LogsPanelParams extends PanelParams {
+  services: string[];
+  levels: Level[];
+  query?: string | undefined;
+  storageTier?: StorageTier | undefined;
+  indexes?: string[] | undefined;
+}
+
+export interface SpansPanelParams extends PanelParams {
+  services: string[];
+  query?: string | undefined;
+  env?: string | undefined;
+  operation?: string | undefined;
+  resource?: string | undefined;
+  status?: 'ok' | 'error' | undefined;
+}
+
+export interface AggregateItem {
+  group: Record<string, FacetValue>;
+  tags: string[];
+  value: number | null;
+  points?: Array<[number, number | null]>;
+}
+
+export interface AggregateResult {
+  data: AggregateItem[];
+  meta: { from: string; to: string; compute: string; interval_s: number | null; partial: boolean; warnings: Warning[]; bucket_s: number };
+  cache: CacheStatus;
+  fetchedAt: number;
+}
+
+/** Most groups one answer may hold (Datadog's own bound on the product of the facets' limits). */
+export const MAX_GROUPS = 10_000;
+
+/** `range`: a range already worked out (the anomaly windows) instead of `params.time`. */
+export function aggregateLogs(params: LogsPanelParams, scope: Scope, deps: QueryDeps, ctx: CallContext, range?: TimeRange): Promise<AggregateResult> {
+  const query = composeLogsQuery(params, scope);
+  return runPanel(params, range ?? resolvePanelRange(params, deps.maxRangeMs.logs, deps), deps, ctx, {
+    build: (q) => logsAggregateRequest({ ...q, query, indexes: params.indexes, storageTier: params.storageTier }),
+    read: readLogsAggregate,
+  });
+}
+
+export function aggregateSpans(params: SpansPanelParams, scope: Scope, deps: QueryDeps, ctx: CallContext, range?: TimeRange): Promise<AggregateResult> {
+  const query = composeSpansQuery(params, scope);
+  return runPanel(params, range ?? resolvePanelRange(params, deps.maxRangeMs.traces, deps), deps, ctx, {
+    build: (q) => spansAggregateRequest({ ...q, query }),
+    read: readSpansAggregate,
+  });
+}
+
+interface PanelKind {
+  build(q: Omit<AggregateQuery, 'query'>): UpstreamRequest;
+  read(body: unknown): AggregateAnswer;
+}
+
+/** Checks what depends on more than one parameter; each a 400 before anything is sent. */
+export function checkPanelShape(params: PanelParams, range: Pick<TimeRange, 'fromMs' | 'toMs'>): void {
+  const groups = params.limit ** params.groupBy.length;
+  if (groups > MAX_GROUPS) {
+    const most = Math.floor(MAX_GROUPS ** (1 / params.groupBy.length) + 1e-9);
+    throw badRequest('limit', `with ${params.groupBy.length} facets the groups (limit to the power of the facets) may not exceed ${MAX_GROUPS}: limit at most ${most}`);
+  }
+  if (params.intervalMs === undefined) return;
+  const buckets = bucketGrid(range.fromMs, range.toMs, params.intervalMs).count;
+  if (buckets > MAX_BUCKETS) {
+    const finest = Math.ceil((range.toMs - range.fromMs) / (MAX_BUCKETS - 1) / 1000) * 1000;
+    throw badRequest('interval', `${formatDuration(params.intervalMs)} makes ${buckets} buckets over this range; at most ${MAX_BUCKETS}: use ${formatDuration(finest)} or longer`);
+  }
+  if (groups * buckets > MAX_POINTS) {
+    throw badRequest('interval', `up to ${groups} groups × ${buckets} buckets is more than ${MAX_POINTS} points; lower limit or use a longer interval`);
+  }
+}
+
+function resolvePanelRange(params: PanelParams, maxRangeMs: number, deps: QueryDeps): TimeRange {
+  return resolveRange(params.time, { nowMs: deps.clock.now(), defaultSpanMs: DEFAULT_SPAN_MS, maxRangeMs, steps: deps.steps });
+}
+
+async function runPanel(params: PanelParams, range: TimeRange, deps: QueryDeps, ctx: CallContext, kind: PanelKind): Promise<AggregateResult> {
+  checkPanelShape(params, range);
+  const shape = { compute: params.compute, groupBy: params.groupBy, limit: params.limit, intervalMs: params.intervalMs };
+  const reply = await deps.upstream.send(withWindow(range, (r) => kind.build({ ...shape, fromMs: r.fromMs, toMs: r.toMs })), ctx);
+  // A stale answer from an earlier bucket covers that bucket's range.
+  const fromMs = reply.window?.fromMs ?? range.fromMs;
+  const toMs = reply.window?.toMs ?? range.toMs;
+  const answer = kind.read(reply.body);
+  const warnings = [...answer.warnings, ...(reply.warnings ?? [])];
+  if (answer.timedOut) warnings.push({ code: 'upstream_timeout', message: 'Datadog stopped the aggregation early (status "timeout"); values may be too small' });
+  return {
+    data: itemsOf(answer, params, fromMs, toMs),
+    meta: {
+      from: isoMs(fromMs),
+      to: isoMs(toMs),
+      compute: params.computeText,
+      interval_s: params.intervalMs === undefined ? null : params.intervalMs / 1000,
+      partial: answer.timedOut,
+      warnings,
+      bucket_s: range.stepMs / 1000,
+    },
+    cache: reply.cache,
+    fetchedAt: reply.fetchedAt,
+  };
+}
+
+function itemsOf(answer: AggregateAnswer, params: PanelParams, fromMs: number, toMs: number): AggregateItem[] {
+  const isCount = params.compute.aggregation === 'count';
+  const empty = isCount ? 0 : null;
+  const grid = params.intervalMs === undefined ? undefined : bucketGrid(fromMs, toMs, params.intervalMs);
+  const item = (group: Record<string, FacetValue>, total: number | null, points: Array<[number, number]>): AggregateItem => {
+    const out: AggregateItem = {
+      group,
+      tags: Object.entries(group).map(([facet, value]) => `${facet}:${String(value)}`),
+      value: total ?? empty,
+    };
+    if (grid) out.points = grid.fill(points, empty, isCount);
+    return out;
+  };
+  if (params.groupBy.length === 0) {
+    const only = answer.groups[0];
+    return [item({}, only?.total ?? null, only?.points ?? [])];
+  }
+  const items = answer.groups
+    // A group without a value for one of our facets is not one of ours.
+    .filter((g) => params.groupBy.every((facet) => g.by[facet] !== undefined))
+    .map((g) => item(Object.fromEntries(params.groupBy.map((facet) => [facet, g.by[facet]!])), g.total, g.points));
+  return items.sort(byValue);
+}
+
+/** Largest value first; groups without a value last; ties by their tags, so the order is stable. */
+function byValue(a: AggregateItem, b: AggregateItem): number {
+  if (a.value !== b.value) {
+    if (a.value === null) return 1;
+    if (b.value === null) return -1;
+    return b.value - a.value;
+  }
+  const x = a.tags.join('\u0000');
+  const y = b.tags.join('\u0000');
+  return x < y ? -1 : x > y ? 1 : 0;
+}

@@ -1,0 +1,135 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../src/auth/keyring.ts';
+import type { ApiKeyConfig } from '../../src/config/schema.ts';
+import { ManualClock } from '../helpers/manual-clock.ts';
+import { provenWithinScope, upstreamQueryOf, type OracleScope } from '../helpers/scope-oracle.ts';
+import { startStack, type Stack } from '../helpers/stack.ts';
+
+/**
+ * Scoped keys on the analytics routes (aggregates, SLO, anomalies): the same guarantees as on
+ * `/logs` and `/traces`. Every upstream request is proven inside the key's scope from what the
+ * simulator received (scope-oracle.ts), and injection through `query`, `group_by` and `compute`
+ * is refused before anything is sent.
+ */
+const NOW = Date.parse('2026-11-25T04:00:00.000Z');
+const clock = new ManualClock(NOW);
+
+interface Key {
+  token: string;
+  scope: OracleScope;
+  config: ApiKeyConfig;
+}
+
+function key(token: string, subject: string, scope: OracleScope): Key {
+  const { services, env } = scope;
+  return { token, scope, config: { hash: sha256Hex(token), subject, roles: ['viewer'], ...(services ? { services: [...services] } : {}), ...(env ? { env } : {}), quota: 'off' } };
+}
+
+const PAY = key('token-payments', 'team-payments', { services: ['payments-api'] });
+const PAY_PROD = key('token-payments-prod', 'payments-prod', { services: ['payments-api', 'ledger'], env: 'prod' });
+const STAGING = key('token-staging', 'staging-only', { env: 'staging' });
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ clock, keys: [PAY, PAY_PROD, STAGING].map((k) => k.config) });
+});
+afterAll(() => stack.close());
+afterEach(() => stack.sim.assertNoViolations());
+
+interface Answer {
+  status: number;
+  body: any;
+  upstream: string[];
+}
+
+async function call(as: Key, path: string, body?: unknown): Promise<Answer> {
+  stack.sim.resetRequests();
+  const headers = { authorization: `Bearer ${as.token}`, 'cache-control': 'no-cache' };
+  const res = body === undefined ? await stack.app.get(path, { headers }) : await stack.app.post(path, body, { headers });
+  const json = await res.json();
+  const upstream: string[] = [];
+  for (const request of stack.sim.requests) {
+    const verdict = provenWithinScope(request, as.scope);
+    if (!verdict.ok) throw new Error(`${path}: ${verdict.why}`);
+    upstream.push(upstreamQueryOf(request)!);
+  }
+  return { status: res.status, body: json, upstream };
+}
+
+async function refused(as: Key, path: string, status: 400 | 403, body?: unknown): Promise<any> {
+  const answer = await call(as, path, body);
+  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
+  expect(answer.body.code).toBe(status === 403 ? 'FORBIDDEN' : 'BAD_REQUEST');
+  expect(answer.upstream).toEqual([]);
+  return answer.body;
+}
+
+const q = (text: string) => encodeURIComponent(text);
+const groups = (answer: Answer, facet: string) => new Set(answer.body.data.map((item: { group: Record<string, unknown> }) => item.group[facet]));
+
+describe('aggregates for a scoped key', () => {
+  it('with no service named, the panel covers the scope and nothing else, even grouped by service', async () => {
+    const logs = await call(PAY, '/logs/aggregate?group_by=service&since=1h');
+    expect(logs.status).toBe(200);
+    expect(logs.upstream).toEqual(['service:"payments-api"']);
+    expect(groups(logs, 'service')).toEqual(new Set(['payments-api']));
+    const spans = await call(PAY_PROD, '/traces/aggregate?group_by=service,env&since=1h');
+    expect(spans.status).toBe(200);
+    expect(groups(spans, 'service')).toEqual(new Set(['payments-api', 'ledger']));
+    expect(groups(spans, 'env')).toEqual(new Set(['prod']));
+  });
+
+  it('an env-only key aggregates its env only', async () => {
+    const answer = await call(STAGING, '/logs/aggregate?group_by=env&since=1h');
+    expect(answer.status).toBe(200);
+    expect(groups(answer, 'env')).toEqual(new Set(['staging']));
+  });
+
+  it('a service or env outside the scope, as a parameter or in the query, is a 403', async () => {
+    await refused(PAY, '/logs/aggregate?service=checkout&since=1h', 403);
+    await refused(PAY, `/logs/aggregate?query=${q('* OR service:checkout')}&since=1h`, 403);
+    await refused(PAY, `/traces/aggregate?query=${q('service:*')}&since=1h`, 403);
+    await refused(PAY_PROD, '/traces/aggregate?env=staging&since=1h', 403);
+    await refused(PAY_PROD, `/logs/aggregate?query=${q('env:(prod OR staging)')}&since=1h`, 403);
+  });
+
+  it('a query leaving its parentheses is a 400', async () => {
+    await refused(PAY, `/logs/aggregate?query=${q('x) OR (service:checkout')}&since=1h`, 400);
+    await refused(PAY, `/traces/aggregate?query=${q('a\\) OR * OR \\(b')}&since=1h`, 400);
+  });
+
+  it('group_by and compute are names, never query text: anything else is a 400', async () => {
+    for (const facet of ['service) OR (*', 'service:checkout', '*', 'service OR env', '"service"', '@a b', '@x\\)', 'service\u0000']) {
+      const body = await refused(PAY, `/logs/aggregate?group_by=${q(facet)}&since=1h`, 400);
+      expect(body.errors[0].path).toMatch(/^group_by/);
+    }
+    for (const compute of ['avg:@x) OR (*', 'count:service:checkout', 'pc95:*', 'max:@duration OR service:checkout']) {
+      const body = await refused(PAY, `/traces/aggregate?compute=${q(compute)}&since=1h`, 400);
+      expect(body.errors[0].path).toBe('compute');
+    }
+  });
+});
+
+describe('SLO and anomalies for a scoped key', () => {
+  it('a service outside the scope is a 403 before anything is sent', async () => {
+    await refused(PAY, '/api/v1/slo', 403, { service: 'checkout', window: '1h' });
+    await refused(PAY, '/api/v1/anomalies', 403, { service: 'checkout', window_minutes: 10 });
+  });
+
+  it('every upstream call stays inside the scope, the log search for the summary included', async () => {
+    const slo = await call(STAGING, '/api/v1/slo', { service: 'payments-api', window: '1h' });
+    expect(slo.status).toBe(200);
+    expect(slo.upstream).toEqual(['service:"payments-api" AND env:"staging"']);
+    stack.sim.bursts.add({ service: 'ledger', fromMs: NOW - 600_000, toMs: NOW, everyMs: 2_000 });
+    try {
+      const found = await call(PAY_PROD, '/api/v1/anomalies', { service: 'ledger', window_minutes: 10 });
+      expect(found.status).toBe(200);
+      expect(found.body.anomalies.length).toBeGreaterThan(0);
+      // Two aggregates and the summary's log search, each proven in scope by call().
+      expect(found.upstream).toHaveLength(3);
+      for (const query of found.upstream) expect(query.startsWith('service:"ledger" AND env:"prod"')).toBe(true);
+    } finally {
+      stack.sim.bursts.clear();
+    }
+  });
+});

@@ -1,0 +1,138 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { levelOf } from '../../src/datadog/levels.ts';
+import { BASELINE_WINDOWS, severityOf } from '../../src/service/anomaly-rules.ts';
+import { pyRound } from '../../src/service/py-round.ts';
+import { ManualClock } from '../helpers/manual-clock.ts';
+import { startStack, type Stack } from '../helpers/stack.ts';
+
+/**
+ * `POST /api/v1/anomalies` with the body `tinkr anomaly` sends, over the simulator's data: a
+ * quiet service gives `[]`; an error burst injected into the window under test gives the
+ * error-count anomaly whose numbers and severity follow from the simulator's own logs.
+ */
+
+const NOW = Date.parse('2026-11-25T04:00:00.000Z');
+const MINUTE = 60_000;
+const clock = new ManualClock(NOW);
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ clock });
+});
+afterAll(() => stack.close());
+afterEach(() => {
+  stack.sim.assertNoViolations();
+  stack.sim.bursts.clear();
+  clock.set(NOW);
+});
+
+/** `fresh`: bypass the cache, for data injected after an earlier test asked the same question. */
+async function anomalies(body: unknown, fresh = false) {
+  stack.sim.resetRequests();
+  const res = await stack.app.post('/api/v1/anomalies', body, fresh ? { headers: { 'cache-control': 'no-cache' } } : {});
+  return { status: res.status, cache: res.headers.get('x-tinkr-cache'), body: (await res.json()) as any };
+}
+
+/** Error logs of `service` in each window ending at NOW, oldest first, from the ground truth. */
+function errorCounts(service: string, minutes: number): number[] {
+  const w = minutes * MINUTE;
+  return Array.from({ length: BASELINE_WINDOWS + 1 }, (_, k) => {
+    const from = NOW - (BASELINE_WINDOWS + 1 - k) * w;
+    const logs = stack.sim.truth.logs({ query: `service:${service}`, from, to: from + w });
+    return logs.filter((l) => ['error', 'critical'].includes(levelOf(l.attributes.status))).length;
+  });
+}
+
+/** The documented count rule, restated from docs/analytics.md. */
+function countThreshold(baseline: number[]): number {
+  const mean = baseline.reduce((a, b) => a + b, 0) / baseline.length;
+  const sd = Math.sqrt(baseline.reduce((a, b) => a + (b - mean) ** 2, 0) / baseline.length);
+  return Math.max(10, mean + 3 * sd, 1.5 * mean);
+}
+
+describe('POST /api/v1/anomalies', () => {
+  it.each([
+    ['payments-api', 10],
+    ['checkout', 60],
+    ['ledger', 30],
+  ])('a quiet %s over %i minutes has no anomaly, for two aggregate calls', async (service, minutes) => {
+    const answer = await anomalies({ service, window_minutes: minutes });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ anomalies: [] });
+    expect(stack.sim.callCount('logs_aggregate')).toBe(1);
+    expect(stack.sim.callCount('spans_aggregate')).toBe(1);
+    expect(stack.sim.callCount()).toBe(2);
+  });
+
+  it.each([
+    [30_000, 'low'],
+    [10_000, 'medium'],
+    [4_000, 'high'],
+    [1_000, 'critical'],
+  ])('a burst of one error every %i ms in the window is a %s error-count anomaly', async (everyMs, severity) => {
+    stack.sim.bursts.add({ service: 'payments-api', fromMs: NOW - 10 * MINUTE, toMs: NOW, everyMs });
+    const counts = errorCounts('payments-api', 10);
+    const current = counts.at(-1)!;
+    const threshold = countThreshold(counts.slice(0, -1));
+    expect(severityOf(current, threshold)).toBe(severity);
+
+    const answer = await anomalies({ service: 'payments-api', window_minutes: 10 }, true);
+    const count = answer.body.anomalies.find((a: { metric: string }) => a.metric === 'log_error_count');
+    expect(count).toMatchObject({
+      service: 'payments-api',
+      severity,
+      detected_at: '2026-11-25T04:00:00.000Z',
+      current_value: current,
+      threshold: pyRound(threshold, 2),
+      description: expect.stringMatching(new RegExp(`^${current} error logs in the last 10 min`)),
+    });
+    // At most three calls: the two aggregates and one page of error logs for the summary.
+    expect(stack.sim.callCount()).toBe(3);
+    expect(stack.sim.callCount('logs')).toBe(1);
+  });
+
+  it("summarizes the window's error logs: patterns with counts and an example, stack traces, timing", async () => {
+    stack.sim.bursts.add({ service: 'payments-api', fromMs: NOW - 10 * MINUTE, toMs: NOW, everyMs: 2_000 });
+    const answer = await anomalies({ service: 'payments-api', window_minutes: 10 }, true);
+    const [count] = answer.body.anomalies;
+    const summary = count.log_summary;
+    expect(summary.total_count).toBe(count.current_value);
+    expect(summary.sample_count).toBe(count.current_value);
+    expect(summary.window_minutes).toBe(10);
+    // The burst's two message templates, 150 logs each, fold into two patterns.
+    expect(summary.unique_patterns.slice(0, 2)).toHaveLength(2);
+    expect(summary.unique_patterns.slice(0, 2)).toEqual(expect.arrayContaining([
+      { template: 'payment processor declined charge <n> for order <n>: card_declined (code <n>)', count: 150, example: expect.stringMatching(/^payment processor declined charge \d+ for order \d+/) },
+      { template: 'upstream <ip> refused connection after <n> retries', count: 150, example: expect.stringMatching(/^upstream 10\.0\.3\.\d+:8443 refused/) },
+    ]));
+    expect(summary.unique_patterns.reduce((n: number, p: { count: number }) => n + p.count, 0)).toBeLessThanOrEqual(summary.total_count);
+    expect(summary.stack_traces).toContainEqual({
+      language: 'python',
+      count: 150,
+      signature: 'CardDeclinedError: card_declined | at charge (/app/payments/charge.py:88)',
+      full_trace: 'CardDeclinedError: card_declined\n    at charge (/app/payments/charge.py:88)',
+    });
+    expect(summary.time_distribution.first_seen >= '2026-11-25T03:50:00.000Z').toBe(true);
+    expect(summary.time_distribution.last_seen < '2026-11-25T04:00:00.000Z').toBe(true);
+    expect(summary.common_fields).toMatchObject({ service: 'payments-api', team: 'payments' });
+  });
+
+  it('repeated within a bucket, the same question is answered from the cache', async () => {
+    await anomalies({ service: 'ledger', window_minutes: 10 });
+    clock.advance(30_000);
+    const again = await anomalies({ service: 'ledger', window_minutes: 10 });
+    expect(again.cache).toBe('hit');
+    expect(stack.sim.callCount()).toBe(0);
+  });
+
+  it('window_minutes must be a positive integer whose seven windows fit in the range limit', async () => {
+    for (const window_minutes of [0, -5, 1.5, '10']) {
+      const answer = await anomalies({ service: 'ledger', window_minutes });
+      expect(answer.status).toBe(400);
+      expect(answer.body.errors[0].path).toBe('body.window_minutes');
+    }
+    const long = await anomalies({ service: 'ledger', window_minutes: 7_000 });
+    expect(long.body.errors).toEqual([{ path: 'body.window_minutes', message: expect.stringMatching(/^at most 6377: the window and its 6 baseline windows/) }]);
+    expect(stack.sim.callCount()).toBe(0);
+  });
+});
