@@ -74,10 +74,23 @@ export async function startServer(config: Config, options: StartOptions): Promis
     },
   });
 
+  // Redis down or unreachable does not stop the start: the replica serves on its own state.
+  // Loaded only when configured: a single replica never pays for the Redis client.
+  const shared = config.store ? (await import('./redis/shared-state.ts')).createSharedState(config.store, { log, clock, telemetry }) : undefined;
+  await shared?.ready();
+
   const site = effectiveSite(config.datadog, initial.site);
   const baseUrl = datadogBaseUrl(config.datadog, site);
   const transport = createDatadogTransport({ baseUrl, userAgent: `tinkr-server/${VERSION}` });
-  const upstream = createUpstreamPipeline({ transport, credentials, clock, telemetry, baseUrl, policy: config.upstream });
+  const upstream = createUpstreamPipeline({
+    transport,
+    credentials,
+    clock,
+    telemetry,
+    baseUrl,
+    policy: config.upstream,
+    ...(shared ? { stores: { budget: shared.budget, shares: shared.shares } } : {}),
+  });
   const keys = createKeyChecker({
     validate: (used, signal) => validateKeys(transport, used, signal, clock.now()),
     credentials,
@@ -96,6 +109,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     return {
       ready: reason === undefined,
       ...(reason !== undefined ? { reason } : {}),
+      store: shared ? shared.readiness() : 'none',
       secrets: {
         source: state.source,
         loaded_at: new Date(state.loadedAt).toISOString(),
@@ -121,7 +135,9 @@ export async function startServer(config: Config, options: StartOptions): Promis
     maxPages: config.upstream.maxPages,
     upstream,
     clock,
-    cursorSecret: config.server.cursorSecret ? Buffer.from(config.server.cursorSecret, 'utf8') : randomBytes(32),
+    // A configured secret, else the key shared through Redis, else one of this process's own.
+    cursorSecret: config.server.cursorSecret ? Buffer.from(config.server.cursorSecret, 'utf8') : (shared?.cursorKeys ?? randomBytes(32)),
+    quotaCounter: shared?.quotas,
     logger: log,
     telemetry,
     readiness,
@@ -142,6 +158,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     await app.close();
     await transport.close();
     await source?.close();
+    await shared?.close();
     throw error;
   }
   credentials.start();
@@ -151,7 +168,15 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info(
-    { url, metrics_url: metrics?.url, profile: config.profileName, site, ...(config.datadog.apiUrl ? { api_url: config.datadog.apiUrl } : {}), source: credentials.state().source },
+    {
+      url,
+      metrics_url: metrics?.url,
+      profile: config.profileName,
+      site,
+      ...(config.datadog.apiUrl ? { api_url: config.datadog.apiUrl } : {}),
+      source: credentials.state().source,
+      store: config.store?.endpoint ?? 'none',
+    },
     'listening',
   );
 
@@ -163,6 +188,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     await drain(app, config.server.shutdownTimeoutMs, clock, log);
     await transport.close();
     await source?.close();
+    await shared?.close();
     // Last, so a scrape during the drain still sees the in-flight requests go down.
     await metrics?.close();
   }

@@ -30,6 +30,8 @@ export const REDACT_PATHS = [
   '*.secret',
   'cursor_secret',
   '*.cursor_secret',
+  'password',
+  '*.password',
 ];
 
 /** The server's JSON logger: one line per event, keys redacted. */

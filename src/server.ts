@@ -20,7 +20,7 @@ import {
 } from './http/limits.ts';
 import { loadShedding, type LoadSheddingOptions } from './http/load-shedding.ts';
 import { frameworkErrorHandler, registerProblemHandlers } from './http/problem.ts';
-import { quotas } from './http/quota.ts';
+import { quotas, type SharedQuotaCounter } from './http/quota.ts';
 import { requestContext } from './http/request-context.ts';
 import { requestMetrics } from './http/request-metrics.ts';
 import { registerAggregateRoutes } from './routes/aggregate.ts';
@@ -30,7 +30,7 @@ import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerTailRoute } from './routes/tail.ts';
 import { registerTinkrRoutes } from './routes/tinkr.ts';
 import { registerTracesRoutes } from './routes/traces.ts';
-import { createCursorCodec } from './service/cursor.ts';
+import { createCursorCodec, type CursorKeys } from './service/cursor.ts';
 import { createTailHub } from './tail/hub.ts';
 import { tailOptions, type TailOptions } from './tail/options.ts';
 import { createTailSource } from './tail/source.ts';
@@ -62,8 +62,10 @@ export interface ServerDeps {
   maxPages?: number;
   upstream: Upstream;
   clock: Clock;
-  /** HMAC key of `next_cursor`. */
-  cursorSecret: Uint8Array;
+  /** HMAC key of `next_cursor`, or the keys shared by replicas (redis/cursor-keys.ts). */
+  cursorSecret: Uint8Array | CursorKeys;
+  /** Per-caller quota counts shared by replicas (redis/quota-counter.ts); in process when absent. */
+  quotaCounter?: SharedQuotaCounter | undefined;
   /** Omitted in tests that do not look at logs. */
   logger?: Logger;
   telemetry?: Telemetry;
@@ -148,7 +150,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     clock: deps.clock,
     requestTimeoutMs: deps.requestTimeoutMs,
   });
-  await app.register(quotas, { clock: deps.clock });
+  await app.register(quotas, { clock: deps.clock, shared: deps.quotaCounter });
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -44,6 +44,8 @@ export interface Telemetry {
   upstreamSpend(subject: string, family: Family): void;
   /** A secret re-fetch and how it ended. */
   secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed'): void;
+  /** The shared store (Redis) is up, or degraded; never called when none is configured. */
+  storeUp(up: boolean): void;
   /** The live tail after a change: streams polling, and subscribers connected or joining. */
   tailStreams(streams: number, subscribers: number): void;
   /** One poll of a live tail and how it ended. */
@@ -73,6 +75,7 @@ export const noTelemetry: Telemetry = {
   budgetGate: () => {},
   upstreamSpend: () => {},
   secretsRefresh: () => {},
+  storeUp: () => {},
   tailStreams: () => {},
   tailPoll: () => {},
   tailEvents: () => {},

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DATADOG_SITES } from '../datadog/sites.ts';
+import { redisUrlSchema } from './store.ts';
 
 /**
  * Every environment variable the server itself reads (the cloud SDKs read their own). Parsed
@@ -22,6 +23,8 @@ export const envSchema = z.object({
   TINKR_LOG_LEVEL: optional(z.enum(LOG_LEVELS)),
   /** Overrides `[server] cursor_secret`. */
   TINKR_CURSOR_SECRET: optional(z.string().min(16, 'must be at least 16 characters')),
+  /** The shared Redis of several replicas; overrides `[store] url`. May hold a password. */
+  TINKR_REDIS_URL: optional(redisUrlSchema),
   HOST: optional(z.string()),
   PORT: optional(port),
   DD_API_KEY: optional(z.string()),

@@ -11,6 +11,7 @@ import type { Args } from './args.ts';
 import { envSchema, type Env, LOG_LEVELS } from './env.ts';
 import { configError } from './errors.ts';
 import { ConfigProblems } from './problems.ts';
+import { checkStoreLiterals, storeConfig, type StoreConfig } from './store.ts';
 import {
   apiKeySchema,
   DEFAULT_QUOTA,
@@ -57,6 +58,8 @@ export interface Config {
   maxRangeMs: { logs: number; traces: number; metrics: number };
   /** `[upstream]`: cache, budget gate and concurrency limits. */
   upstream: UpstreamPolicy;
+  /** The shared Redis (`TINKR_REDIS_URL` / `[store]`); absent: state stays in process. */
+  store?: StoreConfig | undefined;
 }
 
 export const SUPPORTED_BACKENDS = ['datadog'] as const;
@@ -112,6 +115,7 @@ export function loadConfig(inputs: LoadInputs): Config {
       metrics: parseDuration(selected.profile.max_range.metrics)!,
     },
     upstream: upstreamPolicy(parsed?.file.upstream ?? upstreamSchema.parse({})),
+    store: storeConfig(env.TINKR_REDIS_URL, parsed?.file.store),
   };
 }
 
@@ -217,6 +221,8 @@ function readConfigFile(file: string, inputs: LoadInputs, env: Env): { file: Fil
       }
     }
   }
+
+  checkStoreLiterals(raw.store, problems);
 
   const { profiles: _rawProfiles, ...global } = raw;
   const resolvedGlobal = resolveEnvRefs(global, inputs.env, problems, [], 'required') as Record<string, unknown>;

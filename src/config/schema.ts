@@ -23,6 +23,7 @@ import { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED } from '../upstream/concurre
 import { DEFAULT_UPSTREAM_SHARE } from '../upstream/fair-share.ts';
 import { MAX_PAGES_PER_REQUEST } from '../upstream/paging.ts';
 import { checkStepTable, DEFAULT_STEPS } from '../upstream/step.ts';
+import { storeSchema } from './store.ts';
 
 /**
  * The TOML configuration file (DESIGN §3). Every object is strict: an unknown key is an error,
@@ -148,7 +149,7 @@ export const serverSchema = z
     request_timeout_ms: z.number().int().min(100).max(600_000).default(DEFAULT_REQUEST_TIMEOUT_MS),
     /** Slow clients (http/limits.ts): the whole request must arrive within it. Under a second would cut real clients. */
     body_timeout_ms: z.number().int().min(1_000).max(600_000).default(DEFAULT_BODY_TIMEOUT_MS),
-    /** HMAC key for `next_cursor`; set it (via env:) when several replicas share a load balancer. */
+    /** HMAC key for `next_cursor`; several replicas need it (via env:) or a shared [store] (redis/cursor-keys.ts). */
     cursor_secret: z.string().min(16).optional(),
     /** Load shedding (http/load-shedding.ts); 0 disables a check. The heap default is a share of V8's limit. */
     max_event_loop_delay_ms: z.number().int().min(0).max(60_000).default(DEFAULT_MAX_EVENT_LOOP_DELAY_MS),
@@ -246,6 +247,8 @@ export const fileSchema = z
     server: serverSchema.default(serverSchema.parse({})),
     upstream: upstreamSchema.default(upstreamSchema.parse({})),
     auth: authSchema.default(authSchema.parse({})),
+    /** The shared Redis of several replicas (config/store.ts); absent: state stays in process. */
+    store: storeSchema.optional(),
     profiles: z.record(z.string().min(1), profileSchema).default({}),
   })
   .strict();

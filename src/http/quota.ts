@@ -15,6 +15,11 @@ import { formatDuration } from '../time/duration.ts';
  *
  * Counted under the caller's non-secret `keyId`, never the token; with `auth.mode = "none"`
  * under the client address. Public routes (no caller) and keys with `quota = "off"` are exempt.
+ *
+ * With several replicas the count lives in the shared store (`shared`), so a quota holds across
+ * them; when that store cannot answer (degraded, or a call past its timeout) the request is
+ * counted in process instead, never refused or failed for it: each replica then allows up to
+ * the quota on its own until the store is back.
  */
 
 /**
@@ -24,10 +29,17 @@ import { formatDuration } from '../time/duration.ts';
  */
 export const MAX_QUOTA_ENTRIES = 10_000;
 
+/** A count every replica shares; rejects when it cannot answer (the count is then kept locally). */
+export interface SharedQuotaCounter {
+  increment(key: string, windowMs: number): Promise<{ current: number; ttl: number }>;
+}
+
 export interface QuotaOptions {
   clock: Clock;
   /** Counts kept at once; MAX_QUOTA_ENTRIES unless a test wants it small. */
   maxEntries?: number;
+  /** The shared count (redis/quota-counter.ts); in process only when absent. */
+  shared?: SharedQuotaCounter | undefined;
 }
 
 interface Window {
@@ -41,13 +53,23 @@ type IncrCallback = (error: Error | null, result: { current: number; ttl: number
 class ClockStore {
   readonly #clock: Clock;
   readonly #windows: LRUCache<string, Window>;
+  readonly #shared: SharedQuotaCounter | undefined;
 
-  constructor(clock: Clock, maxEntries: number) {
+  constructor(clock: Clock, maxEntries: number, shared: SharedQuotaCounter | undefined) {
     this.#clock = clock;
     this.#windows = new LRUCache({ max: maxEntries });
+    this.#shared = shared;
   }
 
   incr(key: string, callback: IncrCallback, windowMs: number): void {
+    if (!this.#shared) return this.#incrLocal(key, callback, windowMs);
+    this.#shared.increment(key, windowMs).then(
+      (counted) => callback(null, counted),
+      () => this.#incrLocal(key, callback, windowMs),
+    );
+  }
+
+  #incrLocal(key: string, callback: IncrCallback, windowMs: number): void {
     const now = this.#clock.now();
     let window = this.#windows.get(key);
     if (!window || window.startedAt + windowMs <= now) {
@@ -58,6 +80,7 @@ class ClockStore {
     callback(null, { current: window.count, ttl: window.startedAt + windowMs - now });
   }
 
+  /** Only the plugin's `increment: false` option reads, and this server does not use it. */
   read(key: string, callback: IncrCallback, windowMs: number): void {
     const now = this.#clock.now();
     const window = this.#windows.get(key);
@@ -83,7 +106,7 @@ export const quotas = fp<QuotaOptions>(
     // The plugin constructs its store itself, with its own options; this one is bound to ours.
     class BoundStore extends ClockStore {
       constructor() {
-        super(options.clock, maxEntries);
+        super(options.clock, maxEntries, options.shared);
       }
     }
     await app.register(fastifyRateLimit, {

@@ -11,6 +11,8 @@ export interface Readiness {
   ready: boolean;
   /** Why not, when not ready. */
   reason?: string;
+  /** The shared store (Redis): sharing (`ok`), serving on this replica's own state (`degraded`), or none configured. */
+  store?: 'ok' | 'degraded' | 'none';
   secrets: { source: string; loaded_at: string; age_s: number; refreshes: number; last_refresh_at?: string; last_error?: string };
   /** Whether Datadog accepts the keys (boot/key-check.ts); ready needs `ok`. */
   keys: { status: 'unchecked' | 'ok' | 'rejected' | 'unreachable'; checked_at?: string; site: string };
@@ -26,6 +28,7 @@ export interface HealthDeps {
 const readyResponse = z
   .object({
     status: z.literal('ready'),
+    store: z.enum(['ok', 'degraded', 'none']).describe('The shared store (Redis): ok, degraded (this replica serves on its own state; still ready), or none configured'),
     secrets: z.object({
       source: z.string(),
       loaded_at: z.string(),
@@ -69,7 +72,7 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): vo
     async (_request, reply) => {
       const state = deps.readiness();
       if (!state.ready) return sendProblem(reply, new AppError('NOT_READY', state.reason ?? 'not ready'));
-      return { status: 'ready' as const, secrets: state.secrets, keys: { ...state.keys, status: 'ok' as const } };
+      return { status: 'ready' as const, store: state.store ?? 'none', secrets: state.secrets, keys: { ...state.keys, status: 'ok' as const } };
     },
   );
 }

@@ -25,14 +25,31 @@ export const CURSOR_TTL_MS = 60 * 60 * 1000;
 /** Longest cursor accepted; Datadog's cursors are a few hundred characters. */
 export const MAX_CURSOR_LENGTH = 4096;
 
+/**
+ * The HMAC keys of cursors: one signs, and each of a few verifies (the one that signs, plus keys
+ * still honoured for cursors issued earlier). A fixed secret is both; redis/cursor-keys.ts
+ * shares one key among replicas.
+ */
+export interface CursorKeys {
+  signing(): Uint8Array;
+  verifying(): readonly Uint8Array[];
+}
+
 export interface CursorCodec {
   encode(state: CursorState): string;
   /** The state, or BAD_REQUEST when the cursor is forged, expired, or for other parameters. */
   decode(token: string, kind: CursorState['kind'], fingerprint: string): CursorState;
 }
 
-export function createCursorCodec(secret: Uint8Array, clock: Clock, ttlMs = CURSOR_TTL_MS): CursorCodec {
-  const sign = (payload: string) => createHmac('sha256', secret).update(payload).digest();
+export function createCursorCodec(secret: Uint8Array | CursorKeys, clock: Clock, ttlMs = CURSOR_TTL_MS): CursorCodec {
+  const keys: CursorKeys = secret instanceof Uint8Array ? { signing: () => secret, verifying: () => [secret] } : secret;
+  const mac = (key: Uint8Array, payload: string) => createHmac('sha256', key).update(payload).digest();
+  const sign = (payload: string) => mac(keys.signing(), payload);
+  const signedByOneOf = (payload: string, given: Buffer) =>
+    keys.verifying().some((key) => {
+      const expected = mac(key, payload);
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    });
   return {
     encode(state) {
       const payload = Buffer.from(
@@ -45,9 +62,7 @@ export function createCursorCodec(secret: Uint8Array, clock: Clock, ttlMs = CURS
       if (token.length > MAX_CURSOR_LENGTH) throw invalid();
       const [payload, signature, ...rest] = token.split('.');
       if (!payload || !signature || rest.length > 0) throw invalid();
-      const expected = sign(payload);
-      const given = Buffer.from(signature, 'base64url');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
+      if (!signedByOneOf(payload, Buffer.from(signature, 'base64url'))) throw invalid();
       let parsed: { k?: unknown; p?: unknown; f?: unknown; t?: unknown; s?: unknown; a?: unknown; e?: unknown };
       try {
         parsed = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));

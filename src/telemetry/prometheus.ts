@@ -119,6 +119,12 @@ function createMetrics(registry: Registry) {
       labelNames: ['outcome'],
       registers,
     }),
+    storeUp: new Gauge({
+      name: 'tinkr_store_up',
+      help: 'Whether the shared store (Redis) is up: 1 shares state with the other replicas, 0 serves from this replica\'s own state.',
+      // Registered on first use: a server without a store exports no such series at all.
+      registers: [],
+    }),
     tailStreams: new Gauge({ name: 'tinkr_tail_streams', help: 'Live tails polling Datadog now: one per distinct scope and query.', registers }),
     tailSubscribers: new Gauge({ name: 'tinkr_tail_subscribers', help: 'Live-tail subscribers connected (or joining) now.', registers }),
     tailPolls: new Counter({
@@ -225,6 +231,10 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
     },
     secretsRefresh(outcome: RefreshOutcome) {
       m.secretsRefreshes.inc({ outcome });
+    },
+    storeUp(up: boolean) {
+      if (!registry.getSingleMetric('tinkr_store_up')) registry.registerMetric(m.storeUp);
+      m.storeUp.set(up ? 1 : 0);
     },
     tailStreams(streams: number, subscribers: number) {
       m.tailStreams.set(streams);

@@ -1,6 +1,8 @@
 import type { Clock } from '../clock.ts';
 import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
 import type { Telemetry } from '../telemetry.ts';
+import { createLocalLedger, type BudgetLedger, type LimitSnapshot } from './budget-ledger.ts';
+import { judge, mostInFlight, PENDING_RECHECK_MS, type Verdict } from './budget-verdict.ts';
 import type { FairShare } from './fair-share.ts';
 import type { Store } from './store.ts';
 import type { Family, UpstreamCaller } from './types.ts';
@@ -61,8 +63,6 @@ export const DEFAULT_MAX_WAIT_MS = 3_000;
 export const DEFAULT_RESET_JITTER_MS = 2_000;
 /** A wait that ends closer than this to the deadline leaves no time for the call itself. */
 export const MIN_CALL_TIME_MS = 1_000;
-/** Budget known to be spent only by calls still in flight: look again after this. */
-const PENDING_RECHECK_MS = 1_000;
 /** `X-RateLimit-Reset` is in whole seconds; resets this close together are the same period. */
 const SAME_PERIOD_TOLERANCE_MS = 2_000;
 /** A limit's state is kept a little past its reopening (then the period is new anyway). */
@@ -71,6 +71,18 @@ const STATE_GRACE_MS = 60_000;
 const NAME_TTL_MS = 24 * 60 * 60_000;
 /** Rounds of waiting one caller may go through (a reset, then another replica's 429, ...). */
 const MAX_ROUNDS = 3;
+/**
+ * Compare-and-set attempts per reservation or state update. An attempt fails only when another
+ * call changed the limit's state in between (an answer's headers arrived), which is rare; a
+ * reservation that keeps failing counts as a busy budget and is judged again a second later.
+ */
+const MAX_CAS_ATTEMPTS = 8;
+/**
+ * A reservation outlives the caller's deadline by this much before a shared ledger forgets it:
+ * a replica that died mid-call must not hold budget forever, and a live one has released it by
+ * then (a shared call's deadline can move later as callers join it).
+ */
+const RESERVATION_GRACE_MS = 10_000;
 
 /** What the gate keeps about one limit. */
 export interface LimitState {
@@ -147,9 +159,9 @@ export interface BudgetGate {
   readonly waiting: number;
 }
 
-export interface BudgetGateDeps {
+/** Where limits are kept: a ledger (shared by replicas), or a store for a local ledger. */
+export type BudgetGateDeps = {
   options: BudgetOptions;
-  store: Store<BudgetRecord>;
   clock: Clock;
   telemetry: Telemetry;
   /** Non-secret name of the Datadog API base URL. */
@@ -157,80 +169,55 @@ export interface BudgetGateDeps {
   /** Each key's share of a limit; without it a call is nobody's spend. */
   share?: FairShare;
   random?: () => number;
-}
-
-type Verdict = { kind: 'send' } | { kind: 'reserve' } | { kind: 'pacing' } | { kind: 'closed'; untilMs: number };
+} & ({ ledger: BudgetLedger } | { store: Store<BudgetRecord> });
 
 export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
-  const { options, store, clock } = deps;
+  const { options, clock } = deps;
   const random = deps.random ?? Math.random;
-  /** Calls this replica has started and not yet seen answered, per limit. */
-  const pending = new Map<string, number>();
+  const ledger = 'ledger' in deps ? deps.ledger : createLocalLedger(deps.store);
   let waiting = 0;
 
-  const reserveOf = (limit: number) => Math.ceil(limit * options.reserveFraction);
-
-  /**
-   * Whether spending now would run ahead of the pace line: the budget above the reserve should
-   * shrink no faster than the period does, give or take a burst. With `left` calls left (in
-   * flight counted), `usable = limit - reserve` and a share `f` of the period still to go, a
-   * call is on pace while `left - reserve >= usable * f - burst`.
-   */
-  function aheadOfPace(state: LimitState, left: number, now: number): boolean {
-    if (!options.pacing || state.limit === undefined || !state.periodMs) return false;
-    const reserve = reserveOf(state.limit);
-    const usable = state.limit - reserve;
-    const share = Math.min(1, Math.max(0, (state.resetAtMs - now) / state.periodMs));
-    const burst = Math.ceil(state.limit * options.burstFraction);
-    return left - reserve < usable * share - burst;
-  }
+  const keyOf = (base: string, family: Family, name: string | undefined) => (name !== undefined ? `limit:${base}|name:${name}` : `limit:${base}|family:${family}`);
 
   async function limitKey(family: Family, keyPrint: string): Promise<string> {
     const base = `${deps.origin}|${keyPrint}`;
-    const named = await store.get(`name:${base}|${family}`);
-    return named && 'name' in named && 'family' in named ? `limit:${base}|name:${named.name}` : `limit:${base}|family:${family}`;
+    return keyOf(base, family, await ledger.limitName(base, family));
   }
 
-  async function limitState(key: string): Promise<LimitState | undefined> {
-    const record = await store.get(key);
-    return record && 'remaining' in record ? record : undefined;
-  }
-
-  function judge(state: LimitState | undefined, inFlight: number, now: number, entitlement: Entitlement): Verdict {
-    if (!state) return { kind: 'send' };
-    const newPeriod = now >= state.reopenAtMs;
-    if (newPeriod && state.limit === undefined) return { kind: 'send' };
-    const left = (newPeriod ? state.limit! : state.remaining) - inFlight;
-    if (left <= 0) {
-      // Spent for this period, or about to be by calls in flight (whose answers will tell).
-      const spent = !newPeriod && state.remaining <= 0;
-      return { kind: 'closed', untilMs: spent ? state.reopenAtMs : now + PENDING_RECHECK_MS };
+  /**
+   * Re-derives the state from the latest one until the ledger takes it unchanged in between;
+   * `merge` returns undefined when there is nothing to write.
+   */
+  async function update(key: string, merge: (existing: LimitState | undefined, now: number) => LimitState | undefined): Promise<void> {
+    let snapshot = await ledger.read(key, clock.now());
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const now = clock.now();
+      const next = merge(snapshot.state, now);
+      if (!next) return;
+      const ttlMs = Math.max(1, next.reopenAtMs - now + STATE_GRACE_MS);
+      const outcome = await ledger.replace(key, snapshot.version, next, ttlMs, now);
+      if ('replaced' in outcome) return;
+      snapshot = outcome.snapshot;
     }
-    const cached = entitlement.hasFallback && !entitlement.noCache;
-    if (state.limit !== undefined && left <= reserveOf(state.limit) && cached) return { kind: 'reserve' };
-    // A new period starts with the whole budget; pacing is about the current one.
-    if (!newPeriod && cached && (entitlement.fallbackAgeMs ?? 0) < options.maxPacedAgeMs && aheadOfPace(state, left, now)) {
-      return { kind: 'pacing' };
+  }
+
+  /** Judges the limit and reserves a call atomically; the verdict and what it was based on otherwise. */
+  async function tryReserve(
+    key: string,
+    entitlement: Entitlement,
+    deadline: number,
+  ): Promise<{ ticket: Ticket; state: LimitState | undefined } | { verdict: Exclude<Verdict, { kind: 'send' }>; snapshot: LimitSnapshot; now: number }> {
+    let snapshot = await ledger.read(key, clock.now());
+    for (let attempt = 0; ; attempt++) {
+      const now = clock.now();
+      const verdict = judge(options, snapshot.state, snapshot.inFlight, now, entitlement);
+      if (verdict.kind !== 'send') return { verdict, snapshot, now };
+      if (attempt >= MAX_CAS_ATTEMPTS) return { verdict: { kind: 'closed', untilMs: now + PENDING_RECHECK_MS }, snapshot, now };
+      const most = mostInFlight(options, snapshot.state, snapshot.inFlight, now, entitlement);
+      const outcome = await ledger.reserve(key, snapshot.version, most, now, Math.max(deadline, now) + RESERVATION_GRACE_MS);
+      if ('reserved' in outcome) return { ticket: outcome.reserved, state: snapshot.state };
+      snapshot = outcome.snapshot;
     }
-    return { kind: 'send' };
-  }
-
-  function ticket(key: string): Ticket {
-    pending.set(key, (pending.get(key) ?? 0) + 1);
-    let released = false;
-    return {
-      release() {
-        if (released) return;
-        released = true;
-        const left = (pending.get(key) ?? 1) - 1;
-        if (left > 0) pending.set(key, left);
-        else pending.delete(key);
-      },
-    };
-  }
-
-  async function keep(key: string, state: LimitState): Promise<void> {
-    await store.set(key, state, { ttlMs: Math.max(1, state.reopenAtMs - clock.now() + STATE_GRACE_MS) });
   }
 
   return {
@@ -238,25 +225,23 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
       let waitedMs = 0;
       for (let round = 0; ; round++) {
         const key = await limitKey(family, keyPrint);
-        const state = await limitState(key);
-        const now = clock.now();
-        const verdict = judge(state, pending.get(key) ?? 0, now, entitlement);
-        if (verdict.kind === 'send') {
-          // Counted in flight before anything else is awaited, so concurrent callers see it.
-          const granted = ticket(key);
+        const tried = await tryReserve(key, entitlement, wait.deadline);
+        if ('ticket' in tried) {
+          // Reserved first, so concurrent callers (of every replica) see it in flight.
           try {
-            await deps.share?.spend(family, key, state, entitlement.caller);
+            await deps.share?.spend(family, key, tried.state, entitlement.caller);
           } catch (error) {
-            granted.release();
+            tried.ticket.release();
             if (error instanceof BudgetDenied) deps.telemetry.budgetGate(family, 'share');
             throw error;
           }
           if (waitedMs > 0) deps.telemetry.budgetGate(family, 'waited');
-          return granted;
+          return tried.ticket;
         }
+        const { verdict, snapshot, now } = tried;
         if (verdict.kind === 'reserve' || verdict.kind === 'pacing') {
           deps.telemetry.budgetGate(family, verdict.kind === 'reserve' ? 'reserve' : 'paced');
-          throw new BudgetDenied(verdict.kind, family, Math.max(1, Math.ceil(((state?.reopenAtMs ?? now) - now) / 1000)));
+          throw new BudgetDenied(verdict.kind, family, Math.max(1, Math.ceil(((snapshot.state?.reopenAtMs ?? now) - now) / 1000)));
         }
         const waitMs = verdict.untilMs - now;
         const worthIt = round < MAX_ROUNDS && waitedMs + waitMs <= options.maxWaitMs && verdict.untilMs + MIN_CALL_TIME_MS <= wait.deadline;
@@ -275,52 +260,48 @@ export function createBudgetGate(deps: BudgetGateDeps): BudgetGate {
     },
 
     async observe(family, keyPrint, info, status) {
-      const now = clock.now();
       const base = `${deps.origin}|${keyPrint}`;
-      if (info.name !== 'unnamed') {
-        const nameKey = `name:${base}|${family}`;
-        const known = await store.get(nameKey);
-        if (!(known && 'name' in known && known.name === info.name)) {
-          await store.set(nameKey, { family, name: info.name }, { ttlMs: NAME_TTL_MS });
-        }
-      }
-      const key = await limitKey(family, keyPrint);
-      const existing = await limitState(key);
-      const resetAtMs = now + info.resetS * 1000;
-      const remaining = status === 429 ? 0 : info.remaining;
-      const current = existing !== undefined && now < existing.reopenAtMs;
-      // An answer from a period that has already ended arrived late: it says nothing new.
-      if (current && resetAtMs < existing.resetAtMs - SAME_PERIOD_TOLERANCE_MS) return;
-      const samePeriod = current && Math.abs(resetAtMs - existing.resetAtMs) <= SAME_PERIOD_TOLERANCE_MS;
-      await keep(key, {
-        name: info.name === 'unnamed' ? undefined : info.name,
-        limit: info.limit,
-        periodMs: info.periodS > 0 ? info.periodS * 1000 : existing?.periodMs,
-        // Answers arrive out of order; within a period the budget only goes down.
-        remaining: samePeriod ? Math.min(existing.remaining, remaining) : remaining,
-        resetAtMs: samePeriod ? existing.resetAtMs : resetAtMs,
-        reopenAtMs: samePeriod ? existing.reopenAtMs : resetAtMs + random() * options.resetJitterMs,
+      const known = await ledger.limitName(base, family);
+      const named = info.name !== 'unnamed' ? info.name : undefined;
+      if (named !== undefined && known !== named) await ledger.learnLimitName(base, family, named, NAME_TTL_MS);
+      const key = keyOf(base, family, named ?? known);
+      await update(key, (existing, now) => {
+        const resetAtMs = now + info.resetS * 1000;
+        const remaining = status === 429 ? 0 : info.remaining;
+        const current = existing !== undefined && now < existing.reopenAtMs;
+        // An answer from a period that has already ended arrived late: it says nothing new.
+        if (current && resetAtMs < existing.resetAtMs - SAME_PERIOD_TOLERANCE_MS) return undefined;
+        const samePeriod = current && Math.abs(resetAtMs - existing.resetAtMs) <= SAME_PERIOD_TOLERANCE_MS;
+        return {
+          name: info.name === 'unnamed' ? undefined : info.name,
+          limit: info.limit,
+          periodMs: info.periodS > 0 ? info.periodS * 1000 : existing?.periodMs,
+          // Answers arrive out of order; within a period the budget only goes down.
+          remaining: samePeriod ? Math.min(existing.remaining, remaining) : remaining,
+          resetAtMs: samePeriod ? existing.resetAtMs : resetAtMs,
+          reopenAtMs: samePeriod ? existing.reopenAtMs : resetAtMs + random() * options.resetJitterMs,
+        };
       });
     },
 
     async exhausted(family, keyPrint, retryAfterS) {
-      const now = clock.now();
       const key = await limitKey(family, keyPrint);
-      const existing = await limitState(key);
-      if (existing && now < existing.reopenAtMs && existing.remaining <= 0) return;
-      const resetAtMs = now + retryAfterS * 1000;
-      await keep(key, {
-        name: existing?.name,
-        limit: existing?.limit,
-        periodMs: existing?.periodMs,
-        remaining: 0,
-        resetAtMs,
-        reopenAtMs: resetAtMs + random() * options.resetJitterMs,
+      await update(key, (existing, now) => {
+        if (existing && now < existing.reopenAtMs && existing.remaining <= 0) return undefined;
+        const resetAtMs = now + retryAfterS * 1000;
+        return {
+          name: existing?.name,
+          limit: existing?.limit,
+          periodMs: existing?.periodMs,
+          remaining: 0,
+          resetAtMs,
+          reopenAtMs: resetAtMs + random() * options.resetJitterMs,
+        };
       });
     },
 
     async state(family, keyPrint) {
-      return limitState(await limitKey(family, keyPrint));
+      return (await ledger.read(await limitKey(family, keyPrint), clock.now())).state;
     },
 
     get waiting() {

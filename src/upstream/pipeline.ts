@@ -14,9 +14,9 @@ import {
   DEFAULT_RESERVE_FRACTION,
   DEFAULT_RESET_JITTER_MS,
   type BudgetOptions,
-  type BudgetRecord,
   type Entitlement,
 } from './budget.ts';
+import { createMemoryLedger, type BudgetLedger } from './budget-ledger.ts';
 import {
   createResponseCache,
   DEFAULT_CACHE_MAX_BYTES,
@@ -72,9 +72,6 @@ export const DEFAULT_UPSTREAM_POLICY: UpstreamPolicy = {
   maxPages: MAX_PAGES_PER_REQUEST,
 };
 
-/** Limits tracked in the default budget store: a handful per key, a few keys over rotations. */
-const BUDGET_STORE_MAX_ENTRIES = 1_000;
-const BUDGET_STORE_MAX_BYTES = 1024 * 1024;
 /** Calls after a 429 before the request gives up (each only when the gate lets it through). */
 const MAX_CALLS_AFTER_429 = 2;
 
@@ -87,7 +84,7 @@ export interface PipelineDeps {
   baseUrl: string;
   policy?: UpstreamPolicy;
   /** Where cache and budget state and each key's spends live; in-memory unless a shared store is given. */
-  stores?: { cache?: Store<CacheRecord>; budget?: Store<BudgetRecord>; shares?: ShareLedger };
+  stores?: { cache?: Store<CacheRecord>; budget?: BudgetLedger; shares?: ShareLedger };
   retry?: RetryPolicy;
   /** Jitter source (tests make it fixed). */
   random?: () => number;
@@ -124,7 +121,7 @@ export function createUpstreamPipeline(deps: PipelineDeps): UpstreamPipeline {
   const share = createFairShare({ ledger: deps.stores?.shares ?? createMemoryShareLedger({ clock }), clock, telemetry: deps.telemetry });
   const gate = createBudgetGate({
     options: policy.budget,
-    store: deps.stores?.budget ?? createMemoryStore<BudgetRecord>({ maxBytes: BUDGET_STORE_MAX_BYTES, maxEntries: BUDGET_STORE_MAX_ENTRIES, clock }),
+    ledger: deps.stores?.budget ?? createMemoryLedger(clock),
     clock,
     telemetry: deps.telemetry,
     origin,

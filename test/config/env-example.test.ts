@@ -9,7 +9,7 @@ const TEXT = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8'
 const LINES = TEXT.split('\n');
 const READ = Object.keys(envSchema.shape);
 /** Variables whose values are secrets: the example must leave them blank. */
-const SECRETS = ['DD_API_KEY', 'DD_APP_KEY', 'TINKR_CURSOR_SECRET', 'TINKR_API_KEYS'];
+const SECRETS = ['DD_API_KEY', 'DD_APP_KEY', 'TINKR_CURSOR_SECRET', 'TINKR_API_KEYS', 'TINKR_REDIS_URL'];
 
 describe('.env.example', () => {
   it('has a line for every variable the server reads, with a comment above it', () => {

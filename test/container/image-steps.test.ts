@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import { parseCommandLine } from '../../src/config/args.ts';
 import { envSchema } from '../../src/config/env.ts';
@@ -16,6 +15,9 @@ import { DEFAULT_DEMO_KEYS } from '../../src/simulator/index.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { scrape, valueOf } from '../helpers/prometheus.ts';
+import { untilReady } from '../helpers/ready.ts';
+import { startTestRedis } from '../helpers/redis-server.ts';
+import { COMPOSE } from './compose.ts';
 import { inBuildContext, parseCopy, parseDockerfile, parseEnv, parseHealthcheck } from './dockerfile.ts';
 
 /**
@@ -29,7 +31,6 @@ import { inBuildContext, parseCopy, parseDockerfile, parseEnv, parseHealthcheck 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const DOCKERFILE = readFileSync(join(REPO, 'Dockerfile'), 'utf8');
 const DOCKERIGNORE = readFileSync(join(REPO, '.dockerignore'), 'utf8');
-const COMPOSE = parseYaml(readFileSync(join(REPO, 'docker-compose.yml'), 'utf8')) as Compose;
 /** npm ci downloads (or reads its cache), tsc compiles: minutes on a shared, cold machine. */
 const INSTALL_TIMEOUT_MS = 300_000;
 /** npm must run on Node 24 (the machine's own Node may be older); the project's node goes first on PATH. */
@@ -39,22 +40,6 @@ const PATH_WITH_NODE_24 = `${dirname(process.execPath)}:${process.env.PATH ?? ''
  * or funding round trips, and cached tarballs first. Each npm ci is then ~10 s instead of minutes.
  */
 const NPM_QUIET = { npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false', npm_config_prefer_offline: 'true' };
-
-interface ComposeService {
-  build?: string;
-  image?: string;
-  entrypoint?: string[];
-  command?: string[];
-  environment?: Record<string, string>;
-  healthcheck?: { test: string[] };
-  depends_on?: Record<string, { condition: string }>;
-  read_only?: boolean;
-  ports?: string[];
-  stop_grace_period?: string;
-}
-interface Compose {
-  services: Record<string, ComposeService>;
-}
 
 interface Image {
   /** The runtime stage's /app. */
@@ -226,7 +211,7 @@ describe('the image (Dockerfile replayed)', () => {
     for (const name of ['vitest', 'typescript', 'nock', 'autocannon', 'fast-check', 'node']) {
       expect(existsSync(join(image.app, 'node_modules', name)), name).toBe(false);
     }
-    for (const name of ['fastify', 'prom-client', '@fastify/under-pressure', 'close-with-grace']) {
+    for (const name of ['fastify', 'prom-client', '@fastify/under-pressure', 'close-with-grace', 'ioredis']) {
       expect(existsSync(join(image.app, 'node_modules', name)), name).toBe(true);
     }
   });
@@ -255,7 +240,8 @@ describe('docker-compose.yml', () => {
   const { simulator, server } = COMPOSE.services;
 
   it('runs the server and the simulator from the one image, read-only, server after a healthy simulator', () => {
-    expect(Object.keys(COMPOSE.services).sort()).toEqual(['server', 'simulator']);
+    // `docker compose up` starts the services of no profile.
+    expect(Object.entries(COMPOSE.services).filter(([, s]) => !s.profiles).map(([name]) => name).sort()).toEqual(['server', 'simulator']);
     for (const service of [simulator!, server!]) {
       expect(service.build).toBe('.');
       expect(service.read_only).toBe(true);
@@ -341,5 +327,34 @@ describe('the image at run time', () => {
     expect(readdirSync(home)).toEqual([]);
     expect(readdirSync(tmp)).toEqual([]);
     expect(server.output()).not.toMatch(/dede0000|tinkr-demo-token/);
+  });
+
+  it('runs a replica of the `replicas` profile: it shares through Redis (/readyz "store": "ok") and serves', async () => {
+    const redis = await startTestRedis();
+    const home = mkdtempSync(join(root, 'home-'));
+    const base = { PATH: process.env.PATH ?? '', HOME: home, TMPDIR: mkdtempSync(join(root, 'tmp-')), ...image.env };
+    const sim = COMPOSE.services.simulator!;
+    const simulator = start([...sim.entrypoint!, '--host', '127.0.0.1'], { ...base, SIM_PORT: '0' });
+    try {
+      await eventually(() => /listening on http:\/\/\S+/.test(simulator.output()), 'the simulator listens', 30_000);
+      const simUrl = /listening on (http:\/\/\S+)/.exec(simulator.output())![1]!;
+      // replica-1 exactly as compose starts it, with the addresses of this machine's simulator and Redis.
+      const env = { ...base, ...COMPOSE.services['replica-1']!.environment, DD_API_URL: simUrl, TINKR_REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: '0', TINKR_METRICS_PORT: '0' };
+      const replica = start(image.entrypoint, env);
+      const exited = once(replica.child, 'exit');
+      await eventually(() => replica.output().includes('"msg":"listening"'), 'the replica listens', 30_000);
+      const url = /"url":"(http:[^"]+)"/.exec(replica.output())![1]!;
+      // Ready once the simulator has accepted the keys; the store is shared from the start.
+      expect((await untilReady(url)).store).toBe('ok');
+      const logs = await fetch(`${url}/logs?service=checkout&since=15m&limit=2`, { headers: { authorization: `Bearer ${DEMO_TOKEN}` } });
+      expect(logs.status).toBe(200);
+      expect(redis.cli('EXISTS', 'tinkr:cursor-key')).toBe('1');
+      replica.child.kill('SIGTERM');
+      expect(await exited).toEqual([0, null]);
+    } finally {
+      simulator.child.kill('SIGTERM');
+      await once(simulator.child, 'exit');
+      await redis.close();
+    }
   });
 });

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import { DATADOG_SITES } from '../../src/datadog/sites.ts';
-import { type CliResult, runCli, type Scratch, scratchDirs, startCli, VIOLATIONS_MARKER } from '../helpers/cli.ts';
+import { type CliResult, envOnlyStart, runCli, type Scratch, scratchDirs, startCli, VIOLATIONS_MARKER } from '../helpers/cli.ts';
+import { freePort } from '../helpers/free-port.ts';
 import { untilReady } from '../helpers/ready.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 
@@ -98,6 +99,27 @@ describe('env-only start, exactly as the Datadog backend docs say', () => {
       expect((await fetch(`${cli.url}/logs?since=15m`)).status).toBe(401);
     } finally {
       expectCleanStop(await cli.stop());
+    }
+  });
+});
+
+describe('a shared store that cannot be reached', () => {
+  it('does not stop the start: it serves, /readyz says "degraded", and the password is printed nowhere', async () => {
+    const s = scratch();
+    const nobody = await freePort();
+    const cli = await startCli([], {
+      scratch: s,
+      env: { ...envOnlyStart(prodSim.url, { token: TOKEN, subject: 'cli' }), DD_API_KEY: PROD_KEYS.apiKey, DD_APP_KEY: PROD_KEYS.appKey, TINKR_REDIS_URL: `redis://:${PLANT}@127.0.0.1:${nobody}/1` },
+    });
+    try {
+      expect(cli.listening).toMatchObject({ store: `redis://127.0.0.1:${nobody}/1` });
+      expect((await fetch(`${cli.url}/logs?service=payments-api&since=15m&limit=2`, { headers: AUTH })).status).toBe(200);
+      expect((await untilReady(cli.url)).store).toBe('degraded');
+      expect(cli.logLines().filter((l) => l.level === 'warn').map((l) => l.msg)).toContain("shared store unreachable at start: serving with this replica's own state until it answers");
+    } finally {
+      const result = await cli.stop();
+      expectCleanStop(result);
+      expectNoPlant(result);
     }
   });
 });
@@ -323,6 +345,33 @@ const CONFIG_ERRORS: FailingStart[] = [
     what: 'an unsupported TINKR_BACKEND',
     env: { TINKR_BACKEND: 'loki' },
     expected: ['environment: TINKR_BACKEND: backend "loki" is not supported; this server implements: datadog'],
+  },
+  {
+    what: 'a malformed TINKR_REDIS_URL (its password is not echoed)',
+    env: { TINKR_REDIS_URL: `redis://:${PLANT}@cache.internal:not-a-port` },
+    expected: ['environment: TINKR_REDIS_URL: expected redis://[[user]:password@]host[:port][/db] or rediss://'],
+  },
+  {
+    what: 'a store URL of another scheme, from the file through env:',
+    toml: `${FILE_AUTH}[store]\nurl = "env:CACHE_URL"\n`,
+    env: { CACHE_URL: `http://:${PLANT}@cache.internal:6379` },
+    expected: ['{file}: ', 'store.url: expected redis://'],
+  },
+  {
+    what: 'an unknown [store] key',
+    toml: `${FILE_AUTH}[store]\nurl = "env:TINKR_REDIS_URL"\nprefix = "x:"\n`,
+    env: { TINKR_REDIS_URL: `redis://:${PLANT}@127.0.0.1:1` },
+    expected: ['{file}: ', 'store: unknown key "prefix"'],
+  },
+  {
+    what: 'a literal store password',
+    toml: `${FILE_AUTH}[store]\nurl = "redis://127.0.0.1:1"\npassword = "${PLANT}"\n`,
+    expected: ['{file}: store.password: ', 'a literal password is refused; write "env:NAME"'],
+  },
+  {
+    what: 'a password written into a literal store URL',
+    toml: `${FILE_AUTH}[store]\nurl = "redis://:${PLANT}@127.0.0.1:1"\n`,
+    expected: ['{file}: store.url: ', 'a password in the file is refused'],
   },
   {
     what: 'no configuration at all',

@@ -297,4 +297,14 @@ describe('the exporter alone', () => {
     expect(valueOf(samples, 'tinkr_http_requests_shed_total', { reason: 'shutting_down' })).toBe(1);
     expect(valueOf(samples, 'tinkr_secrets_refreshes_total', { outcome: 'failed' })).toBe(1);
   });
+
+  it('exports tinkr_store_up only once a shared store reports, then 1 or 0 as it goes', async () => {
+    const t = createPrometheusTelemetry({ version: 'x', defaultMetrics: false });
+    expect(parsePrometheus(await t.metrics()).some((s) => s.name === 'tinkr_store_up')).toBe(false);
+    t.storeUp(true);
+    expect(valueOf(parsePrometheus(await t.metrics()), 'tinkr_store_up')).toBe(1);
+    t.storeUp(false);
+    expect(valueOf(parsePrometheus(await t.metrics()), 'tinkr_store_up')).toBe(0);
+    expect(await t.metrics()).toContain('# TYPE tinkr_store_up gauge');
+  });
 });

@@ -1,11 +1,17 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { systemClock } from '../../src/clock.ts';
+import { storeConfig, storeSchema } from '../../src/config/store.ts';
 import type { RateLimitInfo } from '../../src/datadog/rate-limit-headers.ts';
 import { noTelemetry, type BudgetGateOutcome, type Telemetry } from '../../src/telemetry.ts';
 import { BudgetDenied, createBudgetGate, type BudgetRecord, type Entitlement } from '../../src/upstream/budget.ts';
 import { DEFAULT_UPSTREAM_POLICY, type UpstreamPolicy } from '../../src/upstream/pipeline.ts';
+import { createRedisLedger } from '../../src/redis/budget-ledger.ts';
+import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
 import { createMemoryStore } from '../../src/upstream/store.ts';
 import type { Family } from '../../src/upstream/types.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
+import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 const NOW = Date.parse('2026-11-25T04:00:00.000Z');
@@ -15,16 +21,38 @@ const NOTHING_CACHED: Entitlement = { hasFallback: false, noCache: false };
 const CACHED: Entitlement = { hasFallback: true, noCache: false };
 const info = (remaining: number, resetS: number, limit = 10, name = 'logs_list'): RateLimitInfo => ({ name, limit, periodS: 3600, remaining, resetS });
 
-describe('budget gate', () => {
+/**
+ * The gate's unit tests run against both ledgers, to show that sharing through Redis changes
+ * nothing in how one gate judges. Each gate gets its own origin, so Redis keys never meet.
+ */
+const LEDGERS = ['in-process', 'Redis'] as const;
+let redis: TestRedis;
+let connection: RedisConnection;
+let gates = 0;
+beforeAll(async () => {
+  redis = await startTestRedis();
+  connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ timeout_ms: TEST_STORE_TIMEOUT_MS }))!, { log: pino({ level: 'silent' }), telemetry: noTelemetry, clock: systemClock });
+  await vi.waitFor(() => expect(connection.health.up).toBe(true), { timeout: 15_000, interval: 10 });
+});
+afterAll(async () => {
+  await connection?.close();
+  await redis?.close();
+});
+function ledgerFor(kind: (typeof LEDGERS)[number], clock: ManualClock) {
+  const where = { origin: `o${++gates}` };
+  if (kind === 'Redis') return { ...where, ledger: createRedisLedger(connection) };
+  return { ...where, store: createMemoryStore<BudgetRecord>({ maxBytes: 1024 * 1024, maxEntries: 100, clock }) };
+}
+
+describe.each(LEDGERS)('budget gate (%s ledger)', (kind) => {
   function gateAt(clock: ManualClock, options: Partial<UpstreamPolicy['budget']> = {}, random = () => 0) {
     const outcomes: Array<[Family, BudgetGateOutcome]> = [];
     const telemetry: Telemetry = { ...noTelemetry, budgetGate: (family, outcome) => outcomes.push([family, outcome]) };
     const gate = createBudgetGate({
       options: { ...DEFAULT_UPSTREAM_POLICY.budget, ...options },
-      store: createMemoryStore<BudgetRecord>({ maxBytes: 1024 * 1024, maxEntries: 100, clock }),
+      ...ledgerFor(kind, clock),
       clock,
       telemetry,
-      origin: 'o',
       random,
     });
     return { gate, outcomes };
@@ -166,7 +194,7 @@ describe('budget gate', () => {
   });
 });
 
-describe('pacing', () => {
+describe.each(LEDGERS)('pacing (%s ledger)', (kind) => {
   const info100 = (remaining: number, resetS: number, periodS = 3600): RateLimitInfo => ({ name: 'logs_list', limit: 100, periodS, remaining, resetS });
   const FRESH: Entitlement = { hasFallback: true, noCache: false, fallbackAgeMs: 10_000 };
 
@@ -175,10 +203,9 @@ describe('pacing', () => {
     const gate = createBudgetGate({
       // Reserve 10 and burst 10 of a limit of 100: the usable 90 should last the hour.
       options: { ...DEFAULT_UPSTREAM_POLICY.budget, reserveFraction: 0.1, burstFraction: 0.1, ...options },
-      store: createMemoryStore<BudgetRecord>({ maxBytes: 1024 * 1024, maxEntries: 100, clock }),
+      ...ledgerFor(kind, clock),
       clock,
       telemetry: { ...noTelemetry, budgetGate: (_family, outcome) => outcomes.push(outcome) },
-      origin: 'o',
       random: () => 0,
     });
     return { gate, outcomes };
