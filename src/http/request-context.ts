@@ -5,6 +5,7 @@ import type { Permission } from '../auth/roles.ts';
 import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import type { CallContext } from '../upstream/types.ts';
+import { CallerGone } from './caller-gone.ts';
 import { sendProblem } from './problem.ts';
 
 declare module 'fastify' {
@@ -73,7 +74,7 @@ class RequestCall implements CallContext {
     const raw = this.#reply.raw;
     const cancel = this.#clock.after(this.deadline - this.#clock.now(), () => controller.abort(new DeadlineExceeded()));
     const gone = (): void => {
-      if (!raw.writableFinished) controller.abort(new Error('the caller went away'));
+      if (!raw.writableFinished) controller.abort(new CallerGone());
       cancel();
     };
     // 'close' comes after the answer is sent, or earlier when the caller hangs up (perhaps

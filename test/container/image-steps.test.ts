@@ -41,6 +41,16 @@ const PATH_WITH_NODE_24 = `${dirname(process.execPath)}:${process.env.PATH ?? ''
  * or funding round trips, and cached tarballs first. Each npm ci is then ~10 s instead of minutes.
  */
 const NPM_QUIET = { npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false', npm_config_prefer_offline: 'true' };
+/**
+ * How this machine reaches the npm registry (a proxy, its CA, a mirror), passed through when set:
+ * a docker build here would need the same, and without them a package missing from the cache
+ * cannot be fetched.
+ */
+const NETWORK_ENV = Object.fromEntries(
+  ['NODE_EXTRA_CA_CERTS', 'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'npm_config_registry', 'npm_config_cafile']
+    .map((name) => [name, process.env[name]])
+    .filter((entry): entry is [string, string] => entry[1] !== undefined),
+);
 
 interface Image {
   /** The runtime stage's /app. */
@@ -56,7 +66,7 @@ let image: Image;
 
 function run(command: string, args: string[], cwd: string, env: Record<string, string>): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd, env: { PATH: PATH_WITH_NODE_24, HOME: process.env.HOME ?? '', ...NPM_QUIET, ...env }, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) =>
+    execFile(command, args, { cwd, env: { PATH: PATH_WITH_NODE_24, HOME: process.env.HOME ?? '', ...NETWORK_ENV, ...NPM_QUIET, ...env }, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) =>
       error ? reject(new Error(`${command} ${args.join(' ')} failed: ${stderr.slice(-3000)}`)) : resolve(),
     );
   });

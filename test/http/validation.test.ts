@@ -5,7 +5,7 @@ import { commaList } from '../../src/schemas/common.ts';
 
 /** The query-string shortcut: the same result for the same query string, never for a refusal. */
 
-const schema = z.object({ service: commaList(z.string(), 'services'), limit: z.coerce.number().int().max(10).default(5) }).strict();
+const schema = z.object({ service: commaList('service', z.string(), 'services'), limit: z.coerce.number().int().max(10).default(5) }).strict();
 const compile = (httpPart: string) => routeValidatorCompiler({ schema, method: 'GET', url: '/x', httpPart } as Parameters<typeof routeValidatorCompiler>[0]);
 
 type Result = { value?: { service?: string[]; limit: number }; error?: unknown };
