@@ -48,12 +48,21 @@ describe('overhead benchmark', () => {
     // The simulator is not one of our measured processes.
     expect(report.bypass.referenceSummary.cpuPerRequestUs).toBeUndefined();
 
-    // Cache hits: the body was captured (and cached) first, so no run goes upstream.
+    // Cache hits: the body was captured (and cached) first. Real time passes, so a bucket may
+    // roll during a run: then the previous answer is served stale while one refresh (at most one
+    // upstream call per stale answer) asks Datadog. Never a request that waits for Datadog.
+    let staleAnswers = 0;
+    let refreshCalls = 0;
     for (const comparison of [report.hitLatency, report.hitThroughput]) {
-      expect(Object.keys(comparison.subjectSummary.cache)).toEqual(['hit']);
-      expect(comparison.subjectSummary.upstreamCalls).toBe(0);
+      const { hit = 0, stale = 0, ...others } = comparison.subjectSummary.cache;
+      expect(others).toEqual({});
+      expect(hit).toBeGreaterThan(0);
+      staleAnswers += stale;
+      refreshCalls += comparison.subjectSummary.upstreamCalls!;
       expectCpuMeasured(comparison);
     }
+    // (Summed: a refresh started late in one run may reach the simulator in the next.)
+    expect(refreshCalls).toBeLessThanOrEqual(staleAnswers);
     expect(report.targets.hitCpuRatio).toBe(report.hitThroughput.cpuRatio);
     expect(report.targets.bypassAddedP50Ms).toBe(report.bypass.addedP50Ms);
 
