@@ -129,6 +129,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     auth: config.auth,
     corsOrigins: config.server.corsOrigins,
     requestTimeoutMs: config.server.requestTimeoutMs,
+    bodyTimeoutMs: config.server.bodyTimeoutMs,
     maxRangeMs: config.maxRangeMs,
     steps: config.upstream.cache.steps,
     maxPages: config.upstream.maxPages,

@@ -5,6 +5,7 @@ import { envSchema } from './config/env.ts';
 import { configError } from './config/errors.ts';
 import { DEFAULT_METRICS_PORT, DEFAULT_PORT, type Config } from './config/load.ts';
 import { DEFAULT_MAX_RANGE, DEFAULT_QUOTA, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './config/schema.ts';
+import { DEFAULT_BODY_TIMEOUT_MS } from './http/limits.ts';
 import { DEFAULT_LOAD_SHEDDING } from './http/load-shedding.ts';
 import { createLogger } from './logging.ts';
 import { DEFAULT_DEMO_KEYS, startSimulator } from './simulator/index.ts';
@@ -35,6 +36,7 @@ export async function runDemo(args: Args, rawEnv: Readonly<Record<string, string
     server: {
       corsOrigins: [],
       requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+      bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS,
       cursorSecret: undefined,
       loadShedding: DEFAULT_LOAD_SHEDDING,
       shutdownTimeoutMs: DEFAULT_SHUTDOWN_TIMEOUT_MS,

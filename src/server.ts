@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -7,13 +6,23 @@ import type { Logger } from 'pino';
 import { anonymousCaller, createKeyring } from './auth/keyring.ts';
 import type { Clock } from './clock.ts';
 import { DEFAULT_QUOTA, type ApiKeyConfig, type QuotaConfig } from './config/schema.ts';
+import { accessLog } from './http/access-log.ts';
+import { docsUiOptions, withoutSafeIntegerBounds } from './http/api-docs.ts';
 import { registerCors } from './http/cors.ts';
-import { clientErrorHandler, MAX_HEADER_BYTES, registerQueryStringLimit } from './http/limits.ts';
+import {
+  answerExpectations,
+  clientErrorHandler,
+  connectionTimeouts,
+  DEFAULT_BODY_TIMEOUT_MS,
+  MAX_HEADER_BYTES,
+  registerQueryStringLimit,
+  requestIdOf,
+} from './http/limits.ts';
 import { loadShedding, type LoadSheddingOptions } from './http/load-shedding.ts';
 import { frameworkErrorHandler, registerProblemHandlers } from './http/problem.ts';
 import { quotas, type SharedQuotaCounter } from './http/quota.ts';
 import { requestContext } from './http/request-context.ts';
-import { requestMetrics, UNMATCHED_ROUTE } from './http/request-metrics.ts';
+import { requestMetrics } from './http/request-metrics.ts';
 import { registerAggregateRoutes } from './routes/aggregate.ts';
 import { registerHealthRoutes, type Readiness } from './routes/health.ts';
 import { registerLogsRoute } from './routes/logs.ts';
@@ -44,6 +53,8 @@ export interface ServerDeps {
   /** `[server] cors_origins`: exact browser origins allowed; none when absent or empty. */
   corsOrigins?: readonly string[];
   requestTimeoutMs: number;
+  /** `[server] body_timeout_ms`: the whole request must arrive within it; default DEFAULT_BODY_TIMEOUT_MS. */
+  bodyTimeoutMs?: number;
   maxRangeMs: { logs: number; traces: number; metrics: number };
   /** Time buckets of relative ranges; the same table the upstream cache was given. */
   steps?: StepTable;
@@ -67,27 +78,30 @@ export interface ServerDeps {
 
 /** Largest request body: the Tinkr routes take a few small fields. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
-/** Incoming `x-request-id` values are kept when they look like ids, else replaced. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the app without listening (DESIGN: server.ts builds, main.ts runs). */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  // Node's requestTimeout covers receiving the request only, never the answer: a long response
+  // (a live tail writing every 15 s) is not cut. No socket inactivity timeout is set for that reason.
+  const { requestTimeout, headersTimeout, keepAliveTimeout, connectionsCheckingInterval } = connectionTimeouts(
+    deps.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+  );
   const app: FastifyInstance = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
-    // One access-log line per request is written in onResponse below, with our own fields.
+    // One access-log line per request is written by http/access-log.ts, with our own fields.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
     bodyLimit: BODY_LIMIT_BYTES,
-    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    http: { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout, headersTimeout, connectionsCheckingInterval },
+    requestTimeout,
+    keepAliveTimeout,
     clientErrorHandler,
     frameworkErrors: frameworkErrorHandler,
     // While draining, requests on open keep-alive connections get our own problem+json 503
     // (http/load-shedding.ts) instead of Fastify's plain JSON one.
     return503OnClosing: false,
-    genReqId: (raw) => {
-      const given = raw.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    genReqId: requestIdOf,
   });
+  answerExpectations(app);
   const telemetry = deps.telemetry ?? noTelemetry;
 
   app.setValidatorCompiler(validatorCompiler);
@@ -95,9 +109,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // records, so re-validating thousands of log lines on the way out would only cost time.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   registerProblemHandlers(app);
-  // First hooks of every request: count it, give it CORS headers (so a browser can read even a
-  // refusal), then refuse it cheaply if the server cannot serve it.
+  // First hooks of every request: count it and log it, give it CORS headers (so a browser can
+  // read even a refusal), then refuse it cheaply if the server cannot serve it.
   await app.register(requestMetrics, { telemetry });
+  await app.register(accessLog);
   await registerCors(app, deps.corsOrigins ?? []);
   await app.register(loadShedding, { limits: deps.loadShedding, telemetry, clock: deps.clock });
 
@@ -120,8 +135,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       ],
     },
     transform: jsonSchemaTransform,
+    transformObject: (document) => withoutSafeIntegerBounds('openapiObject' in document ? document.openapiObject : document.swaggerObject),
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(fastifySwaggerUi, docsUiOptions);
   // Hook order matters: CORS came first (so refusals below carry its headers and a preflight
   // needs no token), then the request limits, authentication and roles, then the caller's quota.
   registerQueryStringLimit(app);
@@ -138,21 +154,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      {
-        req_id: request.id,
-        method: request.method,
-        route: request.routeOptions.url ?? UNMATCHED_ROUTE,
-        status: reply.statusCode,
-        duration_ms: Math.round(reply.elapsedTime * 10) / 10,
-        upstream_calls: request.upstream?.stats.upstreamCalls ?? 0,
-        cache: reply.getHeader('x-tinkr-cache'),
-        subject: request.caller?.subject,
-      },
-      'request',
-    );
   });
 
   const routeDeps = {

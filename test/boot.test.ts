@@ -7,6 +7,7 @@ import type { Config } from '../src/config/load.ts';
 import { DEFAULT_QUOTA, DEFAULT_REQUEST_TIMEOUT_MS } from '../src/config/schema.ts';
 import { DEFAULT_UPSTREAM_SHARE } from '../src/upstream/fair-share.ts';
 import { DEFAULT_UPSTREAM_POLICY } from '../src/upstream/pipeline.ts';
+import { DEFAULT_BODY_TIMEOUT_MS } from '../src/http/limits.ts';
 import { DEFAULT_LOAD_SHEDDING } from '../src/http/load-shedding.ts';
 import { createLogger } from '../src/logging.ts';
 import { DEFAULT_DEMO_KEYS } from '../src/simulator/index.ts';
@@ -45,6 +46,7 @@ function config(overrides: { metricsPort: number; shutdownTimeoutMs?: number }):
     server: {
       corsOrigins: [],
       requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+      bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS,
       cursorSecret: undefined,
       loadShedding: DEFAULT_LOAD_SHEDDING,
       shutdownTimeoutMs: overrides.shutdownTimeoutMs ?? 10_000,

@@ -38,6 +38,8 @@ export interface Config {
   server: {
     corsOrigins: string[];
     requestTimeoutMs: number;
+    /** The whole request (head and body) must arrive within it; past it the connection is closed. */
+    bodyTimeoutMs: number;
     cursorSecret: string | undefined;
     loadShedding: LoadSheddingOptions;
     /** How long SIGTERM waits for in-flight requests. */
@@ -101,6 +103,7 @@ export function loadConfig(inputs: LoadInputs): Config {
     server: {
       corsOrigins: server?.cors_origins ?? [],
       requestTimeoutMs: server?.request_timeout_ms ?? fileSchema.parse({}).server.request_timeout_ms,
+      bodyTimeoutMs: server?.body_timeout_ms ?? fileSchema.parse({}).server.body_timeout_ms,
       cursorSecret: env.TINKR_CURSOR_SECRET ?? server?.cursor_secret,
       ...operationLimits(server ?? fileSchema.parse({}).server),
     },

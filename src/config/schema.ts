@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SCOPE_VALUE } from '../datadog/metrics.ts';
 import { DATADOG_SITES } from '../datadog/sites.ts';
+import { DEFAULT_BODY_TIMEOUT_MS } from '../http/limits.ts';
 import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS, DEFAULT_MAX_RSS_BYTES } from '../http/load-shedding.ts';
 import { secretsSchema } from '../secrets/schema.ts';
 import { formatDuration, parseDuration } from '../time/duration.ts';
@@ -146,6 +147,8 @@ export const serverSchema = z
   .object({
     cors_origins: z.array(corsOrigin).default([]),
     request_timeout_ms: z.number().int().min(100).max(600_000).default(DEFAULT_REQUEST_TIMEOUT_MS),
+    /** Slow clients (http/limits.ts): the whole request must arrive within it. Under a second would cut real clients. */
+    body_timeout_ms: z.number().int().min(1_000).max(600_000).default(DEFAULT_BODY_TIMEOUT_MS),
     /** HMAC key for `next_cursor`; several replicas need it (via env:) or a shared [store] (redis/cursor-keys.ts). */
     cursor_secret: z.string().min(16).optional(),
     /** Load shedding (http/load-shedding.ts); 0 disables a check. The heap default is a share of V8's limit. */

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.ts';
+import type { Scrub } from '../secrets/scrub.ts';
 import type { Family } from '../upstream/types.ts';
 import { retryAfterSeconds } from './rate-limit-headers.ts';
 import type { RawResponse } from './transport.ts';
@@ -21,9 +22,10 @@ const MAX_UPSTREAM_MESSAGE = 500;
 
 /**
  * Datadog's message from an error body: `{"errors":["..."]}` (logs, metrics) or
- * `{"errors":[{"title","detail"}]}` (spans, JSON:API). Undefined when there is none.
+ * `{"errors":[{"title","detail"}]}` (spans, JSON:API), scrubbed of secrets before it is cut to
+ * length (a cut through a key would leave its first part). Undefined when there is none.
  */
-export function datadogMessage(text: string): string | undefined {
+export function datadogMessage(text: string, scrub: Scrub): string | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -43,16 +45,16 @@ export function datadogMessage(text: string): string | undefined {
     })
     .filter((s): s is string => typeof s === 'string' && s.length > 0);
   if (parts.length === 0) return undefined;
-  const joined = parts.join('; ');
+  const joined = scrub(parts.join('; '));
   return joined.length > MAX_UPSTREAM_MESSAGE ? `${joined.slice(0, MAX_UPSTREAM_MESSAGE)}…` : joined;
 }
 
-/** The public error for a non-2xx answer from Datadog (DESIGN §4.6). */
-export function errorForStatus(response: RawResponse, family: Family): AppError {
+/** The public error for a non-2xx answer from Datadog (DESIGN §4.6); Datadog's words are scrubbed. */
+export function errorForStatus(response: RawResponse, family: Family, scrub: Scrub): AppError {
   const signal = SIGNAL_NAME[family];
   const { status } = response;
   if (status === 400 || status === 422) {
-    const message = datadogMessage(response.text) ?? `HTTP ${status}`;
+    const message = datadogMessage(response.text, scrub) ?? `HTTP ${status}`;
     return new AppError('UPSTREAM_BAD_QUERY', `Datadog rejected the ${signal} query: ${message}`);
   }
   if (status === 401 || status === 403) {

@@ -66,8 +66,7 @@ function readSeries(item: unknown): SeriesRecord {
   const s = asObject(item);
   const points = readPoints(s.pointlist);
   const scope = asString(s.scope) ?? null;
-  const tagSet = asStringArray(s.tag_set);
-  const tags = tagSet.length > 0 ? tagSet : scope && scope !== '*' ? scope.split(',').map((t) => t.trim()).filter(Boolean) : [];
+  const tags = seriesTags(scope, asStringArray(s.tag_set));
   const unit = Array.isArray(s.unit) ? asString(asObject(s.unit[0]).name) ?? null : null;
   return {
     metric: asString(s.metric) ?? null,
@@ -78,6 +77,17 @@ function readSeries(item: unknown): SeriesRecord {
     interval_s: intervalSeconds(points, s.interval),
     points,
   };
+}
+
+/**
+ * Every tag of the series' scope, its filters and its groups alike (DESIGN §4.3): for
+ * `{env:prod} by {service}` Datadog's scope is `env:prod,service:checkout` while `tag_set` holds
+ * only the group, `service:checkout`. A negated filter (`!env:staging`) is not a tag the series
+ * has, so it is left out. Scope order first, then any group tag the scope did not repeat.
+ */
+function seriesTags(scope: string | null, tagSet: string[]): string[] {
+  const fromScope = scope && scope !== '*' ? scope.split(',').map((t) => t.trim()) : [];
+  return [...new Set([...fromScope, ...tagSet])].filter((t) => t !== '' && t !== '*' && !t.startsWith('!'));
 }
 
 function readPoints(value: unknown): Array<[number, number | null]> {

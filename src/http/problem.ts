@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, badRequest, ERROR_CODES, type FieldError } from '../errors.ts';
+import { callerGone } from './caller-gone.ts';
 
 /** RFC 9457 problem details as sent (DESIGN §4.6). */
 export interface Problem {
@@ -90,7 +91,10 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const appError = toAppError(error);
-    if (appError.code === 'INTERNAL') {
+    if (callerGone(request)) {
+      // Not a fault of the upstream: the request's log line says the caller hung up (499).
+      request.log.debug({ code: appError.code }, 'the caller went away before the answer');
+    } else if (appError.code === 'INTERNAL') {
       request.log.error({ err: appError.cause }, 'unexpected error');
     } else if (appError.cause !== undefined) {
       request.log.warn({ code: appError.code, cause: describeCause(appError.cause) }, appError.message);

@@ -5,6 +5,7 @@ import type { Permission } from '../auth/roles.ts';
 import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import type { CallContext } from '../upstream/types.ts';
+import { CallerGone } from './caller-gone.ts';
 import { sendProblem } from './problem.ts';
 
 declare module 'fastify' {
@@ -68,7 +69,7 @@ export const requestContext = fp<RequestContextOptions>(
       );
       // 'close' comes after the answer is sent, or earlier when the caller hangs up.
       reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) controller.abort(new Error('the caller went away'));
+        if (!reply.raw.writableFinished) controller.abort(new CallerGone());
         settled.abort();
       });
       request.upstream = {

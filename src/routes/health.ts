@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { sendProblem } from '../http/problem.ts';
-import { problemSchema } from '../schemas/common.ts';
+import { problemResponse } from '../schemas/common.ts';
 import { tinkrHealthResponse } from '../schemas/tinkr.ts';
 import { typed } from './deps.ts';
 
@@ -25,23 +25,25 @@ export interface HealthDeps {
   readiness: () => Readiness;
 }
 
-const readyResponse = z.object({
-  status: z.literal('ready'),
-  store: z.enum(['ok', 'degraded', 'none']).describe('The shared store (Redis): ok, degraded (this replica serves on its own state; still ready), or none configured'),
-  secrets: z.object({
-    source: z.string(),
-    loaded_at: z.string(),
-    age_s: z.number(),
-    refreshes: z.number().int(),
-    last_refresh_at: z.string().optional(),
-    last_error: z.string().optional(),
-  }),
-  keys: z.object({
-    status: z.literal('ok'),
-    checked_at: z.string().optional(),
-    site: z.string(),
-  }),
-});
+const readyResponse = z
+  .object({
+    status: z.literal('ready'),
+    store: z.enum(['ok', 'degraded', 'none']).describe('The shared store (Redis): ok, degraded (this replica serves on its own state; still ready), or none configured'),
+    secrets: z.object({
+      source: z.string(),
+      loaded_at: z.string(),
+      age_s: z.number(),
+      refreshes: z.number().int(),
+      last_refresh_at: z.string().optional(),
+      last_error: z.string().optional(),
+    }),
+    keys: z.object({
+      status: z.literal('ok'),
+      checked_at: z.string().optional(),
+      site: z.string(),
+    }),
+  })
+  .describe('Ready to serve: Datadog accepts the keys (the site, when they were checked) and the keys are loaded (their source, age and refreshes)');
 
 /** `/health` (Tinkr's), `/healthz` (alive) and `/readyz` (able to serve). Public, token ignored. */
 export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): void {
@@ -54,7 +56,7 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): vo
   api.get(
     '/healthz',
     // Liveness answers even under load shedding and while draining: a restart would not help.
-    { config: { public: true, alwaysServe: true }, schema: { tags: ['health'], summary: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    { config: { public: true, alwaysServe: true }, schema: { tags: ['health'], summary: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }).describe('The process serves HTTP') } } },
     async () => ({ status: 'ok' as const }),
   );
   api.get(
@@ -64,7 +66,7 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): vo
       schema: {
         tags: ['health'],
         summary: 'Readiness: Datadog accepts the keys, and the state and age of the keys',
-        response: { 200: readyResponse, 503: problemSchema },
+        response: { 200: readyResponse, 503: problemResponse('`NOT_READY`: Datadog has not accepted the keys yet, or the server is overloaded or shutting down (`Retry-After`)') },
       },
     },
     async (_request, reply) => {

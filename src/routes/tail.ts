@@ -30,7 +30,7 @@ export function registerTailRoute(app: FastifyInstance, deps: { hub: TailHub }):
         security: [{ bearer: [] }],
         querystring: tailQuerySchema,
         response: {
-          200: { description: 'An event stream', content: { 'text/event-stream': { schema: tailEventStream } } },
+          200: { description: 'Server-sent events: the matching logs as they reach Datadog', content: { 'text/event-stream': { schema: tailEventStream } } },
           ...queryErrorResponses,
         },
       },

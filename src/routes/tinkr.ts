@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { queryErrorResponses } from '../schemas/common.ts';
+import { problemResponse, queryErrorResponses } from '../schemas/common.ts';
 import {
   tinkrAnomaliesBody,
   tinkrAnomaliesResponse,
@@ -19,7 +19,7 @@ import { markCache, typed, type RouteDeps } from './deps.ts';
 
 /** The routes the public Tinkr CLI calls (DESIGN §4.5). */
 export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const errors = { ...queryErrorResponses, 413: queryErrorResponses[400] };
+  const errors = { ...queryErrorResponses, 413: problemResponse('`PAYLOAD_TOO_LARGE`: the body is over 64 KiB') };
 
   typed(app).post(
     '/api/v1/logs',

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { problemSchema, queryErrorResponses } from '../schemas/common.ts';
+import { problemResponse, queryErrorResponses } from '../schemas/common.ts';
 import { traceParamsSchema, traceQuerySchema, traceResponseSchema, tracesQuerySchema, tracesResponseSchema } from '../schemas/routes.ts';
 import { getTrace, searchSpans } from '../service/traces.ts';
 import { markCache, typed, type RouteDeps } from './deps.ts';
@@ -51,7 +51,7 @@ export function registerTracesRoutes(app: FastifyInstance, deps: RouteDeps): voi
         security: [{ bearer: [] }],
         params: traceParamsSchema,
         querystring: traceQuerySchema,
-        response: { 200: traceResponseSchema, 404: problemSchema, ...queryErrorResponses },
+        response: { 200: traceResponseSchema, 404: problemResponse('`NOT_FOUND`: no span of this trace in the range'), ...queryErrorResponses },
       },
     },
     async (request, reply) => {

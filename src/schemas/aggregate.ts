@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AGGREGATION_FUNCTIONS, FACET, MAX_FACET_LENGTH, type AggregationFunction, type Compute } from '../datadog/aggregate.ts';
 import { parseDuration } from '../time/duration.ts';
-import { bucketSchema, timeParams, warningSchema } from './common.ts';
+import { bucketSchema, must, strictParams, timeParams, warningSchema } from './common.ts';
 import { logsQuerySchema, tracesQuerySchema } from './routes.ts';
 
 /** `GET /logs/aggregate` and `GET /traces/aggregate` (DESIGN §8.1). */
@@ -30,57 +30,75 @@ export function parseCompute(text: string): Compute | undefined {
   return { aggregation, metric };
 }
 
-const facet = z
-  .string()
-  .max(MAX_FACET_LENGTH, `a facet is at most ${MAX_FACET_LENGTH} characters`)
-  .regex(FACET, 'a facet is an attribute or tag name such as status, service or @http.status_code (letters, digits, "_", "-", "." and a leading "@")');
+const FACET_RULE = must(
+  'group_by',
+  `up to ${MAX_GROUP_BY} different facets, each an attribute or tag name such as status, service or @http.status_code (letters, digits, "_", "-", "." and a leading "@"; at most ${MAX_FACET_LENGTH} characters)`,
+);
+const facet = z.string({ error: FACET_RULE }).max(MAX_FACET_LENGTH, FACET_RULE).regex(FACET, FACET_RULE);
+
+const COMPUTE_RULE = must('compute', COMPUTE_HELP);
+const GROUP_LIMIT_RULE = must('limit', `1–${MAX_GROUP_LIMIT} (a whole number)`);
+const INTERVAL_RULE = must('interval', 'a bucket width from 30s to 1d, such as 1m, 5m or 1h');
 
 const aggregateParams = {
   compute: z
-    .string()
-    .max(200)
+    .string({ error: COMPUTE_RULE })
+    .max(200, COMPUTE_RULE)
     .default('count')
-    .refine((text) => parseCompute(text) !== undefined, `expected ${COMPUTE_HELP}`)
+    .refine((text) => parseCompute(text) !== undefined, COMPUTE_RULE)
     .describe(`What to compute: ${COMPUTE_HELP}. Default \`count\`.`),
   group_by: z
     .preprocess(
       (value) => (Array.isArray(value) ? value : [value]).flatMap((v) => (typeof v === 'string' ? v.split(',') : [v])).map((v) => (typeof v === 'string' ? v.trim() : v)).filter((v) => v !== ''),
       z
         .array(facet)
-        .max(MAX_GROUP_BY, `at most ${MAX_GROUP_BY} facets`)
-        .refine((list) => new Set(list).size === list.length, 'each facet at most once'),
+        .max(MAX_GROUP_BY, FACET_RULE)
+        .refine((list) => new Set(list).size === list.length, FACET_RULE),
     )
     .optional()
     .describe(`Facets to group by (comma list, up to ${MAX_GROUP_BY}), e.g. \`status,@http.status_code\`.`),
   limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(MAX_GROUP_LIMIT)
+    .number({ error: GROUP_LIMIT_RULE })
+    .int(GROUP_LIMIT_RULE)
+    .min(1, GROUP_LIMIT_RULE)
+    .max(MAX_GROUP_LIMIT, GROUP_LIMIT_RULE)
     .default(DEFAULT_GROUP_LIMIT)
     .describe(`Groups kept per facet, the largest by the compute, 1-${MAX_GROUP_LIMIT} (default ${DEFAULT_GROUP_LIMIT}).`),
   interval: z
-    .string()
-    .max(16)
+    .string({ error: INTERVAL_RULE })
+    .max(16, INTERVAL_RULE)
     .optional()
     .refine((text) => {
       if (text === undefined) return true;
       const ms = parseDuration(text, ['s', 'm', 'h', 'd']);
       return ms !== undefined && ms % 1000 === 0 && ms >= MIN_INTERVAL_MS && ms <= MAX_INTERVAL_MS;
-    }, 'expected a bucket width from 30s to 1d, such as 1m, 5m or 1h')
+    }, INTERVAL_RULE)
     .describe('Bucket width of `points`, 30s to 1d (e.g. `1m`); without it, totals only. At most 1500 buckets over the range.'),
   ...timeParams,
 };
 
-export const logsAggregateQuerySchema = logsQuerySchema
-  .pick({ service: true, query: true, level: true, storage_tier: true, indexes: true })
-  .extend(aggregateParams)
-  .strict();
+const logs = logsQuerySchema.shape;
+const traces = tracesQuerySchema.shape;
 
-export const tracesAggregateQuerySchema = tracesQuerySchema
-  .pick({ service: true, query: true, env: true, operation: true, resource: true, status: true })
-  .extend(aggregateParams)
-  .strict();
+/** Each with its own parameter list, so an unknown parameter is named against the right names. */
+export const logsAggregateQuerySchema = strictParams({
+  service: logs.service,
+  query: logs.query,
+  level: logs.level,
+  storage_tier: logs.storage_tier,
+  indexes: logs.indexes,
+  ...aggregateParams,
+});
+
+export const tracesAggregateQuerySchema = strictParams({
+  service: traces.service,
+  query: traces.query,
+  env: traces.env,
+  operation: traces.operation,
+  resource: traces.resource,
+  status: traces.status,
+  ...aggregateParams,
+});
 
 const facetValue = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -94,15 +112,17 @@ export const aggregateItemSchema = z.object({
     .describe('With `interval`: `[epoch_ms, value | null]` per bucket, ascending; 0 for an empty count bucket, null for other computes.'),
 });
 
-export const aggregateResponseSchema = z.object({
-  data: z.array(aggregateItemSchema).describe('Groups, largest `value` first.'),
-  meta: z.object({
-    from: z.string(),
-    to: z.string(),
-    compute: z.string().describe('The `compute` parameter as given.'),
-    interval_s: z.number().nullable().describe('Bucket width of `points` in seconds; null without `interval`.'),
-    partial: z.boolean(),
-    warnings: z.array(warningSchema),
-    bucket_s: bucketSchema,
-  }),
-});
+export const aggregateResponseSchema = z
+  .object({
+    data: z.array(aggregateItemSchema).describe('Groups, largest `value` first.'),
+    meta: z.object({
+      from: z.string(),
+      to: z.string(),
+      compute: z.string().describe('The `compute` parameter as given.'),
+      interval_s: z.number().nullable().describe('Bucket width of `points` in seconds; null without `interval`.'),
+      partial: z.boolean(),
+      warnings: z.array(warningSchema),
+      bucket_s: bucketSchema,
+    }),
+  })
+  .describe('One entry per group (one in all without `group_by`): its value over the range, and per bucket with `interval`');

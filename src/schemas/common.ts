@@ -8,64 +8,95 @@ export const MAX_LIST_ITEMS = 50;
 /** Longest single parameter value other than `query` and `cursor`. */
 export const MAX_VALUE_LENGTH = 200;
 
+/**
+ * Every field says what it allows when a value is refused (`limit must be 1–5000`), for every
+ * way it can be wrong: missing, of the wrong type, out of range. Never the library's own text
+ * ("Too big: expected number to be <=5000"), which names neither the field nor the rule.
+ */
+export const must = (name: string, allowed: string) => `${name} must be ${allowed}`;
+
+/** `unknown parameter "x"; this route takes a, b, c`: a typo is named with the right names beside it. */
+export function strictParams<T extends z.ZodRawShape>(shape: T) {
+  const names = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `unknown parameter${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; this route takes ${names}`
+        : `the query string must be parameters among ${names}`,
+  });
+}
+
 /** A printable value: no control characters, which no service, env or tag legitimately holds. */
-const printable = (max: number) =>
-  z
-    .string()
-    .min(1)
-    .max(max)
-    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
+export const printable = (name: string, max: number) => {
+  const rule = must(name, `1–${max} characters without control characters`);
+  return z
+    .string({ error: rule })
+    .min(1, rule)
+    .max(max, rule)
+    .regex(/^[^\p{Cc}]*$/u, rule);
+};
 
 /**
  * A comma list (`service=a,b`). A repeated parameter (`service=a&service=b`) means the same.
  * Items are trimmed; empty items are dropped.
  */
-export function commaList<T extends z.ZodType<string>>(item: T, description: string) {
+export function commaList<T extends z.ZodType<string>>(name: string, item: T, description: string) {
   return z
     .preprocess(
       (value) => {
         const parts = (Array.isArray(value) ? value : [value]).flatMap((v) => (typeof v === 'string' ? v.split(',') : [v]));
         return parts.map((p) => (typeof p === 'string' ? p.trim() : p)).filter((p) => p !== '');
       },
-      z.array(item).max(MAX_LIST_ITEMS, `at most ${MAX_LIST_ITEMS} items`),
+      z.array(item).max(MAX_LIST_ITEMS, `${name} takes at most ${MAX_LIST_ITEMS} items`),
     )
     .optional()
     .describe(description);
 }
 
-export const serviceName = printable(MAX_VALUE_LENGTH);
-export const plainValue = printable(MAX_VALUE_LENGTH);
+export const serviceName = printable('service', MAX_VALUE_LENGTH);
+export const plainValue = (name: string) => printable(name, MAX_VALUE_LENGTH);
+
+const INSTANT = 'ISO 8601 with an offset (2026-11-25T04:00:00Z), epoch milliseconds, now or now-15m (units s m h d w)';
+/** `from`/`to` as text; their meaning is checked where the range is resolved (time/range.ts). */
+const instantText = (name: string) => z.string({ error: must(name, `one value: ${INSTANT}`) }).max(64, must(name, `${INSTANT}, at most 64 characters`));
 
 export const timeParams = {
-  from: z
-    .string()
-    .max(64)
+  from: instantText('from').optional().describe('Start: ISO 8601 with an offset, epoch milliseconds, `now` or `now-15m` (units s m h d w). Default `now-15m`.'),
+  to: instantText('to').optional().describe('End, same formats as `from`. Default `now`.'),
+  since: z
+    .string({ error: must('since', 'one duration such as 15m, 1h or 7d (units s m h d w)') })
+    .max(16, must('since', 'a duration such as 15m, 1h or 7d (units s m h d w)'))
     .optional()
-    .describe('Start: ISO 8601 with an offset, epoch milliseconds, `now` or `now-15m` (units s m h d w). Default `now-15m`.'),
-  to: z.string().max(64).optional().describe('End, same formats as `from`. Default `now`.'),
-  since: z.string().max(16).optional().describe('Shorthand for `from=now-<since>&to=now`, e.g. `15m`, `1h`, `7d`. Not combinable with `from`/`to`.'),
+    .describe('Shorthand for `from=now-<since>&to=now`, e.g. `15m`, `1h`, `7d`. Not combinable with `from`/`to`.'),
 };
 
-export const sortParam = z.enum(['desc', 'asc']).default('desc').describe('`desc` (newest first) or `asc`.');
+export const sortParam = z
+  .enum(['desc', 'asc'], { error: must('sort', 'one of desc, asc') })
+  .default('desc')
+  .describe('`desc` (newest first) or `asc`.');
 
+const CURSOR_RULE = must('cursor', 'the meta.next_cursor of a previous answer, as given (at most 4096 characters)');
 export const cursorParam = z
-  .string()
-  .max(4096)
+  .string({ error: CURSOR_RULE })
+  .max(4096, CURSOR_RULE)
   .optional()
   .describe('The `meta.next_cursor` of a previous response, with the same other parameters.');
 
+const QUERY_RULE = must('query', 'one Datadog search query of at most 4000 characters');
 export const queryParam = z
-  .string()
-  .max(4000)
+  .string({ error: QUERY_RULE })
+  .max(4000, QUERY_RULE)
   .optional()
   .describe('Datadog search syntax, composed with the other filters by AND. Default `*`.');
 
+/** A whole number in 1–max; `coerce` because query-string values arrive as text. */
+export const countOf = (name: string, max: number, coerce: boolean) => {
+  const rule = must(name, `1–${max} (a whole number)`);
+  return (coerce ? z.coerce.number({ error: rule }) : z.number({ error: rule })).int(rule).min(1, rule).max(max, rule);
+};
+
 export const limitParam = (max: number, fallback: number) =>
-  z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(max)
+  countOf('limit', max, true)
     .default(fallback)
     .describe(`Items to return, 1-${max} (default ${fallback}); the server pages upstream to fill it.`);
 
@@ -101,15 +132,20 @@ export const problemSchema = z
     request_id: z.string(),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
-  .describe('application/problem+json');
+  .describe('An RFC 9457 problem (application/problem+json)');
 
-/** The error answers every authenticated query route can give. */
+/** A problem answer, described for the API documentation by the codes it carries. */
+export const problemResponse = (description: string) => problemSchema.describe(description);
+
+/** The error answers every authenticated query route can give, each described by what causes it. */
 export const queryErrorResponses = {
-  400: problemSchema,
-  401: problemSchema,
-  403: problemSchema,
-  429: problemSchema,
-  502: problemSchema,
-  503: problemSchema,
-  504: problemSchema,
+  400: problemResponse('`BAD_REQUEST`: a parameter is invalid (`errors` says which and what is allowed); or `UPSTREAM_BAD_QUERY`: Datadog rejected the query'),
+  401: problemResponse('`UNAUTHENTICATED`: no bearer token, or an unknown one (`WWW-Authenticate: Bearer`)'),
+  403: problemResponse("`FORBIDDEN`: the key's roles or its service/env scope do not allow this"),
+  429: problemResponse(
+    "`RATE_LIMITED`: this key's own quota is spent; or `UPSTREAM_RATE_LIMITED`: Datadog's budget is spent and nothing fresh enough is cached (`Retry-After`)",
+  ),
+  502: problemResponse("`UPSTREAM_AUTH`: Datadog refused the server's keys; or `UPSTREAM_ERROR`: Datadog failed or sent a malformed answer"),
+  503: problemResponse('`NOT_READY`: the server is overloaded, shutting down, or has too many Datadog calls queued (`Retry-After`)'),
+  504: problemResponse('`UPSTREAM_TIMEOUT`: Datadog did not answer within the request deadline'),
 };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LEVELS } from '../datadog/levels.ts';
+import { LEVELS, type Level } from '../datadog/levels.ts';
 import { STORAGE_TIERS } from '../datadog/logs.ts';
 import { AGGREGATIONS, METRIC_NAME, SCOPE_VALUE, TAG_KEY } from '../datadog/metrics.ts';
 import {
@@ -7,11 +7,13 @@ import {
   cursorParam,
   jsonObject,
   limitParam,
+  must,
   plainValue,
   queryParam,
   searchMetaSchema,
   serviceName,
   sortParam,
+  strictParams,
   timeParams,
   warningSchema,
   bucketSchema,
@@ -19,22 +21,31 @@ import {
 
 /** Request and response schemas of the native routes (DESIGN §4.2–4.4). */
 
-export const logsQuerySchema = z
-  .object({
-    service: commaList(serviceName, 'Service names (comma list).'),
-    query: queryParam,
-    level: commaList(z.enum(LEVELS), 'Levels (comma list of debug, info, warn, error, critical).'),
-    ...timeParams,
-    limit: limitParam(5000, 100),
-    sort: sortParam,
-    cursor: cursorParam,
-    storage_tier: z.enum(STORAGE_TIERS).optional().describe('Datadog storage tier: indexes (default), online-archives or flex.'),
-    indexes: commaList(
-      z.string().regex(/^[A-Za-z0-9_.*-]{1,100}$/, 'index names are letters, digits, "_", ".", "-" and "*"'),
-      'Log indexes to search (comma list); default all.',
-    ),
-  })
-  .strict();
+/** Other names callers use for a level: `fatal` is what many loggers call `critical`. */
+const LEVEL_ALIASES: Readonly<Record<string, Level>> = { fatal: 'critical' };
+
+/** One level, in any case, `fatal` meaning `critical`. */
+export const levelParam = z.preprocess(
+  (value) => (typeof value === 'string' ? (LEVEL_ALIASES[value.toLowerCase()] ?? value.toLowerCase()) : value),
+  z.enum(LEVELS, { error: must('level', `one of ${LEVELS.join(', ')} (fatal means critical)`) }),
+);
+
+const INDEX_RULE = must('indexes', 'index names of 1–100 letters, digits, "_", ".", "-" and "*"');
+
+export const logsQuerySchema = strictParams({
+  service: commaList('service', serviceName, 'Service names (comma list).'),
+  query: queryParam,
+  level: commaList('level', levelParam, 'Levels (comma list of debug, info, warn, error, critical; fatal means critical).'),
+  ...timeParams,
+  limit: limitParam(5000, 100),
+  sort: sortParam,
+  cursor: cursorParam,
+  storage_tier: z
+    .enum(STORAGE_TIERS, { error: must('storage_tier', `one of ${STORAGE_TIERS.join(', ')}`) })
+    .optional()
+    .describe('Datadog storage tier: indexes (default), online-archives or flex.'),
+  indexes: commaList('indexes', z.string({ error: INDEX_RULE }).regex(/^[A-Za-z0-9_.*-]{1,100}$/, INDEX_RULE), 'Log indexes to search (comma list); default all.'),
+});
 
 export const logRecordSchema = z.object({
   id: z.string(),
@@ -50,18 +61,26 @@ export const logRecordSchema = z.object({
   attributes: jsonObject,
 });
 
-export const logsResponseSchema = z.object({ data: z.array(logRecordSchema), meta: searchMetaSchema });
+export const logsResponseSchema = z
+  .object({ data: z.array(logRecordSchema), meta: searchMetaSchema })
+  .describe('The matching log events, in `sort` order, and where the search stands (`meta`)');
 
-export const metricsQuerySchema = z
-  .object({
-    query: z.string().min(1).max(4000).optional().describe('A raw Datadog metric query; not combinable with `metric`.'),
-    metric: z.string().regex(METRIC_NAME, 'not a Datadog metric name').optional().describe('Metric name, e.g. `trace.web.request.hits`.'),
-    service: z.string().regex(SCOPE_VALUE, 'letters, digits, "_", "-", "." and "/" only').optional().describe('Service to scope `metric` to.'),
-    aggregation: z.enum(AGGREGATIONS).default('avg').describe('Space aggregation for `metric`.'),
-    group_by: commaList(z.string().regex(TAG_KEY, 'not a tag key'), 'Tag keys to group `metric` by (comma list).'),
-    ...timeParams,
-  })
-  .strict();
+const METRIC_QUERY_RULE = must('query', 'one Datadog metric query of 1–4000 characters');
+const METRIC_RULE = must('metric', 'a Datadog metric name: a letter, then letters, digits, "_" and "." (at most 200 characters)');
+const SCOPE_RULE = (name: string) => must(name, '1–200 letters, digits, "_", "-", "." and "/" (a Datadog tag value)');
+const TAG_KEY_RULE = must('group_by', 'tag keys: a letter, then letters, digits, "_", "-", "." and "/" (at most 200 characters each)');
+
+export const metricsQuerySchema = strictParams({
+  query: z.string({ error: METRIC_QUERY_RULE }).min(1, METRIC_QUERY_RULE).max(4000, METRIC_QUERY_RULE).optional().describe('A raw Datadog metric query; not combinable with `metric`.'),
+  metric: z.string({ error: METRIC_RULE }).regex(METRIC_NAME, METRIC_RULE).optional().describe('Metric name, e.g. `trace.web.request.hits`.'),
+  service: z.string({ error: SCOPE_RULE('service') }).regex(SCOPE_VALUE, SCOPE_RULE('service')).optional().describe('Service to scope `metric` to.'),
+  aggregation: z
+    .enum(AGGREGATIONS, { error: must('aggregation', `one of ${AGGREGATIONS.join(', ')}`) })
+    .default('avg')
+    .describe('Space aggregation for `metric`.'),
+  group_by: commaList('group_by', z.string({ error: TAG_KEY_RULE }).regex(TAG_KEY, TAG_KEY_RULE), 'Tag keys to group `metric` by (comma list).'),
+  ...timeParams,
+});
 
 export const seriesSchema = z.object({
   metric: z.string().nullable(),
@@ -73,32 +92,34 @@ export const seriesSchema = z.object({
   points: z.array(z.tuple([z.number(), z.number().nullable()])).describe('`[epoch_ms, value | null]`, ascending.'),
 });
 
-export const metricsResponseSchema = z.object({
-  series: z.array(seriesSchema),
-  meta: z.object({
-    from: z.string(),
-    to: z.string(),
-    query: z.string().describe('Exactly the query sent to Datadog.'),
-    partial: z.boolean(),
-    warnings: z.array(warningSchema),
-    bucket_s: bucketSchema,
-  }),
-});
-
-export const tracesQuerySchema = z
+export const metricsResponseSchema = z
   .object({
-    service: commaList(serviceName, 'Service names (comma list).'),
-    query: queryParam,
-    env: plainValue.optional().describe('Environment, e.g. `prod`.'),
-    operation: plainValue.optional().describe('Operation name, e.g. `web.request`.'),
-    resource: z.string().min(1).max(1000).optional().describe('Resource name, e.g. `POST /charge`.'),
-    status: z.enum(['ok', 'error']).optional(),
-    ...timeParams,
-    limit: limitParam(5000, 50),
-    sort: sortParam,
-    cursor: cursorParam,
+    series: z.array(seriesSchema),
+    meta: z.object({
+      from: z.string(),
+      to: z.string(),
+      query: z.string().describe('Exactly the query sent to Datadog.'),
+      partial: z.boolean(),
+      warnings: z.array(warningSchema),
+      bucket_s: bucketSchema,
+    }),
   })
-  .strict();
+  .describe('One entry per series of the query (one per group with `group_by`), points ascending');
+
+const RESOURCE_RULE = must('resource', 'one resource name of 1–1000 characters');
+
+export const tracesQuerySchema = strictParams({
+  service: commaList('service', serviceName, 'Service names (comma list).'),
+  query: queryParam,
+  env: plainValue('env').optional().describe('Environment, e.g. `prod`.'),
+  operation: plainValue('operation').optional().describe('Operation name, e.g. `web.request`.'),
+  resource: z.string({ error: RESOURCE_RULE }).min(1, RESOURCE_RULE).max(1000, RESOURCE_RULE).optional().describe('Resource name, e.g. `POST /charge`.'),
+  status: z.enum(['ok', 'error'], { error: must('status', 'one of ok, error') }).optional().describe('`ok` or `error`.'),
+  ...timeParams,
+  limit: limitParam(5000, 50),
+  sort: sortParam,
+  cursor: cursorParam,
+});
 
 export const spanSchema = z.object({
   trace_id: z.string(),
@@ -118,32 +139,38 @@ export const spanSchema = z.object({
   attributes: jsonObject,
 });
 
-export const tracesResponseSchema = z.object({ data: z.array(spanSchema), meta: searchMetaSchema });
+export const tracesResponseSchema = z
+  .object({ data: z.array(spanSchema), meta: searchMetaSchema })
+  .describe('The matching spans, in `sort` order, and where the search stands (`meta`)');
 
 /** Largest 64-bit unsigned trace id. */
 const MAX_U64 = 18_446_744_073_709_551_615n;
 
+const TRACE_ID_RULE = must('trace_id', 'a decimal 64-bit id (at most 18446744073709551615) or a 32-character hex 128-bit id');
+
 export const traceParamsSchema = z.object({
   trace_id: z
-    .string()
-    .regex(/^(\d{1,20}|[0-9a-fA-F]{32})$/, 'expected a decimal 64-bit or a 32-character hex 128-bit trace id')
+    .string({ error: TRACE_ID_RULE })
+    .regex(/^(\d{1,20}|[0-9a-fA-F]{32})$/, TRACE_ID_RULE)
     // zod runs refinements even after the regex failed, so only digits reach BigInt.
-    .refine((id) => !/^\d{1,20}$/.test(id) || BigInt(id) <= MAX_U64, 'larger than a 64-bit id')
+    .refine((id) => !/^\d{1,20}$/.test(id) || BigInt(id) <= MAX_U64, TRACE_ID_RULE)
     .transform((id) => (id.length === 32 ? id.toLowerCase() : BigInt(id).toString()))
     .describe('Decimal 64-bit or hex 128-bit trace id.'),
 });
 
-export const traceQuerySchema = z.object({ ...timeParams }).strict();
+export const traceQuerySchema = strictParams({ ...timeParams });
 
-export const traceResponseSchema = z.object({
-  trace_id: z.string(),
-  root_span_id: z.string().nullable(),
-  start: z.string().nullable(),
-  end: z.string().nullable(),
-  duration_ms: z.number().nullable(),
-  span_count: z.number().int(),
-  error_count: z.number().int(),
-  services: z.array(z.string()),
-  spans: z.array(spanSchema),
-  meta: z.object({ partial: z.boolean(), warnings: z.array(warningSchema), bucket_s: bucketSchema }),
-});
+export const traceResponseSchema = z
+  .object({
+    trace_id: z.string(),
+    root_span_id: z.string().nullable(),
+    start: z.string().nullable(),
+    end: z.string().nullable(),
+    duration_ms: z.number().nullable(),
+    span_count: z.number().int(),
+    error_count: z.number().int(),
+    services: z.array(z.string()),
+    spans: z.array(spanSchema),
+    meta: z.object({ partial: z.boolean(), warnings: z.array(warningSchema), bucket_s: bucketSchema }),
+  })
+  .describe('The trace: a summary and every span, by start time');

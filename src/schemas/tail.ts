@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { must, strictParams } from './common.ts';
 import { logsQuerySchema } from './routes.ts';
 
 /** `GET /logs/tail` (DESIGN §8.3): the filters of `GET /logs`, and how many past lines to send first. */
@@ -6,18 +7,21 @@ import { logsQuerySchema } from './routes.ts';
 /** Most past lines a new subscriber may ask for: what a stream's replay buffer holds. */
 export const MAX_TAIL_BACKLOG = 1000;
 
-export const tailQuerySchema = logsQuerySchema
-  .pick({ service: true, query: true, level: true })
-  .extend({
-    limit: z.coerce
-      .number()
-      .int()
-      .min(0)
-      .max(MAX_TAIL_BACKLOG)
-      .default(0)
-      .describe(`Send up to this many of the latest lines (from the last 15 minutes) before the new ones; 0-${MAX_TAIL_BACKLOG}, default 0.`),
-  })
-  .strict();
+const BACKLOG_RULE = must('limit', `0–${MAX_TAIL_BACKLOG} (a whole number)`);
+
+/** Its own parameter list, so an unknown parameter is named against this route's parameters. */
+export const tailQuerySchema = strictParams({
+  service: logsQuerySchema.shape.service,
+  query: logsQuerySchema.shape.query,
+  level: logsQuerySchema.shape.level,
+  limit: z.coerce
+    .number({ error: BACKLOG_RULE })
+    .int(BACKLOG_RULE)
+    .min(0, BACKLOG_RULE)
+    .max(MAX_TAIL_BACKLOG, BACKLOG_RULE)
+    .default(0)
+    .describe(`Send up to this many of the latest lines (from the last 15 minutes) before the new ones; 0-${MAX_TAIL_BACKLOG}, default 0.`),
+});
 
 export const tailEventStream = z
   .string()

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { plainValue, serviceName } from './common.ts';
+import { countOf, must, plainValue, serviceName } from './common.ts';
 
 /**
  * The Tinkr-compatible routes (DESIGN §4.5; tinkr.md §1.2–1.3): Tinkr's own field names, and
@@ -9,15 +9,33 @@ import { plainValue, serviceName } from './common.ts';
 /** Most tag filters in one traces request: each is one more clause in the span search. */
 export const MAX_TAG_FILTERS = 20;
 
-const dateTime = z.string().min(1).max(64).describe('ISO 8601 with an offset, as the Tinkr CLI sends (`...+00:00`).');
+/** A Tinkr body: a JSON object; unknown fields are dropped, not refused. */
+const body = <T extends z.ZodRawShape>(shape: T) =>
+  z.object(shape, { error: `the body must be a JSON object with ${Object.keys(shape).join(', ')}` });
 
-export const tinkrLogsBody = z.object({
+const dateTime = (name: string) => {
+  const rule = must(name, 'an ISO 8601 date-time with an offset, such as 2026-11-25T03:16:03.293064+00:00');
+  return z.string({ error: rule }).min(1, rule).max(64, rule).describe('ISO 8601 with an offset, as the Tinkr CLI sends (`...+00:00`).');
+};
+const TINKR_QUERY_RULE = must('query', 'one Datadog search query of at most 4000 characters');
+const RESOURCE_TYPE_RULE = must('resource_type', 'null or a text of at most 200 characters');
+
+export const tinkrLogsBody = body({
   service: serviceName,
-  query: z.string().max(4000).default('*').describe('Datadog search syntax; Tinkr aliases `level:`, `lvl:` and `severity:` are understood.'),
-  start: dateTime,
-  end: dateTime,
-  limit: z.number().int().min(1).max(5000).default(100),
-  resource_type: z.string().max(200).nullable().optional().describe('Accepted for compatibility; Datadog has no use for it.'),
+  query: z
+    .string({ error: TINKR_QUERY_RULE })
+    .max(4000, TINKR_QUERY_RULE)
+    .default('*')
+    .describe('Datadog search syntax; Tinkr aliases `level:`, `lvl:` and `severity:` are understood.'),
+  start: dateTime('start'),
+  end: dateTime('end'),
+  limit: countOf('limit', 5000, false).default(100),
+  resource_type: z
+    .string({ error: RESOURCE_TYPE_RULE })
+    .max(200, RESOURCE_TYPE_RULE)
+    .nullable()
+    .optional()
+    .describe('Accepted for compatibility; Datadog has no use for it.'),
 });
 
 export const tinkrLogEntry = z.object({
@@ -29,13 +47,19 @@ export const tinkrLogEntry = z.object({
   span_id: z.string(),
   extra: z.record(z.string(), z.string()),
 });
-export const tinkrLogsResponse = z.object({ entries: z.array(tinkrLogEntry) });
+export const tinkrLogsResponse = z.object({ entries: z.array(tinkrLogEntry) }).describe('Log entries in Tinkr\'s shape, newest first');
 
-export const tinkrMetricsBody = z.object({
+const TINKR_METRIC_RULE = must('metric', 'a metric name or a Datadog metric query, 1–4000 characters');
+
+export const tinkrMetricsBody = body({
   service: serviceName,
-  metric: z.string().min(1).max(4000).describe('A metric name (scoped to the service with avg) or a full Datadog metric query.'),
-  start: dateTime,
-  end: dateTime,
+  metric: z
+    .string({ error: TINKR_METRIC_RULE })
+    .min(1, TINKR_METRIC_RULE)
+    .max(4000, TINKR_METRIC_RULE)
+    .describe('A metric name (scoped to the service with avg) or a full Datadog metric query.'),
+  start: dateTime('start'),
+  end: dateTime('end'),
 });
 
 export const tinkrMetricPoint = z.object({
@@ -44,15 +68,20 @@ export const tinkrMetricPoint = z.object({
   unit: z.string(),
   dimensions: z.record(z.string(), z.string()),
 });
-export const tinkrMetricsResponse = z.object({ points: z.array(tinkrMetricPoint) });
+export const tinkrMetricsResponse = z
+  .object({ points: z.array(tinkrMetricPoint) })
+  .describe('Every non-null point of every series, in Tinkr\'s shape, with the series\' tags as `dimensions`');
 
-export const tinkrTracesBody = z.object({
+const SINCE_RULE = must('since', 'a duration such as 30m, 1h or 2d (units s m h d w)');
+const TAGS_RULE = must('tags', `null or an object of at most ${MAX_TAG_FILTERS} tags, each "name": "value" (names up to 200 characters)`);
+
+export const tinkrTracesBody = body({
   service: serviceName,
-  since: z.string().max(16).default('1h').describe('Relative window, e.g. `30m`, `1h`, `2d`.'),
-  limit: z.number().int().min(1).max(100).default(20).describe('Traces to return.'),
+  since: z.string({ error: SINCE_RULE }).max(16, SINCE_RULE).default('1h').describe('Relative window, e.g. `30m`, `1h`, `2d`.'),
+  limit: countOf('limit', 100, false).default(20).describe('Traces to return.'),
   tags: z
-    .record(z.string().max(200), plainValue)
-    .refine((tags) => Object.keys(tags).length <= MAX_TAG_FILTERS, `at most ${MAX_TAG_FILTERS} tags`)
+    .record(z.string({ error: TAGS_RULE }).max(200, TAGS_RULE), plainValue('each tag value'), { error: TAGS_RULE })
+    .refine((tags) => Object.keys(tags).length <= MAX_TAG_FILTERS, `tags takes at most ${MAX_TAG_FILTERS} tags`)
     .nullable()
     .optional()
     .describe(`Span tags that must match, e.g. \`{"env": "prod"}\`; at most ${MAX_TAG_FILTERS}.`),
@@ -79,15 +108,17 @@ export const tinkrTrace = z.object({
   status: z.enum(['ok', 'error']),
   spans: z.array(tinkrSpan),
 });
-export const tinkrTracesResponse = z.object({ traces: z.array(tinkrTrace) });
+export const tinkrTracesResponse = z.object({ traces: z.array(tinkrTrace) }).describe('The newest traces of the service, with their real spans, in Tinkr\'s shape');
 
-export const tinkrAnomaliesBody = z.object({
+const WINDOW_MINUTES_RULE = must('window_minutes', '1–525600 (a whole number of minutes)');
+
+export const tinkrAnomaliesBody = body({
   service: serviceName,
   window_minutes: z
-    .number()
-    .int()
-    .min(1)
-    .max(525_600)
+    .number({ error: WINDOW_MINUTES_RULE })
+    .int(WINDOW_MINUTES_RULE)
+    .min(1, WINDOW_MINUTES_RULE)
+    .max(525_600, WINDOW_MINUTES_RULE)
     .default(10)
     .describe('The window under test, in minutes; its baseline is the 6 windows of the same length before it (all 7 within the profile range limit).'),
 });
@@ -106,31 +137,45 @@ export const tinkrAnomaly = z.object({
       'For log anomalies, the window\'s error logs in the shape of Tinkr\'s LogSummarizer: total_count, unique_pattern_count, window_minutes, unique_patterns [{template, count, example}], stack_traces, time_distribution, common_fields, sample_count; `{}` otherwise.',
     ),
 });
-export const tinkrAnomaliesResponse = z.object({ anomalies: z.array(tinkrAnomaly) });
+export const tinkrAnomaliesResponse = z
+  .object({ anomalies: z.array(tinkrAnomaly) })
+  .describe('The anomalies found in the window under test against its baseline, in Tinkr\'s shape; none is an empty list');
 
-export const tinkrSloBody = z.object({
+const TARGET_RULE = must('target_pct', 'a percentage from 0 to 100, such as 99.9');
+const SLO_WINDOW_RULE = must('window', 'a whole number of days, hours or minutes, such as 30d, 12h or 90m');
+
+export const tinkrSloBody = body({
   service: serviceName,
-  target_pct: z.number().min(0).max(100).default(99.9).describe('SLO target, percent of requests that must not be errors.'),
-  window: z.string().min(1).max(16).default('30d').describe('`<int><d|h|m>`, e.g. `30d`, `12h`, `90m`.'),
+  target_pct: z
+    .number({ error: TARGET_RULE })
+    .min(0, TARGET_RULE)
+    .max(100, TARGET_RULE)
+    .default(99.9)
+    .describe('SLO target, percent of requests that must not be errors.'),
+  window: z.string({ error: SLO_WINDOW_RULE }).min(1, SLO_WINDOW_RULE).max(16, SLO_WINDOW_RULE).default('30d').describe('`<int><d|h|m>`, e.g. `30d`, `12h`, `90m`.'),
 });
 
-export const tinkrSloResponse = z.object({
-  service: z.string(),
-  window: z.string(),
-  target_pct: z.number(),
-  availability_pct: z.number().describe('Rounded to 4 places.'),
-  total_requests: z.number().int().describe('Every log of the service in the window, counted exactly.'),
-  error_count: z.number().int().describe('Logs whose status normalizes to error or critical.'),
-  budget_total: z.number().describe('Errors the target allows over the window; 1 place.'),
-  budget_used: z.number().int(),
-  budget_remaining_pct: z.number().describe('1 place.'),
-  burn_rate: z.number().describe('error_count / budget_total; 2 places.'),
-  status: z.enum(['ok', 'breach']),
-});
+export const tinkrSloResponse = z
+  .object({
+    service: z.string(),
+    window: z.string(),
+    target_pct: z.number(),
+    availability_pct: z.number().describe('Rounded to 4 places.'),
+    total_requests: z.number().int().describe('Every log of the service in the window, counted exactly.'),
+    error_count: z.number().int().describe('Logs whose status normalizes to error or critical.'),
+    budget_total: z.number().describe('Errors the target allows over the window; 1 place.'),
+    budget_used: z.number().int(),
+    budget_remaining_pct: z.number().describe('1 place.'),
+    burn_rate: z.number().describe('error_count / budget_total; 2 places.'),
+    status: z.enum(['ok', 'breach']),
+  })
+  .describe('Availability and error budget of the service over the window, counted from every log, in Tinkr\'s shape');
 
-export const tinkrHealthResponse = z.object({
-  status: z.literal('ok'),
-  version: z.string(),
-  active_profile: z.string(),
-  profiles: z.record(z.string(), z.string()),
-});
+export const tinkrHealthResponse = z
+  .object({
+    status: z.literal('ok'),
+    version: z.string(),
+    active_profile: z.string(),
+    profiles: z.record(z.string(), z.string()),
+  })
+  .describe('The server is up: its version and profiles, as the Tinkr CLI reads them');

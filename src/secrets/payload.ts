@@ -52,6 +52,31 @@ function namesPresent(object: object): string {
   return [...shown, ...(hidden > 0 ? [`${hidden} other name${hidden === 1 ? '' : 's'} not shown`] : [])].join(', ');
 }
 
+/**
+ * Most other values of one JSON secret kept for scrubbing: a secret holds a handful; the bound
+ * keeps the scrubber's pattern small whatever was pasted into it.
+ */
+export const MAX_OTHER_SECRETS = 32;
+/** Deepest nesting walked for other values; a secret is a flat object in practice. */
+const MAX_SECRET_DEPTH = 4;
+
+/** String values of the secret outside the keys and the site, nested ones included, trimmed. */
+function otherSecrets(object: Record<string, unknown>): string[] {
+  const found: string[] = [];
+  const walk = (value: unknown, depth: number): void => {
+    if (found.length >= MAX_OTHER_SECRETS) return;
+    if (typeof value === 'string') {
+      if (value.trim() !== '') found.push(value.trim());
+    } else if (value !== null && typeof value === 'object' && depth < MAX_SECRET_DEPTH) {
+      for (const item of Object.values(value)) walk(item, depth + 1);
+    }
+  };
+  for (const [name, value] of Object.entries(object)) {
+    if (!(REQUIRED_KEYS as readonly string[]).includes(name) && !(OPTIONAL_KEYS as readonly string[]).includes(name)) walk(value, 1);
+  }
+  return found;
+}
+
 // A key is one token: whitespace or control characters inside it mean the secret holds something else
 // (a sentence, two keys, a PEM) and would also corrupt the HTTP header it is sent in.
 const INNER_SPACE = /[\s\u0000-\u001f\u007f]/;
@@ -96,7 +121,13 @@ export function credentialsFromJson(text: string | undefined, ctx: SecretContext
   const apiKey = checkKey(value('DD_API_KEY') ?? '', ctx, 'DD_API_KEY');
   const appKey = checkKey(value('DD_APP_KEY') ?? '', ctx, 'DD_APP_KEY');
   const siteText = value('DD_SITE');
-  return siteText === undefined ? { apiKey, appKey } : { apiKey, appKey, site: site(siteText, ctx, 'DD_SITE') };
+  const others = otherSecrets(object);
+  return {
+    apiKey,
+    appKey,
+    ...(siteText === undefined ? {} : { site: site(siteText, ctx, 'DD_SITE') }),
+    ...(others.length > 0 ? { otherSecrets: others } : {}),
+  };
 }
 
 /** One plaintext value per key; `undefined` text means that secret holds no value at all. */

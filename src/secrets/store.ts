@@ -1,6 +1,6 @@
 import { backgroundSleep, type Clock } from '../clock.ts';
 import { fetchWithDeadline, type SecretSource } from './source.ts';
-import { type DatadogCredentials, SecretsBootError } from './types.ts';
+import { type DatadogCredentials, SecretsBootError, secretValuesOf } from './types.ts';
 
 /**
  * The Datadog keys in use, and their rotation. Datadog answering 401/403 usually means the keys
@@ -19,6 +19,12 @@ export interface CredentialProvider {
    * Never throws.
    */
   refreshAfterAuthFailure(used: DatadogCredentials): Promise<boolean>;
+  /**
+   * Every secret value known now, for scrubbing upstream text (secrets/scrub.ts): the current
+   * keys and other values of their secret, plus those of the keys the last rotation replaced (a
+   * request sent just before it may come back quoting them). The same array until they change.
+   */
+  secretValues(): readonly string[];
 }
 
 export interface CredentialsState {
@@ -76,6 +82,7 @@ export function createCredentialStore(opts: CredentialStoreOptions): CredentialS
   const sleep = backgroundSleep(clock);
 
   let current = opts.initial;
+  let known: readonly string[] = secretValuesOf(current);
   let loadedAt = clock.now();
   let refreshes = 0;
   let lastRefreshAt: number | undefined;
@@ -94,6 +101,10 @@ export function createCredentialStore(opts: CredentialStoreOptions): CredentialS
       try {
         const next = await fetchWithDeadline(source, timeoutMs, clock);
         outcome = sameCredentials(next, current) ? 'unchanged' : 'changed';
+        // This generation and the one before: bounded, and enough for requests in flight.
+        if (outcome === 'changed' || secretValuesOf(next).some((v) => !known.includes(v))) {
+          known = [...new Set([...secretValuesOf(next), ...secretValuesOf(current)])];
+        }
         current = next;
         loadedAt = clock.now();
         lastError = undefined;
@@ -121,6 +132,8 @@ export function createCredentialStore(opts: CredentialStoreOptions): CredentialS
 
   const store: CredentialStore = {
     current: () => current,
+
+    secretValues: () => known,
 
     async refreshAfterAuthFailure(used) {
       if (source === undefined) return false;

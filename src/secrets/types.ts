@@ -6,6 +6,16 @@ export interface DatadogCredentials {
   appKey: string;
   /** Only when the secret itself names a site (`DD_SITE`); validated against the nine sites. */
   site?: DatadogSite;
+  /**
+   * The other string values of a JSON secret (a client token, a password kept beside the keys).
+   * Never used, only scrubbed from upstream text (secrets/scrub.ts).
+   */
+  otherSecrets?: readonly string[];
+}
+
+/** Every secret value of these credentials: the two keys and the other values of their secret. */
+export function secretValuesOf(credentials: DatadogCredentials): string[] {
+  return [credentials.apiKey, credentials.appKey, ...(credentials.otherSecrets ?? [])];
 }
 
 export const SECRETS_ERROR_KINDS = [

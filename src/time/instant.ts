@@ -56,11 +56,11 @@ function isoToEpochMs(m: RegExpExecArray): number | undefined {
     number,
   ];
   const second = m[6] ? Number(m[6]) : 0;
-  const millis = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
   if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
-  const local = Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  const wholeSeconds = Date.UTC(year, month - 1, day, hour, minute, second);
   // Date.UTC rolls 31 February over into March; a real calendar date maps back to itself.
-  if (new Date(local).getUTCDate() !== day) return undefined;
+  if (new Date(wholeSeconds).getUTCDate() !== day) return undefined;
+  const local = wholeSeconds + millisecondsUp(m[7] ?? '');
   const offset = m[8]!;
   let offsetMs = 0;
   if (offset.toUpperCase() !== 'Z') {
@@ -73,6 +73,19 @@ function isoToEpochMs(m: RegExpExecArray): number | undefined {
   }
   const ms = local - offsetMs;
   return ms < 0 || ms > MAX_EPOCH_MS ? undefined : ms;
+}
+
+/**
+ * The fraction of a second in whole milliseconds, a sub-millisecond rest rounded UP. Datadog
+ * stores whole milliseconds, so for a start (`…03.293064`, as the Tinkr CLI sends the newest
+ * time it has seen) the first event inside the range is at .294: rounding down to .293 would
+ * return the event at .293 again (`tinkr tail` printed its last line twice). For an end, up is
+ * right too: an event at .293 lies before `…03.293064` and must stay inside; rounding down would
+ * drop it with an exclusive end. Up widens a range by under a millisecond and never narrows it.
+ */
+function millisecondsUp(fraction: string): number {
+  const millis = Number(fraction.slice(0, 3).padEnd(3, '0'));
+  return /[1-9]/.test(fraction.slice(3)) ? millis + 1 : millis;
 }
 
 /** The absolute time of an instant, given the moment "now" was read. */

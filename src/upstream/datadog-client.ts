@@ -1,15 +1,17 @@
 import type { Clock } from '../clock.ts';
 import { errorForFailure, errorForStatus, isRetryableFailure, isRetryableStatus } from '../datadog/errors.ts';
 import { readRateLimit, type RateLimitInfo } from '../datadog/rate-limit-headers.ts';
+import { scrubRelayedText } from '../datadog/relayed-text.ts';
 import type { DatadogTransport, RawResponse } from '../datadog/transport.ts';
 import { AppError } from '../errors.ts';
+import { createScrubber, type SecretValues } from '../secrets/scrub.ts';
 import type { DatadogCredentials } from '../secrets/types.ts';
 import type { Telemetry } from '../telemetry.ts';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.ts';
 import type { CallContext, Upstream, UpstreamReply, UpstreamRequest } from './types.ts';
 
 /** The part of the credential store this layer needs. */
-export interface Credentials {
+export interface Credentials extends SecretValues {
   current(): DatadogCredentials;
   /** After a 401/403 with `used`: true when different keys are now current. */
   refreshAfterAuthFailure(used: DatadogCredentials): Promise<boolean>;
@@ -34,6 +36,7 @@ export interface DatadogClientDeps {
 export function createDatadogClient(deps: DatadogClientDeps): Upstream {
   const policy = deps.retry ?? DEFAULT_RETRY_POLICY;
   const random = deps.random ?? Math.random;
+  const scrub = createScrubber(deps.credentials);
 
   async function exchange(request: UpstreamRequest, ctx: CallContext, used: DatadogCredentials): Promise<RawResponse> {
     const started = deps.clock.now();
@@ -82,7 +85,9 @@ export function createDatadogClient(deps: DatadogClientDeps): Upstream {
           throw errorForFailure(error, request.family, ctx.signal.aborted);
         }
         if (response.status >= 200 && response.status < 300) {
-          return { body: parseBody(response, request), cache: 'miss', fetchedAt: deps.clock.now(), bytes: response.text.length };
+          const body = parseBody(response, request);
+          scrubRelayedText(body, scrub);
+          return { body, cache: 'miss', fetchedAt: deps.clock.now(), bytes: response.text.length };
         }
         if ((response.status === 401 || response.status === 403) && !refreshedKeys) {
           refreshedKeys = true;
@@ -94,7 +99,7 @@ export function createDatadogClient(deps: DatadogClientDeps): Upstream {
         }
         if (isRetryableStatus(response.status) && (await backoff(attempt, ctx))) continue;
         if (ctx.signal.aborted && response.status >= 500) throw errorForFailure(undefined, request.family, true);
-        throw errorForStatus(response, request.family);
+        throw errorForStatus(response, request.family, scrub);
       }
     },
   };

@@ -63,7 +63,7 @@ describe('loadConfig from a profile file', () => {
       apiUrl: undefined,
       credentials: { kind: 'static', apiKey: 'prod-api-key-value', appKey: 'prod-app-key-value' },
     });
-    expect(config.server).toMatchObject({ corsOrigins: ['https://grafana.example.com'], requestTimeoutMs: 20000, cursorSecret: undefined });
+    expect(config.server).toMatchObject({ corsOrigins: ['https://grafana.example.com'], requestTimeoutMs: 20000, bodyTimeoutMs: 15000, cursorSecret: undefined });
     expect(config.auth.keys.map((k) => [k.subject, k.services])).toEqual([
       ['grafana', undefined],
       ['team-payments', ['payments-api']],
@@ -123,6 +123,7 @@ describe('loadConfig from a profile file', () => {
     ['an unknown active profile', 'active_profile = "c"\n[profiles.a]\nbackend = "datadog"\n', /active_profile: profile "c" does not exist; profiles: a/],
     ['an unset variable', '[profiles.p]\nbackend = "datadog"\napi_key = "env:NOPE_KEY"\n', /profiles\.p\.api_key: environment variable NOPE_KEY/],
     ['a bad duration', '[profiles.p]\nbackend = "datadog"\n[profiles.p.max_range]\nlogs = "7 days"\n', /max_range\.logs/],
+    ['an unbounded body timeout', '[server]\nbody_timeout_ms = 0\n[profiles.p]\nbackend = "datadog"\n', /server\.body_timeout_ms/],
   ])('exits 78 on %s, naming the file and key', (_what, toml, message) => {
     const s = scratch();
     const file = s.write('config.toml', toml);

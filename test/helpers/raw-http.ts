@@ -44,3 +44,36 @@ export function readResponses(socket: Socket): Promise<RawResponse[]> {
     });
   });
 }
+
+/**
+ * Sends `head` at once, then `trickled` one byte every `everyMs` (a slow or hostile client), and
+ * resolves with everything the server sent once the connection closes. Stops writing as soon as
+ * the server closes; if every byte got out, the connection is closed after the answer.
+ */
+export async function trickle(port: number, head: string, trickled: string, everyMs: number): Promise<{ raw: string; bytesSent: number }> {
+  const socket = await openSocket(port);
+  let raw = '';
+  let closed = false;
+  socket.on('data', (chunk: Buffer) => (raw += chunk.toString('utf8')));
+  // Writing into a connection the server has just closed may fail; that is the expected end.
+  socket.on('error', () => {});
+  const done = new Promise<void>((resolve) => socket.once('close', () => ((closed = true), resolve())));
+  socket.write(head);
+  let bytesSent = 0;
+  for (const byte of Buffer.from(trickled, 'utf8')) {
+    await new Promise((r) => setTimeout(r, everyMs));
+    if (closed || socket.destroyed || !socket.writable) break;
+    socket.write(Buffer.from([byte]));
+    bytesSent++;
+  }
+  if (!closed) {
+    // All of it arrived: give the server the time to answer, then hang up.
+    await new Promise<void>((resolve) => {
+      const check = () => (closed || /\r\n\r\n[\s\S]*\}$/.test(raw) ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    socket.end();
+  }
+  await done;
+  return { raw, bytesSent };
+}

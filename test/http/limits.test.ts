@@ -5,7 +5,8 @@ import { MAX_LIST_ITEMS, problemSchema } from '../../src/schemas/common.ts';
 import { MAX_TAG_FILTERS } from '../../src/schemas/tinkr.ts';
 import { BODY_LIMIT_BYTES } from '../../src/server.ts';
 import type { Upstream, UpstreamRequest } from '../../src/upstream/types.ts';
-import { startApp, type TestApp } from '../helpers/app.ts';
+import { startApp, TEST_TOKEN, type TestApp } from '../helpers/app.ts';
+import { openSocket, readResponses } from '../helpers/raw-http.ts';
 
 /** Every request limit, each with its clear problem answer and no upstream call. */
 const sent: UpstreamRequest[] = [];
@@ -72,6 +73,44 @@ describe('request limits', () => {
     expect(body.errors?.[0]?.path).toBe('request');
   });
 
+  it.each([
+    ['GET', '/logs?since=5m'],
+    ['GET', '/healthz'],
+    ['POST', '/api/v1/logs'],
+    ['GET', '/no-such-route'],
+  ])('answers an Expect other than 100-continue on %s %s with a 400 problem on headers.expect', async (method, path) => {
+    const before = sent.length;
+    const socket = await openSocket(Number(new URL(app.url).port));
+    const answers = readResponses(socket);
+    socket.write(
+      `${method} ${path} HTTP/1.1\r\nHost: tinkr\r\nAuthorization: Bearer ${TEST_TOKEN}\r\nExpect: 200-ok\r\nx-request-id: expect-${method}\r\n` +
+        (method === 'POST' ? 'content-type: application/json\r\ncontent-length: 2\r\n\r\n{}' : '\r\n'),
+    );
+    const [answer, ...more] = await answers;
+    expect(more).toEqual([]);
+    expect(answer!.status).toBe(400);
+    expect(answer!.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(answer!.headers['x-request-id']).toBe(`expect-${method}`);
+    const body = problemSchema.parse(JSON.parse(answer!.body));
+    expect(body).toMatchObject({ code: 'BAD_REQUEST', request_id: `expect-${method}` });
+    expect(body.errors).toEqual([{ path: 'headers.expect', message: expect.stringMatching(/100-continue/) }]);
+    expect(sent.length).toBe(before);
+    expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
+  });
+
+  it('still serves Expect: 100-continue', async () => {
+    const socket = await openSocket(Number(new URL(app.url).port));
+    const answers = readResponses(socket);
+    const body = JSON.stringify({ service: 'a', ...window });
+    socket.write(
+      `POST /api/v1/logs HTTP/1.1\r\nHost: tinkr\r\nAuthorization: Bearer ${TEST_TOKEN}\r\nExpect: 100-continue\r\nconnection: close\r\n` +
+        `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`,
+    );
+    await new Promise((resolve) => socket.once('data', resolve));
+    socket.write(body);
+    expect((await answers).map((a) => a.status)).toEqual([100, 200]);
+  });
+
   it('refuses a path segment longer than the router accepts with a 400 problem on path', async () => {
     await badRequestOn(await app.get(`/traces/${'9'.repeat(500)}`), 'path', /longer than the server accepts/);
     await badRequestOn(await app.get('/traces/%E0%A4%A'), 'path', /not valid/);
@@ -89,9 +128,9 @@ describe('request limits', () => {
   });
 
   it.each([
-    ['/logs?limit=0', 'limit', />=1|at least|too small/i],
+    ['/logs?limit=0', 'limit', /limit must be 1–5000/],
     ['/logs?limit=5001', 'limit', /5000/],
-    ['/logs?limit=1.5', 'limit', /int/i],
+    ['/logs?limit=1.5', 'limit', /whole number/],
     ['/traces?limit=5001', 'limit', /5000/],
     ['/logs?limit=1&limit=2', 'limit', /number/i],
   ])('bounds limit: %s → 400', async (path, param, message) => {

@@ -24,7 +24,8 @@ function expectedSeries(query: string, fromS: number, toS: number) {
     metric: s.metric,
     expression: s.expression,
     scope: s.scope,
-    tags: s.tag_set.length > 0 ? s.tag_set : s.scope === '*' ? [] : s.scope.split(','),
+    // Every tag of the scope, filters and groups alike; a negated filter is no tag of the series.
+    tags: s.scope === '*' ? [] : s.scope.split(',').filter((t) => !t.startsWith('!')),
     unit: s.unit[0]?.name ?? null,
     interval_s: s.interval,
     points: s.pointlist,
@@ -47,6 +48,29 @@ describe('GET /metrics', () => {
       expect(times).toEqual([...times].sort((a, b) => a - b));
       expect(times[0]).toBeGreaterThan(1e12);
     }
+  });
+
+  it('lists every tag of the scope in tags, the filters and the groups alike', async () => {
+    const query = 'avg:trace.web.request.hits{env:prod,!host:nope} by {service}';
+    const { status, body } = await getMetrics(`/metrics?query=${encodeURIComponent(query)}&since=1h`);
+    expect(status).toBe(200);
+    const truth = stack.sim.truth.metrics(query, (NOW - 3_600_000) / 1000, NOW / 1000).series!;
+    expect(truth.length).toBe(3);
+    expect(body.series.map((s: { tags: string[] }) => s.tags)).toEqual(truth.map((s) => ['env:prod', ...s.tag_set]));
+    expect(body.series).toEqual(expectedSeries(query, (NOW - 3_600_000) / 1000, NOW / 1000));
+  });
+
+  it.each(['aws.ecs.cpuutilization', 'aws.ecs.memory_utilization', 'system.mem.used'])('serves %s from the simulator, grouped', async (metric) => {
+    const groupBy = metric.startsWith('aws.ecs') ? 'task_family' : 'host';
+    const { status, body } = await getMetrics(`/metrics?metric=${metric}&service=checkout&group_by=${groupBy}&since=1h`);
+    expect(status).toBe(200);
+    const query = `avg:${metric}{service:checkout} by {${groupBy}}`;
+    expect(body.meta.query).toBe(query);
+    const expected = expectedSeries(query, (NOW - 3_600_000) / 1000, NOW / 1000);
+    expect(expected.length).toBeGreaterThan(1);
+    expect(body.series).toEqual(expected);
+    expect(body.series[0].tags).toContain('service:checkout');
+    expect(body.series[0].points.filter((p: [number, number | null]) => p[1] !== null).length).toBeGreaterThan(100);
   });
 
   it('keeps null points as null', async () => {

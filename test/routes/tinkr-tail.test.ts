@@ -78,7 +78,9 @@ class CliTail {
 describe('tinkr tail against POST /api/v1/logs', () => {
   it('costs one Datadog search per time bucket for five viewers, and every viewer prints every line', async () => {
     const service = 'payments-api';
-    const tails = [0, 1, 2, 3, 4].map((i) => new CliTail(service, -300 * i, 137 * i + 11));
+    // Clocks a little behind ours. Sub-millisecond digits round up (an end of …00.000011 covers a
+    // log at …00.000), so an end exactly on the step grid would belong to the next bucket.
+    const tails = [0, 1, 2, 3, 4].map((i) => new CliTail(service, -300 * i - 100, 137 * i + 11));
     stack.sim.resetRequests();
     await Promise.all(tails.map((t) => t.first()));
     expect(stack.sim.callCount('logs')).toBe(1);
@@ -89,7 +91,7 @@ describe('tinkr tail against POST /api/v1/logs', () => {
     const buckets = new Set<number>();
     for (let i = 0; i < 15; i++) {
       clock.advance(2_000);
-      for (const t of tails) buckets.add(Math.ceil((clock.now() + t.skewMs) / step) * step);
+      for (const t of tails) buckets.add(Math.ceil((clock.now() + t.skewMs + (t.micros > 0 ? 1 : 0)) / step) * step);
       await Promise.all(tails.map((t) => t.poll()));
     }
     // 75 polls; one search per bucket their `end`s fell in (a step is 5 s: 2 to 3 polls each).

@@ -58,6 +58,25 @@ describe('POST /api/v1/logs', () => {
     }
   });
 
+  it('rounds a start with microseconds up, so `tinkr tail` does not get its last line again', async () => {
+    const end = NOW - 600_000;
+    const first = await post('/api/v1/logs', { service: 'ledger', start: pyIso(end - 600_000), end: pyIso(end), limit: 5 });
+    const newest = first.body.entries[0] as { timestamp: string; message: string };
+    // The CLI's next poll starts at the newest time it has seen, a few microseconds on.
+    const start = new Date(newest.timestamp).toISOString().replace('Z', '064+00:00');
+    for (const until of [end, NOW]) {
+      // An end in the past is searched as asked; one at now as its time bucket, cut at start.
+      const next = await post('/api/v1/logs', { service: 'ledger', start, end: pyIso(until), limit: 200 });
+      expect(next.status).toBe(200);
+      // Nothing newer came before the first end; ten minutes of newer lines came before now.
+      expect(next.body.entries.length > 0).toBe(until === NOW);
+      expect(next.body.entries.map((e: { timestamp: string }) => e.timestamp)).not.toContain(newest.timestamp);
+      for (const e of next.body.entries as Array<{ timestamp: string }>) expect(Date.parse(e.timestamp)).toBeGreaterThan(Date.parse(newest.timestamp));
+    }
+    const asked = stack.sim.requests.filter((r) => r.endpoint === 'logs').map((r) => (r.body as { filter: { from: string } }).filter.from);
+    expect(asked.map(Date.parse)).toContain(Date.parse(newest.timestamp) + 1);
+  });
+
   it("understands the CLI's level aliases (tinkr diff)", async () => {
     const { body } = await post('/api/v1/logs', {
       service: 'checkout',

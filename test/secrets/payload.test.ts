@@ -25,6 +25,11 @@ describe('credentialsFromJson', () => {
     });
   });
 
+  it('keeps the other string values of the secret, nested ones too, for scrubbing only', () => {
+    const text = JSON.stringify({ DD_API_KEY: 'a1', DD_APP_KEY: 'b2', DD_SITE: 'datadoghq.eu', DD_CLIENT_TOKEN: ' pub-token-1 ', n: 7, extra: { password: 'hunter2-secret' }, empty: '' });
+    expect(credentialsFromJson(text, ctx)).toEqual({ apiKey: 'a1', appKey: 'b2', site: 'datadoghq.eu', otherSecrets: ['pub-token-1', 'hunter2-secret'] });
+  });
+
   it('names the provider, ref and location in every error', () => {
     const err = failure(() => credentialsFromJson('[]', ctx));
     expect(err.message).toBe(

@@ -243,3 +243,27 @@ describe('credential store: periodic refresh and state', () => {
     expect(store.state()).toEqual({ source: source.describe(), loadedAt: clock.now(), ageS: 0, refreshes: 1, lastRefreshAt: clock.now() });
   });
 });
+
+describe('credential store: the secret values it knows, for scrubbing', () => {
+  it('are the current keys and other values, then also those the last rotation replaced, and no older', async () => {
+    const { clock, source, store } = setup();
+    const initial = store.secretValues();
+    expect(initial).toEqual([OLD.apiKey, OLD.appKey]);
+    // The same array while nothing changes, so the scrubber keeps its pattern.
+    expect(store.secretValues()).toBe(initial);
+
+    const rotated = store.refreshAfterAuthFailure(OLD);
+    await settle();
+    source.answer({ ...NEW, otherSecrets: ['new-client-token'] });
+    expect(await rotated).toBe(true);
+    expect([...store.secretValues()].sort()).toEqual([NEW.apiKey, NEW.appKey, 'new-client-token', OLD.apiKey, OLD.appKey].sort());
+
+    const third: DatadogCredentials = { apiKey: 'third-api-key', appKey: 'third-app-key' };
+    clock.advance(DEFAULT_MIN_REFRESH_INTERVAL_MS);
+    const again = store.refreshAfterAuthFailure({ ...NEW, otherSecrets: ['new-client-token'] });
+    await settle();
+    source.answer(third);
+    await again;
+    expect([...store.secretValues()].sort()).toEqual([third.apiKey, third.appKey, NEW.apiKey, NEW.appKey, 'new-client-token'].sort());
+  });
+});

@@ -6,6 +6,7 @@ describe('rewriteTinkrQuery', () => {
   it.each([
     ['*', '*'],
     ['level:ERROR', 'status:"error"'],
+    ['level:FATAL', 'status:("emerg" OR "emergency" OR "alert" OR "critical" OR "fatal")'],
     ['level:ERROR OR level:CRITICAL', 'status:"error" OR status:("emerg" OR "emergency" OR "alert" OR "critical" OR "fatal")'],
     ['lvl:warning AND timeout', 'status:("warn" OR "warning") AND timeout'],
     ['severity:"INFO"', 'status:("info" OR "notice" OR "ok")'],

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
 import { createDatadogTransport, type DatadogTransport } from '../../src/datadog/transport.ts';
 import { AppError } from '../../src/errors.ts';
-import type { DatadogCredentials } from '../../src/secrets/types.ts';
+import { secretValuesOf, type DatadogCredentials } from '../../src/secrets/types.ts';
 import { noTelemetry } from '../../src/telemetry.ts';
 import { createDatadogClient, type Credentials } from '../../src/upstream/datadog-client.ts';
 import type { CallContext, UpstreamRequest } from '../../src/upstream/types.ts';
@@ -59,6 +59,9 @@ class Keys implements Credentials {
   }
   current() {
     return this.keys;
+  }
+  secretValues() {
+    return secretValuesOf(this.keys);
   }
   async refreshAfterAuthFailure() {
     this.refreshes++;

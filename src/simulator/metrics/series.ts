@@ -1,4 +1,4 @@
-import { ENVS, SERVICE_NAMES, SERVICES, ROUTES, type ServiceName } from '../data/catalog.ts';
+import { ENVS, SERVICE_NAMES, SERVICES, ROUTES, type Env, type ServiceName } from '../data/catalog.ts';
 import { hashInts, hashString, unit } from '../data/hash.ts';
 import type { MetricUnit } from '../wire.ts';
 
@@ -12,6 +12,7 @@ export const UNITS = {
   request: { family: 'network', name: 'request', plural: 'requests', short_name: 'req', scale_factor: 1 },
   second: { family: 'time', name: 'second', plural: 'seconds', short_name: 's', scale_factor: 1 },
   percent: { family: 'percentage', name: 'percent', plural: 'percent', short_name: '%', scale_factor: 1 },
+  byte: { family: 'bytes', name: 'byte', plural: 'bytes', short_name: 'B', scale_factor: 1 },
 } as const satisfies Record<string, MetricUnit>;
 
 /** One point in this many is null: visible gaps without starving short ranges. */
@@ -23,7 +24,7 @@ export interface SeriesDef {
   readonly tagMap: Readonly<Record<string, string>>;
   readonly key: number;
   readonly service: ServiceName;
-  /** Index of the route within its service, or -1 for host-level series. */
+  /** Index of the route within its service, or -1 for host- and task-level series. */
   readonly route: number;
 }
 
@@ -67,6 +68,28 @@ const hostSeries: readonly SeriesDef[] = SERVICE_NAMES.flatMap((name) =>
   ENVS.flatMap((env) => SERVICES[name].hosts[env].map((host) => makeSeries({ service: name, env, host }, name, -1))),
 );
 
+/**
+ * One series per ECS task: each host runs one task of its service, in the env's cluster, tagged
+ * as the Datadog agent tags ECS (`cluster_name`, `task_family`) besides `service`, `env`, `host`.
+ */
+export const ECS_CLUSTER: Readonly<Record<Env, string>> = { prod: 'prod-main', staging: 'staging-main' };
+const ecsSeries: readonly SeriesDef[] = SERVICE_NAMES.flatMap((name) =>
+  ENVS.flatMap((env) =>
+    SERVICES[name].hosts[env].map((host) =>
+      makeSeries({ service: name, env, host, cluster_name: ECS_CLUSTER[env], task_family: `${name}-${env}` }, name, -1),
+    ),
+  ),
+);
+
+/** Resident memory per host at rest, in bytes: a Node, a Python and a Go service. */
+const BASE_MEMORY: Readonly<Record<ServiceName, number>> = {
+  checkout: 1.6 * 1024 ** 3,
+  'payments-api': 2.2 * 1024 ** 3,
+  ledger: 0.7 * 1024 ** 3,
+};
+/** Share of the task's memory reservation in use at rest, in percent. */
+const BASE_MEMORY_UTILIZATION: Readonly<Record<ServiceName, number>> = { checkout: 58, 'payments-api': 64, ledger: 41 };
+
 /** Requests per second per route at the daily mean. */
 const BASE_RATE: Readonly<Record<ServiceName, readonly number[]>> = {
   checkout: [4, 9],
@@ -95,6 +118,20 @@ function stagingFactor(series: SeriesDef): number {
 
 function hitsRate(series: SeriesDef, ms: number, intervalS: number): number {
   return BASE_RATE[series.service][series.route]! * stagingFactor(series) * daily(ms) * noise(series, 1, ms, intervalS, 0.15);
+}
+
+/** CPU follows traffic: busier in the afternoon, a tenth of it in staging. */
+function cpuPercent(series: SeriesDef, salt: number, base: number, ms: number, intervalS: number): number {
+  return Math.min(100, base * daily(ms) * stagingFactor(series) ** 0.3 * noise(series, salt, ms, intervalS, 0.3));
+}
+
+/**
+ * Memory grows slowly through each day (caches fill) and drops at the daily deploy at 02:00 UTC,
+ * with a little noise: the sawtooth a real service's memory graph shows.
+ */
+function memoryGrowth(ms: number): number {
+  const sinceDeploy = (((ms - 2 * 3_600_000) % DAY_MS) + DAY_MS) % DAY_MS;
+  return 1 + 0.25 * (sinceDeploy / DAY_MS);
 }
 
 /** Error ratio: about 2%, with an incident hour (20%) once a day per series. */
@@ -134,7 +171,28 @@ export const METRICS: readonly MetricDef[] = [
     unit: UNITS.percent,
     kind: 'gauge',
     series: hostSeries,
-    level: (s, ms, iv) => Math.min(100, 35 * daily(ms) * stagingFactor(s) ** 0.3 * noise(s, 4, ms, iv, 0.3)),
+    level: (s, ms, iv) => cpuPercent(s, 4, 35, ms, iv),
+  },
+  {
+    name: 'system.mem.used',
+    unit: UNITS.byte,
+    kind: 'gauge',
+    series: hostSeries,
+    level: (s, ms, iv) => Math.round(BASE_MEMORY[s.service] * stagingFactor(s) ** 0.2 * memoryGrowth(ms) * noise(s, 5, ms, iv, 0.03)),
+  },
+  {
+    name: 'aws.ecs.cpuutilization',
+    unit: UNITS.percent,
+    kind: 'gauge',
+    series: ecsSeries,
+    level: (s, ms, iv) => cpuPercent(s, 6, 28, ms, iv),
+  },
+  {
+    name: 'aws.ecs.memory_utilization',
+    unit: UNITS.percent,
+    kind: 'gauge',
+    series: ecsSeries,
+    level: (s, ms, iv) => Math.min(100, BASE_MEMORY_UTILIZATION[s.service] * memoryGrowth(ms) * noise(s, 7, ms, iv, 0.04)),
   },
 ];
 

@@ -123,6 +123,46 @@ describe('GET /api/v1/query', () => {
     expect(Math.max(...series.pointlist.map(([t]) => t))).toBeLessThanOrEqual(NOW);
   });
 
+  // Datadog's common metrics, the ones users try first: each answers real series with its unit and tags.
+  it.each([
+    ['trace.web.request', 'request', ['env', 'host', 'resource_name', 'service', 'version'], [1, 100_000]],
+    ['trace.web.request.duration', 'second', ['env', 'host', 'resource_name', 'service', 'version'], [0.001, 1]],
+    ['trace.web.request.errors', 'request', ['env', 'host', 'resource_name', 'service', 'version'], [0, 100_000]],
+    ['aws.ecs.cpuutilization', 'percent', ['cluster_name', 'env', 'host', 'service', 'task_family'], [0.5, 100]],
+    ['aws.ecs.memory_utilization', 'percent', ['cluster_name', 'env', 'host', 'service', 'task_family'], [5, 100]],
+    ['system.cpu.user', 'percent', ['env', 'host', 'service'], [0.5, 100]],
+    ['system.mem.used', 'byte', ['env', 'host', 'service'], [100 * 1024 ** 2, 8 * 1024 ** 3]],
+  ] as const)('serves %s in %s, tagged %j, with values in a realistic range', async (metric, unitName, tagKeys, [low, high]) => {
+    const q = `avg:${metric}{env:prod} by {host}`;
+    const res = await query(q, NOW_S - 3_600, NOW_S);
+    expect(res.status).toBe(200);
+    expect(validateDatadogResponse('QueryMetrics', 200, res.body)).toEqual([]);
+    expect(res.body).toEqual(sim.truth.metrics(q, NOW_S - 3_600, NOW_S));
+    const series = res.body.series as MetricSeries[];
+    expect(series.length).toBe(6);
+    for (const s of series) {
+      expect(s.unit[0]?.name).toBe(unitName);
+      const values = s.pointlist.map(([, v]) => v).filter((v): v is number => v !== null);
+      expect(values.length).toBeGreaterThan(100);
+      expect(Math.min(...values)).toBeGreaterThanOrEqual(low);
+      expect(Math.max(...values)).toBeLessThanOrEqual(high);
+    }
+    // Every series carries the tags the metric is known by: grouping by each works.
+    for (const key of tagKeys) {
+      const grouped = (await query(`avg:${metric}{env:prod} by {${key}}`, NOW_S - 600, NOW_S)).body.series as MetricSeries[];
+      expect(grouped.length, key).toBeGreaterThan(0);
+    }
+  });
+
+  it('tags ECS series with their cluster and task family', async () => {
+    const q = 'avg:aws.ecs.cpuutilization{service:payments-api} by {cluster_name,task_family}';
+    const series = (await query(q, NOW_S - 600, NOW_S)).body.series as MetricSeries[];
+    expect(series.map((s) => s.tag_set)).toEqual([
+      ['cluster_name:prod-main', 'task_family:payments-api-prod'],
+      ['cluster_name:staging-main', 'task_family:payments-api-staging'],
+    ]);
+  });
+
   it('matches the ground truth', async () => {
     const q = 'max:trace.web.request.duration{env:prod} by {service,resource_name}';
     expect((await query(q, NOW_S - 7_200, NOW_S)).body).toEqual(sim.truth.metrics(q, NOW_S - 7_200, NOW_S));
