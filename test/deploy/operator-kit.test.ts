@@ -2,11 +2,12 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createPrometheusTelemetry } from '../../src/telemetry/prometheus.ts';
 import {
   dashboardExpressions,
   dashboardVariables,
+  exportedLabelValues,
   type Json,
+  kitExporter,
   loadAlertCases,
   loadAlertRules,
   loadDashboard,
@@ -32,9 +33,12 @@ const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 /** Series Prometheus makes itself for every target, not the exporter. */
 const PROMETHEUS_SERIES = new Set(['up']);
 
-/** The series names the exporter declares (from its `# TYPE` lines), histogram and summary parts included. */
+/**
+ * The series names the exporter declares (from its `# TYPE` lines), histogram and summary parts
+ * included; the exporter is one with a shared store, which adds `tinkr_store_up`.
+ */
 async function exporterSeriesNames(): Promise<Set<string>> {
-  const text = await createPrometheusTelemetry({ version: 'kit' }).metrics();
+  const text = await kitExporter().metrics();
   const names = new Set<string>();
   for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
     names.add(name!);
@@ -90,9 +94,46 @@ describe('the Grafana dashboard', () => {
       'tinkr_http_requests_shed_total',
       'tinkr_http_request_duration_seconds_bucket',
       'tinkr_http_requests_total',
+      'tinkr_datadog_keys_status',
+      'tinkr_store_up',
+      'tinkr_upstream_spend_total',
+      'tinkr_tail_streams',
+      'tinkr_tail_subscribers',
+      'tinkr_tail_polls_total',
+      'tinkr_tail_events_total',
     ]) {
       expect(all, metric).toContain(metric);
     }
+  });
+
+  it('lays its panels out on the 24-column grid without overlapping', () => {
+    const cells = new Map<string, string>();
+    for (const { value } of panels) {
+      const { x, y, w, h } = value.gridPos as { x: number; y: number; w: number; h: number };
+      expect(x + w, String(value.title)).toBeLessThanOrEqual(24);
+      for (let row = y; row < y + h; row++) {
+        for (let col = x; col < x + w; col++) {
+          const taken = cells.get(`${row}:${col}`);
+          expect(taken, `${String(value.title)} overlaps ${taken} at row ${row}, column ${col}`).toBeUndefined();
+          cells.set(`${row}:${col}`, String(value.title));
+        }
+      }
+    }
+  });
+
+  it('shows every status of the key check by name, as the exporter has them', async () => {
+    const statuses = await exportedLabelValues('tinkr_datadog_keys_status', 'status');
+    expect(statuses).toEqual(['ok', 'rejected', 'unchecked', 'unreachable']);
+    const panel = panels.find((p) => p.value.title === 'Datadog key check')?.value;
+    const expr = dashboardExpressions(panel ?? null)[0]?.expr ?? '';
+    const mappings = ((panel?.fieldConfig as { defaults: { mappings: Array<{ options: Record<string, { text: string }> }> } }).defaults.mappings[0]?.options ?? {});
+    // Each status is one code (`status="rejected"} * 4`), and each code is shown as its status.
+    const codes = Object.fromEntries(statuses.map((status) => [status, new RegExp(`status="${status}"\\} \\* (\\d+)\\)`).exec(expr)?.[1]]));
+    for (const status of statuses) {
+      expect(codes[status], `${status} has no code in ${expr}`).toMatch(/^\d+$/);
+      expect(mappings[codes[status]!]?.text, status).toBe(status);
+    }
+    expect(new Set(Object.values(codes)).size).toBe(statuses.length);
   });
 
   it('filters every series by the job and instance variables, and uses no other variable', () => {
@@ -125,6 +166,14 @@ describe('every query of the kit', () => {
       const names = metricNames(substituteVariables(expr, VARIABLE_VALUES));
       expect(names.length, where).toBeGreaterThan(0);
       for (const name of names) expect(known.has(name) || PROMETHEUS_SERIES.has(name), `${where} uses ${name}, which the exporter does not have`).toBe(true);
+    }
+  });
+
+  it('lists no family by hand, so every family (the aggregate ones too) shows up by itself', async () => {
+    const families = await exportedLabelValues('tinkr_budget_gate_total', 'family');
+    expect(families).toEqual(expect.arrayContaining(['logs', 'logs_aggregate', 'metrics', 'spans', 'spans_aggregate']));
+    for (const { where, expr } of queries) {
+      for (const selector of selectors(expr)) expect(selector, `${where} picks families by hand`).not.toMatch(/\bfamily\s*(=|!=|=~|!~)/);
     }
   });
 });

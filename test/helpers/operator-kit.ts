@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { createPrometheusTelemetry, type PrometheusTelemetry } from '../../src/telemetry/prometheus.ts';
+import { parsePrometheus } from './prometheus.ts';
 
 /**
  * The operator kit in deploy/ as the tests read it: the Grafana dashboard's every query and the
@@ -86,6 +88,23 @@ export function dashboardExpressions(dashboard: Json): DashboardQuery[] {
   return found;
 }
 
+/** A panel of the dashboard as the live tests read it: its title and its queries with their legends. */
+export interface DashboardPanelTarget {
+  expr: string;
+  legendFormat: string;
+}
+
+export interface DashboardPanel {
+  title: string;
+  targets: DashboardPanelTarget[];
+}
+
+/** The top-level panels that have queries (rows have none). */
+export function dashboardPanels(dashboard: { [key: string]: Json }): DashboardPanel[] {
+  const panels = (dashboard.panels ?? []) as Array<{ title?: string; targets?: DashboardPanelTarget[] }>;
+  return panels.filter((p) => (p.targets ?? []).length > 0).map((p) => ({ title: String(p.title), targets: p.targets! }));
+}
+
 /** A query variable: Grafana's `label_values(selector, label)` (or `label_values(label)`). */
 export interface VariableQuery {
   name: string;
@@ -117,6 +136,25 @@ export function dashboardVariables(dashboard: { [key: string]: Json }): { names:
  * five minutes).
  */
 export const VARIABLE_VALUES: Record<string, string> = { job: JOB, instance: '.+', __rate_interval: '5m' };
+
+/**
+ * A fresh exporter as a server with a shared store has it: `tinkr_store_up` is registered by the
+ * store's first report (a server without a store exports no such series), so it reports once.
+ */
+export function kitExporter(): PrometheusTelemetry {
+  const telemetry = createPrometheusTelemetry({ version: 'kit' });
+  telemetry.storeUp(true);
+  return telemetry;
+}
+
+/**
+ * The values of `label` on the series `name` of a fresh exporter: the label values known in
+ * advance (families, outcomes, key-check statuses), which the exporter exports from the start.
+ */
+export async function exportedLabelValues(name: string, label: string): Promise<string[]> {
+  const samples = parsePrometheus(await kitExporter().metrics()).filter((s) => s.name === name);
+  return [...new Set(samples.map((s) => s.labels[label]).filter((v) => v !== undefined))].sort();
+}
 
 export interface PromtoolResult {
   code: number;
