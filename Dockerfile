@@ -19,6 +19,9 @@ RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
+# Memory bounded by what is configured (docs/operations.md): V8's young generation sized as on an
+# ordinary host whatever this one's memory, and large buffers returned to the system when freed.
+ENV NODE_OPTIONS=--max-semi-space-size=16 MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force

@@ -2,7 +2,7 @@
  * `npm run bench [-- <benchmark...>] [options]`: runs the benchmarks in sequence, prints a
  * report, writes bench/results/latest.json and, with --markdown, the tables of bench/README.md.
  *
- *   npm run bench                       every benchmark at its full size (about 6 minutes)
+ *   npm run bench                       every benchmark at its full size (about 10 minutes)
  *   npm run bench -- fleet --mix same   one benchmark, one fleet mix
  *   npm run bench -- --quick            a short smoke run of everything (about a minute)
  *   node bench/run.ts --render bench/results/latest.json   the README tables of a saved run
@@ -34,14 +34,15 @@ fleet:    --dashboards N (${FLEET_DEFAULTS.dashboards})  --panels N (${FLEET_DEF
           --duration D (${FLEET_DEFAULTS.durationMs / 1000}s)  --interval D (${FLEET_DEFAULTS.intervalMs / 1000}s)
           --mix mixed|same|analytics|all (all)  --seed N (${FLEET_DEFAULTS.seed})
 overhead: --run D (${OVERHEAD_DEFAULTS.runMs / 1000}s)  --warmup D (${OVERHEAD_DEFAULTS.warmupMs / 1000}s)
-          --rounds N (${OVERHEAD_DEFAULTS.rounds})  --connections N (${OVERHEAD_DEFAULTS.connections})
+          --rounds N (${OVERHEAD_DEFAULTS.rounds})  --connections N (${OVERHEAD_DEFAULTS.connections}, the throughput run)
+          --memory-queries N (${OVERHEAD_DEFAULTS.memoryQueries}; 0 skips the memory run)
 secrets:  --runs N (${DEFAULT_RUNS})
 Durations: 500ms, 10s, 2m.`;
 
 /** --quick: enough of every benchmark to see it work, not to trust its numbers. */
 const QUICK = {
   fleet: { dashboards: 10, durationMs: 15_000, intervalMs: 5_000 },
-  overhead: { runMs: 1_000, warmupMs: 300, rounds: 1 },
+  overhead: { runMs: 1_000, warmupMs: 300, rounds: 1, memoryQueries: 200 },
   secretsRuns: 3,
 } as const;
 
@@ -84,6 +85,7 @@ const { values: flags, positionals } = (() => {
         warmup: { type: 'string' },
         rounds: { type: 'string' },
         connections: { type: 'string' },
+        'memory-queries': { type: 'string' },
         runs: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -130,6 +132,7 @@ const overheadOptions: OverheadOptions = {
   warmupMs: duration(flags.warmup, 'warmup') ?? overheadBase.warmupMs,
   rounds: integer(flags.rounds, 'rounds') ?? overheadBase.rounds,
   connections: integer(flags.connections, 'connections') ?? overheadBase.connections,
+  memoryQueries: integer(flags['memory-queries'], 'memory-queries') ?? overheadBase.memoryQueries,
   progress,
 };
 const secretsRuns = integer(flags.runs, 'runs') ?? (quick ? QUICK.secretsRuns : DEFAULT_RUNS);

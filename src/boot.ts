@@ -82,13 +82,15 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const site = effectiveSite(config.datadog, initial.site);
   const baseUrl = datadogBaseUrl(config.datadog, site);
   const transport = createDatadogTransport({ baseUrl, userAgent: `tinkr-server/${VERSION}` });
-  const upstream = createUpstreamPipeline({
+  const engine = createUpstreamPipeline({
     transport,
     credentials,
     clock,
     telemetry,
     baseUrl,
+    requestTimeoutMs: config.server.requestTimeoutMs,
     policy: config.upstream,
+    log,
     ...(shared ? { stores: { budget: shared.budget, shares: shared.shares } } : {}),
   });
   const keys = createKeyChecker({
@@ -131,9 +133,8 @@ export async function startServer(config: Config, options: StartOptions): Promis
     requestTimeoutMs: config.server.requestTimeoutMs,
     bodyTimeoutMs: config.server.bodyTimeoutMs,
     maxRangeMs: config.maxRangeMs,
-    steps: config.upstream.cache.steps,
     maxPages: config.upstream.maxPages,
-    upstream,
+    engine,
     clock,
     // A configured secret, else the key shared through Redis, else one of this process's own.
     cursorSecret: config.server.cursorSecret ? Buffer.from(config.server.cursorSecret, 'utf8') : (shared?.cursorKeys ?? randomBytes(32)),

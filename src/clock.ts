@@ -9,12 +9,21 @@ export interface Clock {
   now(): number;
   /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Calls `fire` after `ms` unless the returned cancel is called first. For deadlines, which are
+   * nearly always cancelled: no promise, no signal and no AbortError per timer.
+   */
+  after(ms: number, fire: () => void): () => void;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: async (ms, signal) => {
     await delay(Math.max(0, ms), undefined, signal ? { signal } : undefined);
+  },
+  after: (ms, fire) => {
+    const timer = setTimeout(fire, Math.max(0, ms));
+    return () => clearTimeout(timer);
   },
 };
 

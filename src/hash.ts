@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * A short, stable, non-reversible name for `text`: the first `length` characters of its SHA-256
@@ -6,5 +6,5 @@ import { createHash } from 'node:crypto';
  * a base URL, a caller's scope, a cursor's parameters).
  */
 export function shortHash(text: string, length: number): string {
-  return createHash('sha256').update(text).digest('base64url').slice(0, length);
+  return hash('sha256', text, 'base64url').slice(0, length);
 }

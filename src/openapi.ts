@@ -1,7 +1,11 @@
 import { systemClock } from './clock.ts';
 import { AppError } from './errors.ts';
 import { buildServer } from './server.ts';
+import { uncachedEngine } from './upstream/pipeline.ts';
 import { VERSION } from './version.ts';
+
+/** Any valid timeout: documenting the routes makes no request. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * The public OpenAPI document, as the server serves it at /openapi.json. Built from an app with
@@ -13,11 +17,9 @@ export async function openapiDocument(): Promise<unknown> {
     profileName: 'default',
     profiles: { default: 'datadog' },
     auth: { mode: 'none', keys: [] },
-    requestTimeoutMs: 30_000,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
     maxRangeMs: { logs: 1, traces: 1, metrics: 1 },
-    upstream: {
-      send: () => Promise.reject(new AppError('INTERNAL', 'not connected')),
-    },
+    engine: uncachedEngine({ send: () => Promise.reject(new AppError('INTERNAL', 'not connected')) }, systemClock, REQUEST_TIMEOUT_MS),
     clock: systemClock,
     cursorSecret: new Uint8Array(32),
     readiness: () => ({ ready: false, reason: 'document only', secrets: { source: 'none', loaded_at: new Date(0).toISOString(), age_s: 0, refreshes: 0 }, keys: { status: 'unchecked', site: 'datadoghq.com' } }),

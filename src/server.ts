@@ -1,7 +1,7 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { anonymousCaller, createKeyring } from './auth/keyring.ts';
 import type { Clock } from './clock.ts';
@@ -23,6 +23,7 @@ import { frameworkErrorHandler, registerProblemHandlers } from './http/problem.t
 import { quotas, type SharedQuotaCounter } from './http/quota.ts';
 import { requestContext } from './http/request-context.ts';
 import { requestMetrics } from './http/request-metrics.ts';
+import { routeValidatorCompiler } from './http/validation.ts';
 import { registerAggregateRoutes } from './routes/aggregate.ts';
 import { registerHealthRoutes, type Readiness } from './routes/health.ts';
 import { registerLogsRoute } from './routes/logs.ts';
@@ -37,8 +38,7 @@ import { createTailSource } from './tail/source.ts';
 import { noTelemetry, type Telemetry } from './telemetry.ts';
 import { DEFAULT_UPSTREAM_SHARE } from './upstream/fair-share.ts';
 import { MAX_PAGES_PER_REQUEST } from './upstream/paging.ts';
-import { DEFAULT_STEPS, type StepTable } from './upstream/step.ts';
-import type { Upstream } from './upstream/types.ts';
+import type { Engine } from './upstream/answer.ts';
 
 /** Everything the app needs, passed in: tests build it with fakes, main.ts with the real parts. */
 export interface ServerDeps {
@@ -56,11 +56,10 @@ export interface ServerDeps {
   /** `[server] body_timeout_ms`: the whole request must arrive within it; default DEFAULT_BODY_TIMEOUT_MS. */
   bodyTimeoutMs?: number;
   maxRangeMs: { logs: number; traces: number; metrics: number };
-  /** Time buckets of relative ranges; the same table the upstream cache was given. */
-  steps?: StepTable;
   /** Most upstream pages one search request may cost; default MAX_PAGES_PER_REQUEST. */
   maxPages?: number;
-  upstream: Upstream;
+  /** Every finished answer and Datadog call (upstream/pipeline.ts builds the real one). */
+  engine: Engine;
   clock: Clock;
   /** HMAC key of `next_cursor`, or the keys shared by replicas (redis/cursor-keys.ts). */
   cursorSecret: Uint8Array | CursorKeys;
@@ -104,7 +103,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   answerExpectations(app);
   const telemetry = deps.telemetry ?? noTelemetry;
 
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(routeValidatorCompiler);
   // Response schemas document the API and type the handlers; answers are built from typed
   // records, so re-validating thousands of log lines on the way out would only cost time.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -112,7 +111,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // First hooks of every request: count it and log it, give it CORS headers (so a browser can
   // read even a refusal), then refuse it cheaply if the server cannot serve it.
   await app.register(requestMetrics, { telemetry });
-  await app.register(accessLog);
+  await app.register(accessLog, { logger: deps.logger });
   await registerCors(app, deps.corsOrigins ?? []);
   await app.register(loadShedding, { limits: deps.loadShedding, telemetry, clock: deps.clock });
 
@@ -152,20 +151,22 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   await app.register(quotas, { clock: deps.clock, shared: deps.quotaCounter });
 
-  app.addHook('onSend', async (request, reply) => {
+  // Synchronous hooks (done callbacks): every request runs them, and a promise each is measurable.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
+    done(null, payload);
   });
 
   const routeDeps = {
     query: {
-      upstream: deps.upstream,
+      engine: deps.engine,
       clock: deps.clock,
       cursors: createCursorCodec(deps.cursorSecret, deps.clock),
       maxRangeMs: deps.maxRangeMs,
-      steps: deps.steps ?? DEFAULT_STEPS,
       maxPages: deps.maxPages ?? MAX_PAGES_PER_REQUEST,
     },
     telemetry,
+    clock: deps.clock,
   };
   registerHealthRoutes(app, { version: deps.version, profileName: deps.profileName, profiles: deps.profiles, readiness: deps.readiness });
   registerLogsRoute(app, routeDeps);
@@ -174,7 +175,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerAggregateRoutes(app, routeDeps);
   registerTinkrRoutes(app, routeDeps);
   const tail = createTailHub({
-    source: createTailSource(deps.upstream),
+    source: createTailSource(deps.engine),
     clock: deps.clock,
     telemetry,
     // A poll is bounded like a request; the stream itself is not.

@@ -32,6 +32,11 @@ export interface Telemetry {
   /** How a query route's answer was obtained. */
   cacheOutcome(family: Family, status: CacheStatus): void;
   /**
+   * A background refresh of an answer served stale (stale-while-revalidate): `refreshed`, held
+   * back by the budget (`denied`), or `failed`.
+   */
+  cacheRefresh(family: Family, outcome: CacheRefreshOutcome): void;
+  /**
    * The budget gate held a call back: it `waited` for a reset and then sent, kept the `reserve`
    * or `paced` the budget by answering from the cache, found the budget `exhausted` (stale
    * answer or 429), or found the caller's key past its `share` (stale answer or 429).
@@ -64,6 +69,7 @@ export interface Telemetry {
 export type TailPollOutcome = 'ok' | 'held' | 'rate_limited' | 'failed';
 
 export type BudgetGateOutcome = 'waited' | 'reserve' | 'paced' | 'exhausted' | 'share';
+export type CacheRefreshOutcome = 'refreshed' | 'denied' | 'failed';
 
 export const noTelemetry: Telemetry = {
   httpRequestStarted: () => {},
@@ -72,6 +78,7 @@ export const noTelemetry: Telemetry = {
   upstreamCall: () => {},
   rateLimit: () => {},
   cacheOutcome: () => {},
+  cacheRefresh: () => {},
   budgetGate: () => {},
   upstreamSpend: () => {},
   secretsRefresh: () => {},

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHIPPED_RUNTIME_ENV } from '../bench/lib/runtime.ts';
 import { envOnlyStart } from './helpers/cli.ts';
 import { freePort } from './helpers/free-port.ts';
 import { scrape, valueOf } from './helpers/prometheus.ts';
@@ -25,6 +26,8 @@ const CONCURRENCY = 100;
 const WARMUP = 200;
 /** Retaining every answer (~10 kB each) would add ~20 MB to a ~30 MB heap, well past this ratio. */
 const MAX_HEAP_GROWTH_RATIO = 1.5;
+/** DESIGN §9's bound on RSS with the defaults, whatever the mix of queries. */
+const MAX_RSS_BYTES = 384 * 1024 * 1024;
 /** A mix of every query route and the liveness probe; each query costs one upstream call. */
 const PATHS = [
   '/logs?service=checkout&since=15m&limit=20',
@@ -88,6 +91,8 @@ beforeAll(async () => {
     execArgv: ['--expose-gc'],
     env: {
       PATH: process.env.PATH ?? '',
+      // Node and glibc settings as the image sets them: the server as it ships.
+      ...SHIPPED_RUNTIME_ENV,
       HOME: scratch,
       // One caller sends the whole burst: its per-key quota is off, as for a trusted batch client.
       ...envOnlyStart(sim.url, { token: TOKEN, subject: 'burst', quota: 'off' }),
@@ -135,5 +140,7 @@ describe(`a burst of ${BURST} requests at concurrency ${CONCURRENCY}`, () => {
         `upstream calls ${sim.callCount()}`,
     );
     expect(ratio).toBeLessThan(MAX_HEAP_GROWTH_RATIO);
+    // DESIGN §9: with the defaults a 512 MiB container keeps its headroom.
+    expect(after.rss).toBeLessThan(MAX_RSS_BYTES);
   });
 });

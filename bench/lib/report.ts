@@ -1,5 +1,5 @@
 import { FAMILIES, type Family, type FleetReport, type SideReport } from '../fleet.ts';
-import type { Comparison, OverheadReport } from '../overhead.ts';
+import { OVERHEAD_TARGETS, type Comparison, type OverheadReport } from '../overhead.ts';
 import type { SecretsLazyLoadReport } from '../secrets-lazy-load.ts';
 import type { Percentiles } from './stats.ts';
 
@@ -91,38 +91,64 @@ export function formatFleet(r: FleetReport): string {
   return lines.join('\n');
 }
 
+const us = (v: number | undefined): string => (v !== undefined && Number.isFinite(v) ? v.toFixed(0) : '–');
+const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)}`;
+
 function comparisonRows(c: Comparison): Array<[string, string, string, string]> {
   const s = c.subjectSummary;
   const r = c.referenceSummary;
   return [
+    ['server CPU per request (µs, median)', us(s.cpuPerRequestUs), us(r.cpuPerRequestUs), c.cpuRatio !== undefined ? `${x2(c.cpuRatio)} (reference / server)` : ''],
     ['throughput (req/s, median)', s.rps.toFixed(0), r.rps.toFixed(0), x2(c.throughputRatio)],
-    ['latency p50 (ms)', ms(s.latencyP50Ms), ms(r.latencyP50Ms), x2(c.latencyP50Ratio)],
-    ['latency p99 (ms)', ms(s.latencyP99Ms), ms(r.latencyP99Ms), x2(c.latencyP99Ratio)],
-    ['latency mean (ms)', ms(s.latencyMeanMs), ms(r.latencyMeanMs), x2(s.latencyMeanMs / r.latencyMeanMs)],
-    ['latency added at p50 (ms, median of rounds)', ms(c.addedP50Ms), '', ''],
+    ['latency p50 (ms)', x2(s.latencyP50Ms), x2(r.latencyP50Ms), x2(c.latencyP50Ratio)],
+    ['latency p99 (ms)', x2(s.latencyP99Ms), x2(r.latencyP99Ms), x2(c.latencyP99Ratio)],
+    ['latency mean (ms)', x2(s.latencyMeanMs), x2(r.latencyMeanMs), x2(s.latencyMeanMs / r.latencyMeanMs)],
+    ['latency added at p50 (ms, median of rounds)', x2(c.addedP50Ms), '', ''],
     ['responses / non-2xx / errors', `${s.responses} / ${s.non2xx} / ${s.errors}`, `${r.responses} / ${r.non2xx} / ${r.errors}`, ''],
     ['x-tinkr-cache', counts(s.cache), counts(r.cache), ''],
     ['upstream calls per request', s.upstreamPerRequest !== undefined ? x2(s.upstreamPerRequest) : '–', r.upstreamPerRequest !== undefined ? x2(r.upstreamPerRequest) : '–', ''],
   ];
 }
 
+const COMPARISONS = [
+  ['(a) Caching bypassed, one connection', 'bypass'],
+  ['(b) Cache hits, one connection', 'hitLatency'],
+  ['(b) Cache hits, throughput', 'hitThroughput'],
+] as const;
+
+function overheadVerdict(r: OverheadReport): string[] {
+  const t = r.targets;
+  const lines = [
+    `cache hit CPU per request, bare route / server: ${x2(t.hitCpuRatio)} at ${r.hitThroughput.connections} connections, ${x2(r.hitLatency.cpuRatio ?? Number.NaN)} at one (target ≥ ${OVERHEAD_TARGETS.hitCpuRatio}: ${verdict(t.hitCpuRatioMet)})`,
+    `bypass adds ${x2(t.bypassAddedP50Ms)} ms at p50 with one connection (target ≤ ${OVERHEAD_TARGETS.bypassAddedP50Ms} ms: ${verdict(t.bypassAddedP50MsMet)}); server CPU ${us(r.bypass.subjectSummary.cpuPerRequestUs)} µs per bypassed request`,
+  ];
+  const m = r.memory;
+  if (m) {
+    lines.push(
+      `memory after ${m.queries} distinct ${m.rows}-row queries (${m.ok} ok, ${m.failed} failed; ${mb(m.answerBytes * m.queries)} MiB of answers, ${(m.answerBytes / 1024).toFixed(0)} kB each) with a ${mb(m.cacheMaxBytes)} MiB cache: ` +
+        `RSS ${mb(m.baseline.rss)} → ${mb(m.after.rss)} MiB (peak ${mb(m.after.maxRss)} MiB), heap used ${mb(m.baseline.heapUsed)} → ${mb(m.after.heapUsed)} MiB (of ${mb(m.after.heapTotal)} reserved), ` +
+        `array buffers ${mb(m.baseline.arrayBuffers)} → ${mb(m.after.arrayBuffers)} MiB (after a forced GC)`,
+    );
+  }
+  return lines;
+}
+
 export function formatOverhead(r: OverheadReport): string {
   const o = r.options;
   const lines = [
-    `  ${o.rounds} round(s) of ${o.runMs / 1000} s per target (after ${o.warmupMs / 1000} s warm-up), ${o.connections} connections, alternating ABBA`,
+    `  ${o.rounds} round(s) of ${o.runMs / 1000} s per target (after ${o.warmupMs / 1000} s warm-up), alternating ABBA; each party in its own process`,
     `  equivalence: one unique query answered ${r.equivalence.gatewayItems} items via the server, ${r.equivalence.directItems} direct (${r.equivalence.same ? 'same' : 'DIFFERENT'})`,
   ];
-  for (const [title, c] of [
-    ['(a) caching bypassed', r.bypass],
-    ['(b) caching on', r.cached],
-  ] as const) {
+  for (const [title, key] of COMPARISONS) {
+    const c = r[key];
     const rows = comparisonRows(c);
     const w0 = Math.max(...rows.map((row) => row[0].length));
     const w1 = Math.max(c.subject.length, ...rows.map((row) => row[1].length));
     const w2 = Math.max(c.reference.length, ...rows.map((row) => row[2].length));
-    lines.push('', `  ${title}: ${c.subject} vs ${c.reference}`, `  ${''.padEnd(w0)}  ${c.subject.padEnd(w1)}  ${c.reference.padEnd(w2)}  ratio`);
+    lines.push('', `  ${title} (${c.connections} connection${c.connections === 1 ? '' : 's'}): ${c.subject} vs ${c.reference}`, `  ${''.padEnd(w0)}  ${c.subject.padEnd(w1)}  ${c.reference.padEnd(w2)}  ratio`);
     for (const [label, a, b, q] of rows) lines.push(`  ${label.padEnd(w0)}  ${a.padEnd(w1)}  ${b.padEnd(w2)}  ${q}`);
   }
+  lines.push('', ...overheadVerdict(r).map((l) => `  ${l}`));
   return lines.join('\n');
 }
 
@@ -144,14 +170,18 @@ export function markdown(results: BenchResults): string {
   }
   if (results.overhead) {
     const r = results.overhead;
-    out.push('', '#### Overhead', '', `${r.options.rounds} round(s) of ${r.options.runMs / 1000} s per target after a ${r.options.warmupMs / 1000} s warm-up, ${r.options.connections} connections, ABBA order. Ratios are medians of per-round ratios (server / reference).`);
-    for (const [title, c] of [
-      ['(a) Caching bypassed', r.bypass],
-      ['(b) Caching on', r.cached],
-    ] as const) {
-      out.push('', `${title}: ${c.subject} vs ${c.reference}`, '');
+    out.push(
+      '',
+      '#### Overhead',
+      '',
+      `${r.options.rounds} round(s) of ${r.options.runMs / 1000} s per target after a ${r.options.warmupMs / 1000} s warm-up, ABBA order; simulator, server, bare route and load generator each in their own process; the server at its shipped defaults (metrics on, access log to a file). CPU per request is the measured process's own CPU time over the responses it sent. Ratios are medians of per-round ratios.`,
+    );
+    for (const [title, key] of COMPARISONS) {
+      const c = r[key];
+      out.push('', `${title} (${c.connections} connection${c.connections === 1 ? '' : 's'}): ${c.subject} vs ${c.reference}`, '');
       out.push(table(['', c.subject, c.reference, 'ratio'], comparisonRows(c).map((row) => [...row])));
     }
+    out.push('', ...overheadVerdict(r).map((l) => `- ${l}`));
   }
   if (results.secrets) {
     const s = results.secrets;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ApiKeyConfig, QuotaConfig, Role } from '../config/schema.ts';
 import { scopePartition, type Scope } from '../service/scope.ts';
 import { parseDuration } from '../time/duration.ts';
@@ -83,7 +83,7 @@ export function createKeyring(keys: readonly ApiKeyConfig[], defaultQuota: Quota
 }
 
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 /** The bearer token of an Authorization header, or undefined. */

@@ -18,7 +18,7 @@ import {
   DEFAULT_IMMUTABLE_TTL_MS,
   DEFAULT_INGESTION_DELAY_MS,
   DEFAULT_MAX_STALE_MS,
-} from '../upstream/cache.ts';
+} from '../upstream/answer-cache.ts';
 import { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED } from '../upstream/concurrency.ts';
 import { DEFAULT_UPSTREAM_SHARE } from '../upstream/fair-share.ts';
 import { MAX_PAGES_PER_REQUEST } from '../upstream/paging.ts';

@@ -20,10 +20,17 @@ export function asStringArray(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
+/** `2026-11-25T04:01:02.345Z`: already what callers get (Datadog's usual form). */
+const ISO_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 /** A timestamp as ISO 8601 UTC with milliseconds; the raw text when it cannot be read. */
 export function isoTimestamp(value: unknown): string | null {
   const text = asString(value);
   if (text === undefined) return null;
+  // Most of a search answer's timestamps are in the output form already, where a parse and a
+  // format would only give the same text back (or, for an impossible date, fail and give the
+  // text as written: the same again).
+  if (text.length === 24 && ISO_UTC_MS.test(text)) return text;
   const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
   return Number.isFinite(ms) ? new Date(ms).toISOString() : text;
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { bearerToken, type Caller, type Keyring } from '../auth/keyring.ts';
 import type { Permission } from '../auth/roles.ts';
@@ -40,9 +40,52 @@ export class DeadlineExceeded extends Error {
 }
 
 /**
- * Authenticates every non-public request and gives it a deadline: one AbortSignal that fires
- * at `request_timeout_ms` or when the caller disconnects, so no upstream work outlives its use.
+ * A request's CallContext. Its deadline machinery (an AbortSignal that fires at
+ * `request_timeout_ms` or when the caller disconnects, so no upstream work outlives its use) is
+ * built the first time something reads `signal`, which only a request going upstream does: a
+ * cache hit costs no controller, timer or listener.
  */
+class RequestCall implements CallContext {
+  readonly deadline: number;
+  readonly noCache: boolean;
+  readonly partition: string;
+  readonly stats = { upstreamCalls: 0 };
+  /** The key spends the upstream calls its request makes, within its share. */
+  readonly caller: Caller;
+  readonly #reply: FastifyReply;
+  readonly #clock: Clock;
+  #signal: AbortSignal | undefined;
+
+  constructor(reply: FastifyReply, options: Pick<RequestContextOptions, 'clock' | 'requestTimeoutMs'>, noCache: boolean, caller: Caller) {
+    this.#reply = reply;
+    this.#clock = options.clock;
+    this.deadline = options.clock.now() + options.requestTimeoutMs;
+    this.noCache = noCache;
+    this.partition = caller.partition;
+    this.caller = caller;
+  }
+
+  get signal(): AbortSignal {
+    return (this.#signal ??= this.#arm());
+  }
+
+  #arm(): AbortSignal {
+    const controller = new AbortController();
+    const raw = this.#reply.raw;
+    const cancel = this.#clock.after(this.deadline - this.#clock.now(), () => controller.abort(new DeadlineExceeded()));
+    const gone = (): void => {
+      if (!raw.writableFinished) controller.abort(new CallerGone());
+      cancel();
+    };
+    // 'close' comes after the answer is sent, or earlier when the caller hangs up (perhaps
+    // already: then the work is cancelled at once).
+    if (raw.closed) gone();
+    else raw.once('close', gone);
+    return controller.signal;
+  }
+}
+
+/** Authenticates every non-public request and gives it a CallContext (see RequestCall). */
 export const requestContext = fp<RequestContextOptions>(
   async (app: FastifyInstance, options) => {
     app.decorateRequest('caller', null as unknown as Caller);
@@ -60,27 +103,7 @@ export const requestContext = fp<RequestContextOptions>(
         return sendProblem(reply, new AppError('FORBIDDEN', `this key's roles (${roles}) do not allow ${permission}; it needs viewer, oncall or sre-lead`));
       }
       request.caller = caller;
-
-      const controller = new AbortController();
-      const settled = new AbortController();
-      options.clock.sleep(options.requestTimeoutMs, settled.signal).then(
-        () => controller.abort(new DeadlineExceeded()),
-        () => {},
-      );
-      // 'close' comes after the answer is sent, or earlier when the caller hangs up.
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) controller.abort(new CallerGone());
-        settled.abort();
-      });
-      request.upstream = {
-        signal: controller.signal,
-        deadline: options.clock.now() + options.requestTimeoutMs,
-        noCache: /\bno-cache\b/i.test(request.headers['cache-control'] ?? ''),
-        partition: caller.partition,
-        stats: { upstreamCalls: 0 },
-        // The key spends the upstream calls its request makes, within its share.
-        caller,
-      };
+      request.upstream = new RequestCall(reply, options, /\bno-cache\b/i.test(request.headers['cache-control'] ?? ''), caller);
     });
   },
   { name: 'request-context' },

@@ -3,7 +3,7 @@ import { queryErrorResponses } from '../schemas/common.ts';
 import { aggregateResponseSchema, logsAggregateQuerySchema, parseCompute, tracesAggregateQuerySchema } from '../schemas/aggregate.ts';
 import { aggregateLogs, aggregateSpans, type PanelParams } from '../service/aggregate.ts';
 import { parseDuration } from '../time/duration.ts';
-import { markCache, typed, type RouteDeps } from './deps.ts';
+import { sendAnswer, typed, type RouteDeps } from './deps.ts';
 
 /** The panel parameters both routes share, as the service takes them (the schema checked each). */
 function panelOf(q: { compute: string; group_by?: string[] | undefined; limit: number; interval?: string | undefined; from?: string | undefined; to?: string | undefined; since?: string | undefined }): PanelParams {
@@ -36,14 +36,13 @@ export function registerAggregateRoutes(app: FastifyInstance, deps: RouteDeps): 
     },
     async (request, reply) => {
       const q = request.query;
-      const result = await aggregateLogs(
+      const answer = await aggregateLogs(
         { ...panelOf(q), services: q.service ?? [], levels: q.level ?? [], query: q.query, storageTier: q.storage_tier, indexes: q.indexes },
         request.caller.scope,
         deps.query,
         request.upstream,
       );
-      markCache(reply, deps, 'logs_aggregate', result);
-      return { data: result.data, meta: result.meta };
+      return sendAnswer(reply, deps, 'logs_aggregate', answer);
     },
   );
 
@@ -61,14 +60,13 @@ export function registerAggregateRoutes(app: FastifyInstance, deps: RouteDeps): 
     },
     async (request, reply) => {
       const q = request.query;
-      const result = await aggregateSpans(
+      const answer = await aggregateSpans(
         { ...panelOf(q), services: q.service ?? [], query: q.query, env: q.env, operation: q.operation, resource: q.resource, status: q.status },
         request.caller.scope,
         deps.query,
         request.upstream,
       );
-      markCache(reply, deps, 'spans_aggregate', result);
-      return { data: result.data, meta: result.meta };
+      return sendAnswer(reply, deps, 'spans_aggregate', answer);
     },
   );
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { queryErrorResponses } from '../schemas/common.ts';
 import { logsQuerySchema, logsResponseSchema } from '../schemas/routes.ts';
 import { searchLogs } from '../service/logs.ts';
-import { markCache, typed, type RouteDeps } from './deps.ts';
+import { sendAnswer, typed, type RouteDeps } from './deps.ts';
 
 /** `GET /logs` (DESIGN §4.2). */
 export function registerLogsRoute(app: FastifyInstance, deps: RouteDeps): void {
@@ -19,7 +19,7 @@ export function registerLogsRoute(app: FastifyInstance, deps: RouteDeps): void {
     },
     async (request, reply) => {
       const q = request.query;
-      const result = await searchLogs(
+      const answer = await searchLogs(
         {
           services: q.service ?? [],
           levels: q.level ?? [],
@@ -35,8 +35,7 @@ export function registerLogsRoute(app: FastifyInstance, deps: RouteDeps): void {
         deps.query,
         request.upstream,
       );
-      markCache(reply, deps, 'logs', result);
-      return { data: result.data, meta: result.meta };
+      return sendAnswer(reply, deps, 'logs', answer);
     },
   );
 }

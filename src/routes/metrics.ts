@@ -3,7 +3,7 @@ import { badRequest } from '../errors.ts';
 import { queryErrorResponses } from '../schemas/common.ts';
 import { metricsQuerySchema, metricsResponseSchema } from '../schemas/routes.ts';
 import { queryMetrics, type MetricsParams } from '../service/metrics.ts';
-import { markCache, typed, type RouteDeps } from './deps.ts';
+import { sendAnswer, typed, type RouteDeps } from './deps.ts';
 
 /** `GET /metrics` (DESIGN §4.3). */
 export function registerMetricsRoute(app: FastifyInstance, deps: RouteDeps): void {
@@ -35,9 +35,8 @@ export function registerMetricsRoute(app: FastifyInstance, deps: RouteDeps): voi
       } else {
         throw badRequest('metric', 'give either metric or query');
       }
-      const result = await queryMetrics(params, request.caller.scope, deps.query, request.upstream);
-      markCache(reply, deps, 'metrics', result);
-      return { series: result.series, meta: result.meta };
+      const answer = await queryMetrics(params, request.caller.scope, deps.query, request.upstream);
+      return sendAnswer(reply, deps, 'metrics', answer);
     },
   );
 }

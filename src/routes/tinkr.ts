@@ -15,7 +15,7 @@ import {
 import { tinkrAnomalies } from '../service/anomalies.ts';
 import { tinkrSlo } from '../service/slo.ts';
 import { tinkrLogs, tinkrMetrics, tinkrTraces } from '../service/tinkr.ts';
-import { markCache, typed, type RouteDeps } from './deps.ts';
+import { sendAnswer, typed, type RouteDeps } from './deps.ts';
 
 /** The routes the public Tinkr CLI calls (DESIGN §4.5). */
 export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void {
@@ -33,9 +33,7 @@ export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void
       },
     },
     async (request, reply) => {
-      const { entries, ...answer } = await tinkrLogs(request.body, request.caller.scope, deps.query, request.upstream);
-      markCache(reply, deps, 'logs', answer);
-      return { entries };
+      return sendAnswer(reply, deps, 'logs', await tinkrLogs(request.body, request.caller.scope, deps.query, request.upstream));
     },
   );
 
@@ -51,9 +49,7 @@ export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void
       },
     },
     async (request, reply) => {
-      const { points, ...answer } = await tinkrMetrics(request.body, request.caller.scope, deps.query, request.upstream);
-      markCache(reply, deps, 'metrics', answer);
-      return { points };
+      return sendAnswer(reply, deps, 'metrics', await tinkrMetrics(request.body, request.caller.scope, deps.query, request.upstream));
     },
   );
 
@@ -69,9 +65,7 @@ export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void
       },
     },
     async (request, reply) => {
-      const { traces, ...answer } = await tinkrTraces(request.body, request.caller.scope, deps.query, request.upstream);
-      markCache(reply, deps, 'spans', answer);
-      return { traces };
+      return sendAnswer(reply, deps, 'spans', await tinkrTraces(request.body, request.caller.scope, deps.query, request.upstream));
     },
   );
 
@@ -88,9 +82,7 @@ export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void
       },
     },
     async (request, reply) => {
-      const { anomalies, ...answer } = await tinkrAnomalies(request.body, request.caller.scope, deps.query, request.upstream);
-      markCache(reply, deps, 'logs_aggregate', answer);
-      return { anomalies };
+      return sendAnswer(reply, deps, 'logs_aggregate', await tinkrAnomalies(request.body, request.caller.scope, deps.query, request.upstream));
     },
   );
 
@@ -106,9 +98,7 @@ export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void
       },
     },
     async (request, reply) => {
-      const { slo, ...answer } = await tinkrSlo(request.body, request.caller.scope, deps.query, request.upstream);
-      markCache(reply, deps, 'logs_aggregate', answer);
-      return slo;
+      return sendAnswer(reply, deps, 'logs_aggregate', await tinkrSlo(request.body, request.caller.scope, deps.query, request.upstream));
     },
   );
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { problemResponse, queryErrorResponses } from '../schemas/common.ts';
 import { traceParamsSchema, traceQuerySchema, traceResponseSchema, tracesQuerySchema, tracesResponseSchema } from '../schemas/routes.ts';
 import { getTrace, searchSpans } from '../service/traces.ts';
-import { markCache, typed, type RouteDeps } from './deps.ts';
+import { sendAnswer, typed, type RouteDeps } from './deps.ts';
 
 /** `GET /traces` and `GET /traces/{trace_id}` (DESIGN §4.4). */
 export function registerTracesRoutes(app: FastifyInstance, deps: RouteDeps): void {
@@ -19,7 +19,7 @@ export function registerTracesRoutes(app: FastifyInstance, deps: RouteDeps): voi
     },
     async (request, reply) => {
       const q = request.query;
-      const result = await searchSpans(
+      const answer = await searchSpans(
         {
           services: q.service ?? [],
           query: q.query,
@@ -36,8 +36,7 @@ export function registerTracesRoutes(app: FastifyInstance, deps: RouteDeps): voi
         deps.query,
         request.upstream,
       );
-      markCache(reply, deps, 'spans', result);
-      return { data: result.data, meta: result.meta };
+      return sendAnswer(reply, deps, 'spans', answer);
     },
   );
 
@@ -56,15 +55,14 @@ export function registerTracesRoutes(app: FastifyInstance, deps: RouteDeps): voi
     },
     async (request, reply) => {
       const q = request.query;
-      const { trace, cache, fetchedAt } = await getTrace(
+      const answer = await getTrace(
         request.params.trace_id,
         { from: q.from, to: q.to, since: q.since },
         request.caller.scope,
         deps.query,
         request.upstream,
       );
-      markCache(reply, deps, 'spans', { cache, fetchedAt });
-      return trace;
+      return sendAnswer(reply, deps, 'spans', answer);
     },
   );
 }

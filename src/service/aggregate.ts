@@ -13,9 +13,9 @@ import type { StorageTier } from '../datadog/logs.ts';
 import { badRequest } from '../errors.ts';
 import { formatDuration } from '../time/duration.ts';
 import { isoMs } from '../time/instant.ts';
-import { resolveRange, type TimeParams, type TimeRange } from '../time/range.ts';
-import type { CacheStatus, CallContext, UpstreamRequest, Warning } from '../upstream/types.ts';
-import { withWindow } from '../upstream/window.ts';
+import { parseTimeSpec, type TimeParams, type TimeRange } from '../time/range.ts';
+import type { Answer, AnswerIO, AnswerQuery } from '../upstream/answer.ts';
+import type { CallContext, UpstreamRequest, Warning } from '../upstream/types.ts';
 import { bucketGrid, MAX_BUCKETS, MAX_POINTS } from './aggregate-grid.ts';
 import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
 import { composeLogsQuery } from './logs.ts';
@@ -24,8 +24,8 @@ import { composeSpansQuery } from './traces.ts';
 
 /**
  * `GET /logs/aggregate` and `GET /traces/aggregate` (DESIGN §8.1): one panel, one upstream
- * aggregate call, through the same upstream pipeline as every query (scope in the filter, time
- * buckets, cache, coalescing, budget gate). The answer is Datadog's numbers as sent, reshaped:
+ * aggregate call, an engine answer like every query (scope in the filter, time buckets, the
+ * finished-answer cache, coalescing, budget gate). The answer is Datadog's numbers as sent, reshaped:
  * one item per group, largest value first, and with an interval every bucket of the range
  * (Datadog leaves empty buckets out: 0 for a count, null for any other compute).
  */
@@ -64,36 +64,74 @@ export interface AggregateItem {
   points?: Array<[number, number | null]>;
 }
 
-export interface AggregateResult {
+/** The body of `GET /logs/aggregate` and `GET /traces/aggregate` (DESIGN §8.1). */
+export interface AggregateBody {
   data: AggregateItem[];
   meta: { from: string; to: string; compute: string; interval_s: number | null; partial: boolean; warnings: Warning[]; bucket_s: number };
-  cache: CacheStatus;
-  fetchedAt: number;
 }
 
 /** Most groups one answer may hold (Datadog's own bound on the product of the facets' limits). */
 export const MAX_GROUPS = 10_000;
 
-/** `range`: a range already worked out (the anomaly windows) instead of `params.time`. */
-export function aggregateLogs(params: LogsPanelParams, scope: Scope, deps: QueryDeps, ctx: CallContext, range?: TimeRange): Promise<AggregateResult> {
-  const query = composeLogsQuery(params, scope);
-  return runPanel(params, range ?? resolvePanelRange(params, deps.maxRangeMs.logs, deps), deps, ctx, {
-    build: (q) => logsAggregateRequest({ ...q, query, indexes: params.indexes, storageTier: params.storageTier }),
-    read: readLogsAggregate,
-  });
-}
-
-export function aggregateSpans(params: SpansPanelParams, scope: Scope, deps: QueryDeps, ctx: CallContext, range?: TimeRange): Promise<AggregateResult> {
-  const query = composeSpansQuery(params, scope);
-  return runPanel(params, range ?? resolvePanelRange(params, deps.maxRangeMs.traces, deps), deps, ctx, {
-    build: (q) => spansAggregateRequest({ ...q, query }),
-    read: readSpansAggregate,
-  });
-}
-
-interface PanelKind {
+/** One panel's upstream call: the aggregate request of a range, and how its answer reads. */
+export interface PanelSource {
+  params: PanelParams;
+  /** The composed Datadog query and the parameters that define the panel, for the cache key. */
+  identity: unknown[];
   build(q: Omit<AggregateQuery, 'query'>): UpstreamRequest;
   read(body: unknown): AggregateAnswer;
+}
+
+/** A logs panel confined to the key's scope (403 at once when it asks outside it). */
+export function logsPanel(params: LogsPanelParams, scope: Scope): PanelSource {
+  const query = composeLogsQuery(params, scope);
+  return {
+    params,
+    identity: [query, params.indexes ?? null, params.storageTier ?? null],
+    build: (q) => logsAggregateRequest({ ...q, query, indexes: params.indexes, storageTier: params.storageTier }),
+    read: readLogsAggregate,
+  };
+}
+
+export function spansPanel(params: SpansPanelParams, scope: Scope): PanelSource {
+  const query = composeSpansQuery(params, scope);
+  return { params, identity: [query], build: (q) => spansAggregateRequest({ ...q, query }), read: readSpansAggregate };
+}
+
+/**
+ * The engine query of one panel: one aggregate call over the caller's range. `route` and
+ * `render` let Tinkr's SLO shape the same panel its own way (`renderedWith`: what else its
+ * rendering depends on, part of the answer's identity).
+ */
+export function panelQuery(
+  family: 'logs_aggregate' | 'spans_aggregate',
+  panel: PanelSource,
+  deps: QueryDeps,
+  as: { route: string; render: (body: AggregateBody) => unknown; renderedWith?: unknown[] },
+): AnswerQuery {
+  const p = panel.params;
+  return {
+    family,
+    route: as.route,
+    identity: [...panel.identity, p.compute, p.computeText, p.groupBy, p.limit, p.intervalMs ?? null, ...(as.renderedWith ?? [])],
+    time: parseTimeSpec(p.time, DEFAULT_SPAN_MS),
+    maxRangeMs: family === 'logs_aggregate' ? deps.maxRangeMs.logs : deps.maxRangeMs.traces,
+    async produce(range, io) {
+      return as.render(await readPanel(panel, range, io));
+    },
+  };
+}
+
+const native = (route: string) => ({ route, render: (body: AggregateBody) => body });
+
+/** `GET /logs/aggregate`: the finished answer. */
+export function aggregateLogs(params: LogsPanelParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
+  return deps.engine.answer(panelQuery('logs_aggregate', logsPanel(params, scope), deps, native('logs.aggregate')), ctx);
+}
+
+/** `GET /traces/aggregate`: the finished answer. */
+export function aggregateSpans(params: SpansPanelParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
+  return deps.engine.answer(panelQuery('spans_aggregate', spansPanel(params, scope), deps, native('traces.aggregate')), ctx);
 }
 
 /** Checks what depends on more than one parameter; each a 400 before anything is sent. */
@@ -114,33 +152,26 @@ export function checkPanelShape(params: PanelParams, range: Pick<TimeRange, 'fro
   }
 }
 
-function resolvePanelRange(params: PanelParams, maxRangeMs: number, deps: QueryDeps): TimeRange {
-  return resolveRange(params.time, { nowMs: deps.clock.now(), defaultSpanMs: DEFAULT_SPAN_MS, maxRangeMs, steps: deps.steps });
-}
-
-async function runPanel(params: PanelParams, range: TimeRange, deps: QueryDeps, ctx: CallContext, kind: PanelKind): Promise<AggregateResult> {
+/** One panel inside an answer's produce: the shape checked (400 before anything is sent), one call, the answer reshaped. */
+export async function readPanel(panel: PanelSource, range: TimeRange, io: AnswerIO): Promise<AggregateBody> {
+  const params = panel.params;
   checkPanelShape(params, range);
   const shape = { compute: params.compute, groupBy: params.groupBy, limit: params.limit, intervalMs: params.intervalMs };
-  const reply = await deps.upstream.send(withWindow(range, (r) => kind.build({ ...shape, fromMs: r.fromMs, toMs: r.toMs })), ctx);
-  // A stale answer from an earlier bucket covers that bucket's range.
-  const fromMs = reply.window?.fromMs ?? range.fromMs;
-  const toMs = reply.window?.toMs ?? range.toMs;
-  const answer = kind.read(reply.body);
-  const warnings = [...answer.warnings, ...(reply.warnings ?? [])];
+  const reply = await io.fetch(panel.build({ ...shape, fromMs: range.fromMs, toMs: range.toMs }));
+  const answer = panel.read(reply.body);
+  const warnings = [...answer.warnings];
   if (answer.timedOut) warnings.push({ code: 'upstream_timeout', message: 'Datadog stopped the aggregation early (status "timeout"); values may be too small' });
   return {
-    data: itemsOf(answer, params, fromMs, toMs),
+    data: itemsOf(answer, params, range.fromMs, range.toMs),
     meta: {
-      from: isoMs(fromMs),
-      to: isoMs(toMs),
+      from: isoMs(range.fromMs),
+      to: isoMs(range.toMs),
       compute: params.computeText,
       interval_s: params.intervalMs === undefined ? null : params.intervalMs / 1000,
       partial: answer.timedOut,
       warnings,
       bucket_s: range.stepMs / 1000,
     },
-    cache: reply.cache,
-    fetchedAt: reply.fetchedAt,
   };
 }
 

@@ -2,10 +2,9 @@ import { levelOf } from '../datadog/levels.ts';
 import { badRequest } from '../errors.ts';
 import { formatDuration } from '../time/duration.ts';
 import { isoMs } from '../time/instant.ts';
-import type { TimeRange } from '../time/range.ts';
-import { combineCacheStatus } from '../upstream/paging.ts';
-import type { CacheStatus, CallContext } from '../upstream/types.ts';
-import { aggregateLogs, aggregateSpans, type AggregateItem } from './aggregate.ts';
+import type { Answer } from '../upstream/answer.ts';
+import type { CallContext } from '../upstream/types.ts';
+import { logsPanel, readPanel, spansPanel, type AggregateItem } from './aggregate.ts';
 import { MAX_BUCKETS } from './aggregate-grid.ts';
 import {
   BASELINE_WINDOWS,
@@ -18,7 +17,8 @@ import {
 } from './anomaly-rules.ts';
 import type { QueryDeps } from './deps.ts';
 import { summarizeLogs, type LogSummary } from './log-summary.ts';
-import { searchLogs } from './logs.ts';
+import { logsSource } from './logs.ts';
+import { searchPages } from './paged-search.ts';
 import { pyRound } from './py-round.ts';
 import type { Scope } from './scope.ts';
 
@@ -62,12 +62,7 @@ export function seriesGrid(windowMs: number): number {
   return windowMs;
 }
 
-export async function tinkrAnomalies(
-  body: { service: string; window_minutes: number },
-  scope: Scope,
-  deps: QueryDeps,
-  ctx: CallContext,
-): Promise<{ anomalies: TinkrAnomaly[]; cache: CacheStatus; fetchedAt: number }> {
+export function tinkrAnomalies(body: { service: string; window_minutes: number }, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
   const windowMs = body.window_minutes * MINUTE;
   const longest = Math.min(deps.maxRangeMs.logs, deps.maxRangeMs.traces);
   if ((BASELINE_WINDOWS + 1) * windowMs > longest) {
@@ -77,57 +72,56 @@ export async function tinkrAnomalies(
   const gridMs = seriesGrid(windowMs);
   const endMs = Math.floor(deps.clock.now() / gridMs) * gridMs;
   const startMs = endMs - (BASELINE_WINDOWS + 1) * windowMs;
-  const range: TimeRange = { fromMs: startMs, toMs: endMs, relative: true, stepMs: gridMs };
   const panel = { limit: 100, intervalMs: gridMs, time: {} };
+  const logs = logsPanel({ ...panel, services: [body.service], levels: [], compute: { aggregation: 'count' }, computeText: 'count', groupBy: ['status'] }, scope);
+  const spans = spansPanel({ ...panel, services: [body.service], compute: { aggregation: 'pc95', metric: '@duration' }, computeText: 'pc95:@duration', groupBy: [] }, scope);
+  const errorLogs = logsSource({ services: [body.service], levels: ['error', 'critical'] }, scope, 'desc');
 
-  const [logs, spans] = await Promise.all([
-    aggregateLogs({ ...panel, services: [body.service], levels: [], compute: { aggregation: 'count' }, computeText: 'count', groupBy: ['status'] }, scope, deps, ctx, range),
-    aggregateSpans(
-      { ...panel, services: [body.service], compute: { aggregation: 'pc95', metric: '@duration' }, computeText: 'pc95:@duration', groupBy: [] },
-      scope,
-      deps,
-      ctx,
-      range,
-    ),
-  ]);
-  const windows = countWindows(logs.data, startMs, windowMs);
-  const currentFrom = endMs - windowMs;
-  const latency = (spans.data[0]?.points ?? []).filter((p): p is [number, number] => p[1] !== null).map(([t, ns]) => [t, ns / 1e6] as const);
-  const findings = [
-    errorCountRule(windows),
-    errorRateRule(windows),
-    latencyRule(
-      latency.filter(([t]) => t < currentFrom).map(([, ms]) => ms),
-      latency.filter(([t]) => t >= currentFrom).map(([, ms]) => ms),
-    ),
-  ].filter((f): f is Finding => f !== undefined);
+  return deps.engine.answer(
+    {
+      family: 'logs_aggregate',
+      route: 'tinkr.anomalies',
+      identity: [logs.identity, spans.identity, body.service, body.window_minutes],
+      // The windows end at the series' last whole bucket: every call within a bucket is one answer.
+      time: { kind: 'pinned', fromMs: startMs, toMs: endMs, stepMs: gridMs },
+      maxRangeMs: longest,
+      weight: SUMMARY_SAMPLE,
+      async produce(range, io) {
+        const [logCounts, latencies] = await Promise.all([readPanel(logs, range, io), readPanel(spans, range, io)]);
+        const windows = countWindows(logCounts.data, startMs, windowMs);
+        const currentFrom = endMs - windowMs;
+        const latency = (latencies.data[0]?.points ?? []).filter((p): p is [number, number] => p[1] !== null).map(([t, ns]) => [t, ns / 1e6] as const);
+        const findings = [
+          errorCountRule(windows),
+          errorRateRule(windows),
+          latencyRule(
+            latency.filter(([t]) => t < currentFrom).map(([, ms]) => ms),
+            latency.filter(([t]) => t >= currentFrom).map(([, ms]) => ms),
+          ),
+        ].filter((f): f is Finding => f !== undefined);
 
-  const statuses: CacheStatus[] = [logs.cache, spans.cache];
-  let fetchedAt = Math.min(logs.fetchedAt, spans.fetchedAt);
-  let summary: LogSummary | undefined;
-  if (findings.some((f) => f.metric !== 'span_p95_latency_ms')) {
-    const sample = await searchLogs(
-      { services: [body.service], levels: ['error', 'critical'], time: { from: isoMs(currentFrom), to: isoMs(endMs) }, limit: SUMMARY_SAMPLE, sort: 'desc' },
-      scope,
-      deps,
-      ctx,
-    );
-    statuses.push(sample.cache);
-    fetchedAt = Math.min(fetchedAt, sample.fetchedAt);
-    summary = summarizeLogs(sample.data, windows.at(-1)!.errors, body.window_minutes);
-  }
-
-  const anomalies = findings.map((finding) => ({
-    service: body.service,
-    metric: finding.metric,
-    description: describe(finding, body.window_minutes),
-    severity: finding.severity,
-    detected_at: isoMs(endMs),
-    current_value: finding.metric === 'log_error_count' ? finding.current : pyRound(finding.current, 2),
-    threshold: pyRound(finding.threshold, 2),
-    log_summary: finding.metric !== 'span_p95_latency_ms' && summary ? summary : {},
-  }));
-  return { anomalies, cache: combineCacheStatus(statuses), fetchedAt };
+        let summary: LogSummary | undefined;
+        if (findings.some((f) => f.metric !== 'span_p95_latency_ms')) {
+          // The window's error logs, one page: a third call only when a log rule fired.
+          const window = { fromMs: currentFrom, toMs: endMs, relative: false, stepMs: 0 };
+          const sample = await searchPages(errorLogs, window, io, SUMMARY_SAMPLE, 1);
+          summary = summarizeLogs(sample.items, windows.at(-1)!.errors, body.window_minutes);
+        }
+        const anomalies = findings.map((finding) => ({
+          service: body.service,
+          metric: finding.metric,
+          description: describe(finding, body.window_minutes),
+          severity: finding.severity,
+          detected_at: isoMs(endMs),
+          current_value: finding.metric === 'log_error_count' ? finding.current : pyRound(finding.current, 2),
+          threshold: pyRound(finding.threshold, 2),
+          log_summary: finding.metric !== 'span_p95_latency_ms' && summary ? summary : {},
+        }));
+        return { anomalies };
+      },
+    },
+    ctx,
+  );
 }
 
 /** Error and total log counts of each window, oldest first; the last is the window under test. */

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { badRequest } from '../errors.ts';
 import { shortHash } from '../hash.ts';
@@ -36,14 +36,26 @@ export interface CursorKeys {
 }
 
 export interface CursorCodec {
-  encode(state: CursorState): string;
+  /**
+   * A signed token for `state`, valid for the cursor lifetime after `servedUntil` (default now):
+   * a cursor inside a cached answer is valid for as long as that answer may be served, plus
+   * the usual lifetime, and then expires.
+   */
+  encode(state: CursorState, servedUntil?: number): string;
   /** The state, or BAD_REQUEST when the cursor is forged, expired, or for other parameters. */
   decode(token: string, kind: CursorState['kind'], fingerprint: string): CursorState;
 }
 
 export function createCursorCodec(secret: Uint8Array | CursorKeys, clock: Clock, ttlMs = CURSOR_TTL_MS): CursorCodec {
   const keys: CursorKeys = secret instanceof Uint8Array ? { signing: () => secret, verifying: () => [secret] } : secret;
-  const mac = (key: Uint8Array, payload: string) => createHmac('sha256', key).update(payload).digest();
+  // Each key imported once: an HMAC over raw key bytes imports them again on every call.
+  const imported = new WeakMap<Uint8Array, KeyObject>();
+  const keyObject = (key: Uint8Array): KeyObject => {
+    let object = imported.get(key);
+    if (!object) imported.set(key, (object = createSecretKey(key)));
+    return object;
+  };
+  const mac = (key: Uint8Array, payload: string) => createHmac('sha256', keyObject(key)).update(payload).digest();
   const sign = (payload: string) => mac(keys.signing(), payload);
   const signedByOneOf = (payload: string, given: Buffer) =>
     keys.verifying().some((key) => {
@@ -51,9 +63,10 @@ export function createCursorCodec(secret: Uint8Array | CursorKeys, clock: Clock,
       return given.length === expected.length && timingSafeEqual(given, expected);
     });
   return {
-    encode(state) {
+    encode(state, servedUntil) {
+      const expires = Math.max(clock.now(), servedUntil ?? 0) + ttlMs;
       const payload = Buffer.from(
-        JSON.stringify({ k: state.kind, p: state.fingerprint, f: state.fromMs, t: state.toMs, s: state.stepMs, a: state.after, e: clock.now() + ttlMs }),
+        JSON.stringify({ k: state.kind, p: state.fingerprint, f: state.fromMs, t: state.toMs, s: state.stepMs, a: state.after, e: expires }),
       ).toString('base64url');
       return `${payload}.${sign(payload).toString('base64url')}`;
     },

@@ -2,9 +2,9 @@ import { metricQueryOutsideScope } from '../datadog/metric-scope.ts';
 import { buildMetricQuery, metricsQueryRequest, readMetrics, type Aggregation, type SeriesRecord } from '../datadog/metrics.ts';
 import { AppError } from '../errors.ts';
 import { isoMs } from '../time/instant.ts';
-import { resolveRange, type TimeParams } from '../time/range.ts';
-import type { CacheStatus, CallContext } from '../upstream/types.ts';
-import { withWindow } from '../upstream/window.ts';
+import { parseTimeSpec, type TimeParams } from '../time/range.ts';
+import type { Answer, AnswerQuery } from '../upstream/answer.ts';
+import type { CallContext } from '../upstream/types.ts';
 import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
 import { servicesWithin, type Scope } from './scope.ts';
 
@@ -13,12 +13,10 @@ export type MetricsParams =
   | { kind: 'raw'; query: string; time: TimeParams }
   | { kind: 'built'; metric: string; service?: string | undefined; aggregation: Aggregation; groupBy: string[]; time: TimeParams };
 
-export interface MetricsResult {
+/** The body of `GET /metrics` (DESIGN §4.3). */
+export interface MetricsBody {
   series: SeriesRecord[];
   meta: { from: string; to: string; query: string; partial: boolean; warnings: Array<{ code: string; message: string }>; bucket_s: number };
-  cache: CacheStatus;
-  /** When Datadog gave this answer (epoch ms); the `Age` header. */
-  fetchedAt: number;
 }
 
 /** The query sent upstream for these parameters, confined to the key's scope. */
@@ -50,27 +48,34 @@ export function metricsQueryFor(params: MetricsParams, scope: Scope): string {
   });
 }
 
-export async function queryMetrics(params: MetricsParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<MetricsResult> {
+/**
+ * The engine query of a metric: one Datadog call. `route` and `render` let the Tinkr route
+ * shape the same series its own way (service/tinkr.ts).
+ */
+export function metricsQuery(
+  params: MetricsParams,
+  scope: Scope,
+  deps: QueryDeps,
+  as: { route: string; render: (body: MetricsBody) => unknown } = { route: 'metrics', render: (body) => body },
+): AnswerQuery {
   const query = metricsQueryFor(params, scope);
-  const range = resolveRange(params.time, {
-    nowMs: deps.clock.now(),
-    defaultSpanMs: DEFAULT_SPAN_MS,
-    maxRangeMs: deps.maxRangeMs.metrics,
-    steps: deps.steps,
-  });
-  const reply = await deps.upstream.send(withWindow(range, (r) => metricsQueryRequest(query, r.fromMs, r.toMs)), ctx);
   return {
-    series: readMetrics(reply.body),
-    meta: {
-      // A stale answer from an earlier bucket covers that bucket's range.
-      from: isoMs(reply.window?.fromMs ?? range.fromMs),
-      to: isoMs(reply.window?.toMs ?? range.toMs),
-      query,
-      partial: false,
-      warnings: reply.warnings ?? [],
-      bucket_s: range.stepMs / 1000,
+    family: 'metrics',
+    route: as.route,
+    identity: [query],
+    time: parseTimeSpec(params.time, DEFAULT_SPAN_MS),
+    maxRangeMs: deps.maxRangeMs.metrics,
+    async produce(range, io) {
+      const reply = await io.fetch(metricsQueryRequest(query, range.fromMs, range.toMs));
+      return as.render({
+        series: readMetrics(reply.body),
+        meta: { from: isoMs(range.fromMs), to: isoMs(range.toMs), query, partial: false, warnings: [], bucket_s: range.stepMs / 1000 },
+      });
     },
-    cache: reply.cache,
-    fetchedAt: reply.fetchedAt,
   };
+}
+
+/** `GET /metrics`: the finished answer. */
+export function queryMetrics(params: MetricsParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
+  return deps.engine.answer(metricsQuery(params, scope, deps), ctx);
 }

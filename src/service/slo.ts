@@ -1,7 +1,8 @@
 import { levelOf } from '../datadog/levels.ts';
 import { badRequest } from '../errors.ts';
-import type { CacheStatus, CallContext } from '../upstream/types.ts';
-import { aggregateLogs } from './aggregate.ts';
+import type { Answer } from '../upstream/answer.ts';
+import type { CallContext } from '../upstream/types.ts';
+import { logsPanel, panelQuery, type AggregateItem } from './aggregate.ts';
 import type { QueryDeps } from './deps.ts';
 import { pyRound } from './py-round.ts';
 import type { Scope } from './scope.ts';
@@ -34,15 +35,10 @@ const WINDOW = /^([1-9]\d{0,5})([dhm])$/;
 /** Distinct statuses counted: Datadog remaps statuses to a dozen or so; this is far past that. */
 const STATUS_GROUPS = 100;
 
-export async function tinkrSlo(
-  body: { service: string; target_pct: number; window: string },
-  scope: Scope,
-  deps: QueryDeps,
-  ctx: CallContext,
-): Promise<{ slo: TinkrSlo; cache: CacheStatus; fetchedAt: number }> {
+export function tinkrSlo(body: { service: string; target_pct: number; window: string }, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
   if (!WINDOW.test(body.window)) throw badRequest('body.window', 'expected a whole number of days, hours or minutes, such as 30d, 12h or 90m');
-  const result = await withTinkrTimeNames({ from: 'body.window', to: 'body.window', since: 'body.window' }, () =>
-    aggregateLogs(
+  return withTinkrTimeNames({ from: 'body.window', to: 'body.window', since: 'body.window' }, () => {
+    const panel = logsPanel(
       {
         services: [body.service],
         levels: [],
@@ -53,19 +49,22 @@ export async function tinkrSlo(
         time: { since: body.window },
       },
       scope,
-      deps,
-      ctx,
-    ),
-  );
+    );
+    return deps.engine.answer(panelQuery('logs_aggregate', panel, deps, { route: 'tinkr.slo', render: ({ data }) => sloOf(body, data), renderedWith: [body.service, body.target_pct, body.window] }), ctx);
+  });
+}
+
+/** Requests and errors from the counts by status. */
+function sloOf(body: { service: string; target_pct: number; window: string }, items: readonly AggregateItem[]): TinkrSlo {
   let total = 0;
   let errors = 0;
-  for (const item of result.data) {
+  for (const item of items) {
     const count = item.value ?? 0;
     total += count;
     const level = levelOf(String(item.group['status']));
     if (level === 'error' || level === 'critical') errors += count;
   }
-  return { slo: sloFigures(body, total, errors), cache: result.cache, fetchedAt: result.fetchedAt };
+  return sloFigures(body, total, errors);
 }
 
 /** Tinkr's arithmetic, to the letter. */

@@ -1,17 +1,19 @@
-import { AGGREGATIONS, METRIC_NAME, SCOPE_VALUE, TAG_KEY } from '../datadog/metrics.ts';
-import type { SpanRecord } from '../datadog/spans.ts';
+import type { LogRecord } from '../datadog/logs.ts';
+import { AGGREGATIONS, METRIC_NAME, SCOPE_VALUE, TAG_KEY, type SeriesRecord } from '../datadog/metrics.ts';
+import { SPANS_PAGE_MAX, type SpanRecord } from '../datadog/spans.ts';
 import { AppError, badRequest, type FieldError } from '../errors.ts';
 import { parseDuration } from '../time/duration.ts';
-import type { TimeParams } from '../time/range.ts';
-import { combineCacheStatus } from '../upstream/paging.ts';
-import type { CacheStatus, CallContext } from '../upstream/types.ts';
-import type { QueryDeps } from './deps.ts';
+import { parseTimeSpec, type TimeParams } from '../time/range.ts';
+import type { Answer } from '../upstream/answer.ts';
+import type { CallContext } from '../upstream/types.ts';
+import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
 import { liveWindow } from './live-window.ts';
-import { searchLogs } from './logs.ts';
-import { queryMetrics } from './metrics.ts';
+import { logsQuery, type LogsParams } from './logs.ts';
+import { metricsQuery, type MetricsParams } from './metrics.ts';
+import { searchPages, type SearchResult } from './paged-search.ts';
 import { servicesWithin, type Scope } from './scope.ts';
 import { rewriteTinkrQuery } from './tinkr-query.ts';
-import { fetchTraceSpans, searchSpans, summarize } from './traces.ts';
+import { composeSpansQuery, readTraceSpans, spanSource, summarize, traceSpansSource } from './traces.ts';
 
 /**
  * The Tinkr-compatible operations (DESIGN §4.5): the same services as the native routes, with
@@ -54,41 +56,48 @@ export async function tinkrLogs(
   scope: Scope,
   deps: QueryDeps,
   ctx: CallContext,
-): Promise<{ entries: TinkrLogEntry[]; cache: CacheStatus; fetchedAt: number }> {
+): Promise<Answer> {
   // `tinkr tail` polls with end = its own now: ask for the bucket's panel, shared by every viewer.
-  const live = liveWindow(body.start, body.end, { nowMs: deps.clock.now(), steps: deps.steps, maxRangeMs: deps.maxRangeMs.logs });
+  const live = liveWindow(body.start, body.end, { nowMs: deps.clock.now(), steps: deps.engine.steps, maxRangeMs: deps.maxRangeMs.logs });
   const time: TimeParams = live ? { from: String(live.fromMs), to: String(live.toMs) } : { from: body.start, to: body.end };
-  const result = await withTinkrTimeNames({ from: 'body.start', to: 'body.end' }, () =>
-    searchLogs(
-      {
-        services: [body.service],
-        levels: [],
-        query: rewriteTinkrQuery(body.query),
-        time,
-        limit: body.limit,
-        sort: 'desc',
-      },
-      scope,
-      deps,
-      ctx,
-    ),
-  );
-  const logs = live ? result.data.filter((log) => log.timestamp === null || Date.parse(log.timestamp) >= live.keepFromMs) : result.data;
-  const entries = logs.map((log) => {
-    const extra: Record<string, string> = { id: log.id, tags: log.tags.join(', ') };
-    if (log.host !== null) extra.host = log.host;
-    if (log.status !== null) extra.status = log.status;
-    return {
-      timestamp: log.timestamp ?? '',
-      level: log.level.toUpperCase() as LevelName,
-      message: log.message ?? '',
-      service: log.service ?? body.service,
-      trace_id: log.trace_id ?? '',
-      span_id: log.span_id ?? '',
-      extra,
+  const answer = await withTinkrTimeNames({ from: 'body.start', to: 'body.end' }, () => {
+    const params: LogsParams = {
+      services: [body.service],
+      levels: [],
+      query: rewriteTinkrQuery(body.query),
+      time,
+      limit: body.limit,
+      sort: 'desc',
     };
+    const render = (result: SearchResult<LogRecord>) => ({ entries: result.data.map((log) => tinkrLogEntry(log, body.service)) });
+    return deps.engine.answer(logsQuery(params, scope, deps, { route: 'tinkr.logs', render }), ctx);
   });
-  return { entries, cache: result.cache, fetchedAt: result.fetchedAt };
+  return live ? entriesFrom(answer, live.keepFromMs) : answer;
+}
+
+/**
+ * A tail poll's answer: the bucket's panel (one cached answer for every viewer of the bucket)
+ * without the logs before this viewer's own `start`. Only this path reads an answer back.
+ */
+function entriesFrom(answer: Answer, fromMs: number): Answer {
+  const { entries } = JSON.parse(answer.bytes.toString('utf8')) as { entries: TinkrLogEntry[] };
+  const kept = entries.filter((entry) => entry.timestamp === '' || Date.parse(entry.timestamp) >= fromMs);
+  return kept.length === entries.length ? answer : { ...answer, bytes: Buffer.from(JSON.stringify({ entries: kept }), 'utf8') };
+}
+
+function tinkrLogEntry(log: LogRecord, service: string): TinkrLogEntry {
+  const extra: Record<string, string> = { id: log.id, tags: log.tags.join(', ') };
+  if (log.host !== null) extra.host = log.host;
+  if (log.status !== null) extra.status = log.status;
+  return {
+    timestamp: log.timestamp ?? '',
+    level: log.level.toUpperCase() as LevelName,
+    message: log.message ?? '',
+    service: log.service ?? service,
+    trace_id: log.trace_id ?? '',
+    span_id: log.span_id ?? '',
+    extra,
+  };
 }
 
 export interface TinkrMetricPoint {
@@ -98,14 +107,9 @@ export interface TinkrMetricPoint {
   dimensions: Record<string, string>;
 }
 
-export async function tinkrMetrics(
-  body: { service: string; metric: string; start: string; end: string },
-  scope: Scope,
-  deps: QueryDeps,
-  ctx: CallContext,
-): Promise<{ points: TinkrMetricPoint[]; cache: CacheStatus; fetchedAt: number }> {
+export function tinkrMetrics(body: { service: string; metric: string; start: string; end: string }, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
   const time: TimeParams = { from: body.start, to: body.end };
-  let params: Parameters<typeof queryMetrics>[0];
+  let params: MetricsParams;
   if (METRIC_NAME.test(body.metric)) {
     if (!SCOPE_VALUE.test(body.service)) throw badRequest('body.service', 'letters, digits, "_", "-", "." and "/" only, to scope a metric');
     params = { kind: 'built', metric: body.metric, service: body.service, aggregation: AGGREGATIONS[0], groupBy: [], time };
@@ -114,17 +118,19 @@ export async function tinkrMetrics(
     servicesWithin([body.service], scope);
     params = { kind: 'raw', query: body.metric, time };
   }
-  const result = await withTinkrTimeNames({ from: 'body.start', to: 'body.end' }, () => queryMetrics(params, scope, deps, ctx));
-  const points = result.series
-    .flatMap((series) => {
-      const dimensions = tagsObject(series.tags);
-      return series.points
-        .filter((p): p is [number, number] => p[1] !== null)
-        .map(([ms, value]) => ({ ms, value, unit: series.unit ?? '', dimensions }));
+  return withTinkrTimeNames({ from: 'body.start', to: 'body.end' }, () =>
+    deps.engine.answer(metricsQuery(params, scope, deps, { route: 'tinkr.metrics', render: ({ series }) => ({ points: tinkrPoints(series) }) }), ctx),
+  );
+}
+
+function tinkrPoints(series: readonly SeriesRecord[]): TinkrMetricPoint[] {
+  return series
+    .flatMap((s) => {
+      const dimensions = tagsObject(s.tags);
+      return s.points.filter((p): p is [number, number] => p[1] !== null).map(([ms, value]) => ({ ms, value, unit: s.unit ?? '', dimensions }));
     })
     .sort((a, b) => a.ms - b.ms)
     .map(({ ms, ...point }) => ({ timestamp: new Date(ms).toISOString(), ...point }));
-  return { points, cache: result.cache, fetchedAt: result.fetchedAt };
 }
 
 /** `["service:a", "env:prod"]` → `{service: "a", env: "prod"}`; a bare tag maps to "". */
@@ -166,35 +172,50 @@ export interface TinkrTrace {
  */
 export const TRACE_DISCOVERY_SPANS = 1000;
 
-export async function tinkrTraces(
+export function tinkrTraces(
   body: { service: string; since: string; limit: number; tags?: Record<string, string> | null | undefined },
   scope: Scope,
   deps: QueryDeps,
   ctx: CallContext,
-): Promise<{ traces: TinkrTrace[]; cache: CacheStatus; fetchedAt: number }> {
+): Promise<Answer> {
   if (parseDuration(body.since, ['s', 'm', 'h', 'd', 'w']) === undefined) {
     throw badRequest('body.since', 'expected a relative window such as 30m, 1h or 2d');
   }
-  const tags = body.tags ?? {};
+  // Sorted, so the same filters written in another order are the same answer.
+  const tags = Object.fromEntries(Object.entries(body.tags ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   for (const key of Object.keys(tags)) {
     if (!TAG_KEY.test(key)) throw badRequest(`body.tags.${key.slice(0, 50)}`, 'not a tag key');
   }
-  const time: TimeParams = { since: body.since };
   const rename = { from: 'body.since', to: 'body.since', since: 'body.since' };
-  const recent = await withTinkrTimeNames(rename, () =>
-    searchSpans({ services: [body.service], tags, time, limit: TRACE_DISCOVERY_SPANS, sort: 'desc' }, scope, deps, ctx),
-  );
-  const traceIds = [...new Set(recent.data.map((s) => s.trace_id).filter((id) => id !== ''))].slice(0, body.limit);
-  if (traceIds.length === 0) return { traces: [], cache: recent.cache, fetchedAt: recent.fetchedAt };
-
-  const spans = await fetchTraceSpans(traceIds, time, scope, deps, ctx);
-  const byTrace = new Map<string, SpanRecord[]>(traceIds.map((id) => [id, []]));
-  for (const span of spans.data) byTrace.get(span.trace_id)?.push(span);
-  const traces = traceIds.flatMap((id) => {
-    const members = byTrace.get(id)!;
-    return members.length > 0 ? [tinkrTrace(id, body.service, members)] : [];
+  return withTinkrTimeNames(rename, () => {
+    const query = composeSpansQuery({ services: [body.service], tags }, scope);
+    return deps.engine.answer(
+      {
+        family: 'spans',
+        route: 'tinkr.traces',
+        identity: [query, body.limit],
+        time: parseTimeSpec({ since: body.since }, DEFAULT_SPAN_MS),
+        maxRangeMs: deps.maxRangeMs.traces,
+        // The page that finds the traces, then a page of their spans (`limit` traces are small).
+        weight: TRACE_DISCOVERY_SPANS + SPANS_PAGE_MAX,
+        // Two calls: the newest spans to find the traces, then every span of those traces.
+        async produce(range, io) {
+          const recent = await searchPages(spanSource(query, 'desc'), range, io, TRACE_DISCOVERY_SPANS, deps.maxPages);
+          const traceIds = [...new Set(recent.items.map((s) => s.trace_id).filter((id) => id !== ''))].slice(0, body.limit);
+          if (traceIds.length === 0) return { traces: [] };
+          const spans = await readTraceSpans(traceSpansSource(traceIds, scope), range, io);
+          const byTrace = new Map<string, SpanRecord[]>(traceIds.map((id) => [id, []]));
+          for (const span of spans.items) byTrace.get(span.trace_id)?.push(span);
+          const traces = traceIds.flatMap((id) => {
+            const members = byTrace.get(id)!;
+            return members.length > 0 ? [tinkrTrace(id, body.service, members)] : [];
+          });
+          return { traces };
+        },
+      },
+      ctx,
+    );
   });
-  return { traces, cache: combineCacheStatus([recent.cache, spans.cache]), fetchedAt: Math.min(recent.fetchedAt, spans.fetchedAt) };
 }
 
 function tinkrTrace(traceId: string, service: string, members: SpanRecord[]): TinkrTrace {

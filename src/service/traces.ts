@@ -1,10 +1,13 @@
 import { allOf, anyOf, group } from '../datadog/search-syntax.ts';
 import { readSpansPage, SPANS_PAGE_MAX, spansSearchRequest, type SpanRecord } from '../datadog/spans.ts';
 import { AppError } from '../errors.ts';
-import type { TimeParams, TimeRange } from '../time/range.ts';
+import { isoMs } from '../time/instant.ts';
+import { parseTimeSpec, type TimeParams, type TimeRange } from '../time/range.ts';
+import type { Answer, AnswerIO, AnswerQuery } from '../upstream/answer.ts';
+import type { PagingResult } from '../upstream/paging.ts';
 import type { CallContext, UpstreamRequest } from '../upstream/types.ts';
 import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
-import { pagedSearch, type SearchResult } from './paged-search.ts';
+import { pagedSearch, searchPages, type PageSource } from './paged-search.ts';
 import { validQuery } from './query-check.ts';
 import { checkQuotedValue, envWithin, scopeClauses, servicesWithin, type Scope } from './scope.ts';
 
@@ -52,11 +55,18 @@ function spansRequest(query: string, sort: 'asc' | 'desc') {
     spansSearchRequest({ query, fromMs: range.fromMs, toMs: range.toMs, sort, pageLimit, cursor });
 }
 
-export function searchSpans(params: SpanSearchParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<SearchResult<SpanRecord>> {
+/** Where a span search of a composed query reads its pages. */
+export function spanSource(query: string, sort: 'asc' | 'desc'): PageSource<SpanRecord> {
+  return { pageMax: SPANS_PAGE_MAX, request: spansRequest(query, sort), read: readSpansPage };
+}
+
+/** The engine query of a span search (`GET /traces`). */
+export function spansQuery(params: SpanSearchParams, scope: Scope, deps: QueryDeps): AnswerQuery {
   const query = composeSpansQuery(params, scope);
   return pagedSearch(
     {
       kind: 'spans',
+      route: 'traces',
       query,
       parameters: { sort: params.sort },
       time: params.time,
@@ -64,13 +74,15 @@ export function searchSpans(params: SpanSearchParams, scope: Scope, deps: QueryD
       limit: params.limit,
       maxRangeMs: deps.maxRangeMs.traces,
       defaultSpanMs: DEFAULT_SPAN_MS,
-      pageMax: SPANS_PAGE_MAX,
-      request: spansRequest(query, params.sort),
-      read: readSpansPage,
+      ...spanSource(query, params.sort),
     },
     deps,
-    ctx,
   );
+}
+
+/** `GET /traces`: the finished answer. */
+export function searchSpans(params: SpanSearchParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
+  return deps.engine.answer(spansQuery(params, scope, deps), ctx);
 }
 
 /** Default range of `GET /traces/{id}`: the last 24 h (DESIGN §4.4). */
@@ -94,59 +106,52 @@ export interface Trace {
   meta: { partial: boolean; warnings: Array<{ code: string; message: string }>; bucket_s: number };
 }
 
-/** Every span of several traces at once: one search on `trace_id:(a OR b ...)`, paged. */
-export async function fetchTraceSpans(
-  traceIds: readonly string[],
-  time: TimeParams,
-  scope: Scope,
-  deps: QueryDeps,
-  ctx: CallContext,
-): Promise<SearchResult<SpanRecord>> {
+/**
+ * Where every span of several traces is read from: one search on `trace_id:(a OR b ...)` within
+ * the key's scope, oldest first. The scope is checked here, before anything is asked.
+ */
+export function traceSpansSource(traceIds: readonly string[], scope: Scope): PageSource<SpanRecord> & { query: string } {
   const services = servicesWithin([], scope);
   const query = allOf([...scopeClauses(services, envWithin(undefined, scope)), anyOf('trace_id', traceIds)]);
-  return pagedSearch(
-    {
-      kind: 'spans',
-      query,
-      parameters: { sort: 'asc' },
-      time,
-      cursor: undefined,
-      limit: MAX_TRACE_SPANS,
-      maxRangeMs: deps.maxRangeMs.traces,
-      defaultSpanMs: TRACE_DEFAULT_SPAN_MS,
-      pageMax: SPANS_PAGE_MAX,
-      maxPages: Math.ceil(MAX_TRACE_SPANS / SPANS_PAGE_MAX),
-      request: spansRequest(query, 'asc'),
-      read: readSpansPage,
-    },
-    deps,
-    ctx,
-  );
+  return { query, ...spanSource(query, 'asc'), maxPages: Math.ceil(MAX_TRACE_SPANS / SPANS_PAGE_MAX) };
 }
 
-/** `GET /traces/{trace_id}`: the whole trace, or NOT_FOUND. */
-export async function getTrace(
-  traceId: string,
-  time: TimeParams,
-  scope: Scope,
-  deps: QueryDeps,
-  ctx: CallContext,
-): Promise<{ trace: Trace; cache: SearchResult<SpanRecord>['cache']; fetchedAt: number }> {
-  const found = await fetchTraceSpans([traceId], time, scope, deps, ctx);
-  if (found.data.length === 0) {
-    throw new AppError('NOT_FOUND', `no span of trace ${traceId} in ${found.meta.from} – ${found.meta.to}`);
-  }
-  const warnings = [...found.meta.warnings];
-  let partial = found.meta.partial;
-  if (found.after) {
-    partial = true;
-    warnings.push({ code: 'span_cap', message: `the trace has more than ${MAX_TRACE_SPANS} spans; only the first are shown` });
-  }
+/** The spans of `source` over `range`, up to MAX_TRACE_SPANS, inside an answer's produce. */
+export function readTraceSpans(source: PageSource<SpanRecord>, range: TimeRange, io: AnswerIO): Promise<PagingResult<SpanRecord>> {
+  return searchPages(source, range, io, MAX_TRACE_SPANS, Math.ceil(MAX_TRACE_SPANS / SPANS_PAGE_MAX));
+}
+
+/** The engine query of `GET /traces/{trace_id}`: the whole trace, or NOT_FOUND (never cached). */
+export function traceQuery(traceId: string, time: TimeParams, scope: Scope, deps: QueryDeps): AnswerQuery {
+  const source = traceSpansSource([traceId], scope);
   return {
-    trace: { ...summarize(traceId, found.data), meta: { partial, warnings, bucket_s: found.meta.bucket_s } },
-    cache: found.cache,
-    fetchedAt: found.fetchedAt,
+    family: 'spans',
+    route: 'trace',
+    identity: [source.query],
+    time: parseTimeSpec(time, TRACE_DEFAULT_SPAN_MS),
+    maxRangeMs: deps.maxRangeMs.traces,
+    // A page: most traces are far smaller, and a runaway one stops at MAX_TRACE_SPANS anyway.
+    weight: SPANS_PAGE_MAX,
+    async produce(range, io) {
+      const found = await readTraceSpans(source, range, io);
+      if (found.items.length === 0) {
+        throw new AppError('NOT_FOUND', `no span of trace ${traceId} in ${isoMs(range.fromMs)} – ${isoMs(range.toMs)}`);
+      }
+      const warnings = [...found.warnings];
+      let partial = found.partial;
+      if (found.after) {
+        partial = true;
+        warnings.push({ code: 'span_cap', message: `the trace has more than ${MAX_TRACE_SPANS} spans; only the first are shown` });
+      }
+      const trace: Trace = { ...summarize(traceId, found.items), meta: { partial, warnings, bucket_s: range.stepMs / 1000 } };
+      return trace;
+    },
   };
+}
+
+/** `GET /traces/{trace_id}`: the finished answer. */
+export function getTrace(traceId: string, time: TimeParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
+  return deps.engine.answer(traceQuery(traceId, time, scope, deps), ctx);
 }
 
 /** Root, bounds, counts and services of one trace's spans; spans ordered by start time. */

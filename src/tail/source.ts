@@ -1,6 +1,7 @@
 import { logsSearchRequest, readLogsPage, type LogRecord } from '../datadog/logs.ts';
 import type { Page } from '../upstream/paging.ts';
-import type { CallContext, Upstream } from '../upstream/types.ts';
+import type { Engine } from '../upstream/answer.ts';
+import type { CallContext } from '../upstream/types.ts';
 
 /** One page of a tail's poll: the logs matching `query` in [fromMs, toMs), newest first. */
 export interface TailPageRequest {
@@ -21,10 +22,10 @@ export interface TailSource {
   page(request: TailPageRequest, ctx: CallContext): Promise<Page<LogRecord>>;
 }
 
-export function createTailSource(upstream: Upstream): TailSource {
+export function createTailSource(engine: Pick<Engine, 'call'>): TailSource {
   return {
     async page(request, ctx) {
-      const reply = await upstream.send(
+      const reply = await engine.call(
         logsSearchRequest({
           query: request.query,
           fromMs: request.fromMs,
@@ -35,8 +36,7 @@ export function createTailSource(upstream: Upstream): TailSource {
         }),
         ctx,
       );
-      const page = readLogsPage(reply.body);
-      return { ...page, warnings: [...page.warnings, ...(reply.warnings ?? [])], cache: reply.cache, fetchedAt: reply.fetchedAt };
+      return readLogsPage(reply.body);
     },
   };
 }

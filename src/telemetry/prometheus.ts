@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { KeyStatus } from '../boot/key-check.ts';
 import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
 import type { RefreshOutcome } from '../secrets/store.ts';
-import type { BudgetGateOutcome, HttpExchange, ShedReason, TailPollOutcome, Telemetry } from '../telemetry.ts';
+import type { BudgetGateOutcome, CacheRefreshOutcome, HttpExchange, ShedReason, TailPollOutcome, Telemetry } from '../telemetry.ts';
 import type { CacheStatus, Family } from '../upstream/types.ts';
 
 /**
@@ -74,6 +74,12 @@ function createMetrics(registry: Registry) {
     cache: new Counter({
       name: 'tinkr_cache_outcomes_total',
       help: 'How query answers were obtained (hit, miss, coalesced, stale, bypass), as in x-tinkr-cache.',
+      labelNames: ['family', 'outcome'],
+      registers,
+    }),
+    cacheRefreshes: new Counter({
+      name: 'tinkr_cache_refreshes_total',
+      help: 'Background refreshes of answers served stale while they are refreshed (refreshed, denied by the budget, failed).',
       labelNames: ['family', 'outcome'],
       registers,
     }),
@@ -153,6 +159,7 @@ const keysOf = <T extends string>(record: Record<T, true>): T[] => Object.keys(r
 const FAMILIES = keysOf<Family>({ logs: true, spans: true, metrics: true, logs_aggregate: true, spans_aggregate: true });
 const CACHE_STATUSES = keysOf<CacheStatus>({ hit: true, miss: true, coalesced: true, stale: true, bypass: true });
 const BUDGET_GATE_OUTCOMES = keysOf<BudgetGateOutcome>({ waited: true, reserve: true, paced: true, exhausted: true, share: true });
+const CACHE_REFRESH_OUTCOMES = keysOf<CacheRefreshOutcome>({ refreshed: true, denied: true, failed: true });
 const SHED_REASONS = keysOf<ShedReason>({ event_loop_delay: true, heap_used: true, rss: true, shutting_down: true });
 const REFRESH_OUTCOMES = keysOf<RefreshOutcome>({ changed: true, unchanged: true, failed: true });
 const TAIL_POLL_OUTCOMES = keysOf<TailPollOutcome>({ ok: true, held: true, rate_limited: true, failed: true });
@@ -165,6 +172,7 @@ function exportZeros(m: ReturnType<typeof createMetrics>): void {
     m.coalesced.inc({ family }, 0);
     for (const outcome of CACHE_STATUSES) m.cache.inc({ family, outcome }, 0);
     for (const outcome of BUDGET_GATE_OUTCOMES) m.budgetGate.inc({ family, outcome }, 0);
+    for (const outcome of CACHE_REFRESH_OUTCOMES) m.cacheRefreshes.inc({ family, outcome }, 0);
   }
   for (const reason of SHED_REASONS) m.shed.inc({ reason }, 0);
   for (const outcome of REFRESH_OUTCOMES) m.secretsRefreshes.inc({ outcome }, 0);
@@ -228,6 +236,9 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
     cacheOutcome(family: Family, status: CacheStatus) {
       m.cache.inc({ family, outcome: status });
       if (status === 'coalesced') m.coalesced.inc({ family });
+    },
+    cacheRefresh(family: Family, outcome: CacheRefreshOutcome) {
+      m.cacheRefreshes.inc({ family, outcome });
     },
     secretsRefresh(outcome: RefreshOutcome) {
       m.secretsRefreshes.inc({ outcome });

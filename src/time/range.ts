@@ -19,6 +19,12 @@ export interface TimeRange {
   stepMs: number;
 }
 
+/**
+ * A range as the engine receives it (upstream/answer.ts): both ends already parsed, or pinned
+ * by a cursor to the absolute range of the first page (and the bucket it was snapped to).
+ */
+export type TimeSpec = { kind: 'instants'; from: Instant; to: Instant } | { kind: 'pinned'; fromMs: number; toMs: number; stepMs: number };
+
 export interface RangeRules {
   nowMs: number;
   /** Length of the default range when `from` is not given (15 min; 24 h for one trace). */
@@ -31,6 +37,15 @@ export interface RangeRules {
 
 /** Turns from/to/since into an absolute range, or throws BAD_REQUEST listing every problem. */
 export function resolveRange(params: TimeParams, rules: RangeRules): TimeRange {
+  return resolveTimeSpec(parseTimeSpec(params, rules.defaultSpanMs), rules);
+}
+
+/**
+ * Reads from/to/since into instants (the defaults filled in), or throws BAD_REQUEST listing
+ * every problem with how they are written. Whether they make a usable range is decided when
+ * the range is resolved.
+ */
+export function parseTimeSpec(params: TimeParams, defaultSpanMs: number): TimeSpec {
   const problems: FieldError[] = [];
   const read = (name: 'from' | 'to', text: string | undefined, fallback: Instant): Instant => {
     if (text === undefined || text === '') return fallback;
@@ -40,8 +55,8 @@ export function resolveRange(params: TimeParams, rules: RangeRules): TimeRange {
     return fallback;
   };
 
-  let from: Instant = { kind: 'relative', offsetMs: rules.defaultSpanMs };
-  let to: Instant = { kind: 'relative', offsetMs: 0 };
+  let from: Instant = { kind: 'relative', offsetMs: defaultSpanMs };
+  let to: Instant = NOW;
   if (params.since !== undefined && params.since !== '') {
     if (params.from || params.to) {
       problems.push({ path: 'since', message: 'since is shorthand for from=now-<since>&to=now; do not combine it with from or to' });
@@ -57,7 +72,19 @@ export function resolveRange(params: TimeParams, rules: RangeRules): TimeRange {
     to = read('to', params.to, to);
   }
   if (problems.length > 0) throw invalid(problems);
+  return { kind: 'instants', from, to };
+}
 
+const NOW: Instant = { kind: 'relative', offsetMs: 0 };
+
+/**
+ * The absolute range of a spec at `nowMs`: checked against the rules (BAD_REQUEST otherwise)
+ * and, when both ends move with "now", snapped forward onto the step grid. A pinned range is
+ * taken as it is: its cursor was checked when it was issued.
+ */
+export function resolveTimeSpec(spec: TimeSpec, rules: Omit<RangeRules, 'defaultSpanMs'>): TimeRange {
+  if (spec.kind === 'pinned') return { fromMs: spec.fromMs, toMs: spec.toMs, relative: false, stepMs: spec.stepMs };
+  const { from, to } = spec;
   const fromMs = resolveInstant(from, rules.nowMs);
   const toMs = resolveInstant(to, rules.nowMs);
   if (fromMs >= toMs) {
@@ -72,6 +99,17 @@ export function resolveRange(params: TimeParams, rules: RangeRules): TimeRange {
   const stepMs = relative && rules.steps ? stepFor(toMs - fromMs, rules.steps) : 0;
   // Both ends move together, so the length (checked above) is unchanged.
   return { ...snapRange(fromMs, toMs, stepMs), relative, stepMs };
+}
+
+/**
+ * A short text naming what a spec asks for, equal for equal meanings however they were written
+ * (`since=15m`, `from=now-15m` and the default are one range): part of cache keys and cursor
+ * fingerprints, which must not split one panel over spellings.
+ */
+export function timeSpecKey(spec: TimeSpec): string {
+  if (spec.kind === 'pinned') return `p${spec.fromMs}:${spec.toMs}:${spec.stepMs}`;
+  const end = (instant: Instant) => (instant.kind === 'relative' ? `r${instant.offsetMs}` : `a${instant.ms}`);
+  return `${end(spec.from)}:${end(spec.to)}`;
 }
 
 function invalid(errors: FieldError[]): AppError {

@@ -49,7 +49,7 @@ interface Entry {
   promise: Promise<unknown>;
   controller: AbortController;
   /** Stops the deadline timer once the call has settled. */
-  settled: AbortController;
+  cancelTimer: () => void;
   waiters: number;
   deadline: number;
 }
@@ -64,18 +64,15 @@ export function createCoalescer(clock: Clock, maxFlights = MAX_FLIGHTS): Coalesc
 
   /** Aborts the shared call at the latest deadline; re-arms itself when a later waiter joined. */
   function armDeadline(entry: Entry): void {
-    clock.sleep(Math.max(0, entry.deadline - clock.now()), entry.settled.signal).then(
-      () => {
-        if (clock.now() >= entry.deadline) entry.controller.abort(new FlightAbandoned('the latest deadline passed'));
-        else armDeadline(entry);
-      },
-      () => {},
-    );
+    entry.cancelTimer = clock.after(entry.deadline - clock.now(), () => {
+      if (clock.now() >= entry.deadline) entry.controller.abort(new FlightAbandoned('the latest deadline passed'));
+      else armDeadline(entry);
+    });
   }
 
   function start<T>(key: string, waiter: Waiter, begin: (flight: Flight) => Promise<T>): Entry {
     const controller = new AbortController();
-    const entry: Entry = { promise: Promise.resolve(), controller, settled: new AbortController(), waiters: 0, deadline: waiter.deadline };
+    const entry: Entry = { promise: Promise.resolve(), controller, cancelTimer: () => {}, waiters: 0, deadline: waiter.deadline };
     const flight: Flight = {
       signal: controller.signal,
       get deadline() {
@@ -83,13 +80,13 @@ export function createCoalescer(clock: Clock, maxFlights = MAX_FLIGHTS): Coalesc
       },
     };
     flights.set(key, entry);
+    armDeadline(entry);
     entry.promise = (async () => begin(flight))().finally(() => {
       forget(key, entry);
-      entry.settled.abort();
+      entry.cancelTimer();
     });
     // Every waiter may have gone before it settles; its failure is then nobody's to handle.
     entry.promise.catch(() => {});
-    armDeadline(entry);
     return entry;
   }
 

@@ -87,7 +87,7 @@ export function createDatadogClient(deps: DatadogClientDeps): Upstream {
         if (response.status >= 200 && response.status < 300) {
           const body = parseBody(response, request);
           scrubRelayedText(body, scrub);
-          return { body, cache: 'miss', fetchedAt: deps.clock.now(), bytes: response.text.length };
+          return { body, fetchedAt: deps.clock.now(), bytes: response.text.length };
         }
         if ((response.status === 401 || response.status === 403) && !refreshedKeys) {
           refreshedKeys = true;

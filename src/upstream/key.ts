@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { shortHash } from '../hash.ts';
 import type { UpstreamRequest } from './types.ts';
 
@@ -20,12 +20,12 @@ export function canonicalJson(value: unknown): string {
 
 /**
  * The key of one upstream request as seen by one caller scope, against one Datadog account:
- * method, path, query and body (the window is derived from them and left out), the caller's
- * partition, and the origin (API base URL and key fingerprint), hashed.
+ * method, path, query and body, the caller's partition, and the origin (API base URL and key
+ * fingerprint), hashed. Identical calls in flight share one (Engine.call with `coalesce`).
  */
-export function requestKey(request: Omit<UpstreamRequest, 'window'>, partition: string, origin: string): string {
+export function requestKey(request: UpstreamRequest, partition: string, origin: string): string {
   const canonical = canonicalJson([origin, partition, request.method, request.path, request.query ?? null, request.body ?? null]);
-  return createHash('sha256').update(canonical).digest('base64url');
+  return hash('sha256', canonical, 'base64url');
 }
 
 /**

@@ -1,5 +1,5 @@
 import { isAppError } from '../errors.ts';
-import type { CacheStatus, Warning } from './types.ts';
+import type { Warning } from './types.ts';
 
 /** One page of a cursor-paged search, already read into records. */
 export interface Page<T> {
@@ -7,9 +7,6 @@ export interface Page<T> {
   after: string | undefined;
   timedOut: boolean;
   warnings: Warning[];
-  cache: CacheStatus;
-  /** When Datadog gave this page (epoch ms). */
-  fetchedAt: number;
 }
 
 export interface PagingResult<T> {
@@ -18,10 +15,7 @@ export interface PagingResult<T> {
   after: string | undefined;
   partial: boolean;
   warnings: Warning[];
-  cache: CacheStatus;
   pages: number;
-  /** When Datadog gave the oldest of the pages (epoch ms); undefined when no page was read. */
-  fetchedAt: number | undefined;
 }
 
 /**
@@ -51,11 +45,9 @@ export async function collectPages<T>(options: PagingOptions<T>): Promise<Paging
   const maxPages = options.maxPages ?? MAX_PAGES_PER_REQUEST;
   const items: T[] = [];
   const warnings: Warning[] = [];
-  const statuses: CacheStatus[] = [];
   let cursor = options.cursor;
   let partial = false;
   let pages = 0;
-  let fetchedAt: number | undefined;
   while (items.length < options.limit) {
     if (pages >= maxPages) {
       partial = true;
@@ -76,8 +68,6 @@ export async function collectPages<T>(options: PagingOptions<T>): Promise<Paging
       break;
     }
     pages++;
-    statuses.push(page.cache);
-    fetchedAt = Math.min(fetchedAt ?? page.fetchedAt, page.fetchedAt);
     items.push(...page.items.slice(0, options.limit - items.length));
     for (const w of page.warnings) {
       if (!warnings.some((seen) => seen.code === w.code && seen.message === w.message)) warnings.push(w);
@@ -93,7 +83,7 @@ export async function collectPages<T>(options: PagingOptions<T>): Promise<Paging
       break;
     }
   }
-  return { items, after: cursor, partial, warnings, cache: combineCacheStatus(statuses), pages, fetchedAt };
+  return { items, after: cursor, partial, warnings, pages };
 }
 
 /** Why a later page is missing: a spent budget or share is named as such, anything else by its code. */
@@ -109,14 +99,4 @@ function pageFailure(error: unknown, page: number): Warning {
   }
   const reason = isAppError(error) ? `${error.code}: ${error.message}` : 'an unexpected error';
   return { code: 'page_failed', message: `upstream page ${page} failed (${reason}); results are incomplete` };
-}
-
-/**
- * One word for an answer built from several upstream answers: the least fresh one wins
- * (stale, then miss, then coalesced, then bypass, then hit).
- */
-export function combineCacheStatus(statuses: readonly CacheStatus[]): CacheStatus {
-  const order: CacheStatus[] = ['stale', 'miss', 'coalesced', 'bypass', 'hit'];
-  for (const status of order) if (statuses.includes(status)) return status;
-  return 'miss';
 }

@@ -1,7 +1,10 @@
+import type { Entitlement } from './budget.ts';
+
 /**
- * The seam between the signal services and everything that talks to Datadog. Services build an
- * UpstreamRequest (pure translation) and send it through an Upstream; the layers behind it
- * (credentials, retries, budget, cache, coalescing) are composed in upstream/pipeline.ts.
+ * The seam between the engine and Datadog. Services translate a query into UpstreamRequests
+ * (pure translation) inside an answer's `produce` (answer.ts); the engine sends each through an
+ * Upstream, the gated call chain of credentials, retries, concurrency and budget
+ * (upstream/gated-call.ts). Everything is composed in upstream/pipeline.ts.
  */
 
 /**
@@ -19,43 +22,19 @@ export interface UpstreamRequest {
   path: string;
   query?: Record<string, string>;
   body?: unknown;
-  /** The searched time range, for the cache's lifetimes; not part of what is sent. */
-  window?: RequestWindow;
-}
-
-/**
- * What the cache needs to know about a request's time range (upstream/window.ts builds it):
- * whether the data can still change, and, for a relative range, which earlier answers were the
- * same panel (so one can be served stale when the budget is spent).
- */
-export interface RequestWindow {
-  fromMs: number;
-  toMs: number;
-  /**
-   * For a relative range: the same request built for a fixed range of the same length. Every
-   * bucket of one panel has the same series, so the newest answer of any bucket can be found.
-   */
-  series?: Omit<UpstreamRequest, 'window'>;
 }
 
 /** How an answer was obtained; shown as `x-tinkr-cache` (DESIGN §4). */
 export type CacheStatus = 'hit' | 'miss' | 'coalesced' | 'stale' | 'bypass';
 
+/** One 2xx answer from Datadog. */
 export interface UpstreamReply {
-  /** The parsed JSON body of a 2xx answer. */
+  /** The parsed JSON body. */
   body: unknown;
-  cache: CacheStatus;
-  /** When Datadog gave this answer (epoch ms on the server's Clock); the `Age` header. */
+  /** When Datadog gave this answer (epoch ms on the server's Clock). */
   fetchedAt: number;
-  /**
-   * The range the answer covers, when it may differ from the one asked for: a stale answer can
-   * come from an earlier bucket of the same panel, and `meta.from/to` must say so.
-   */
-  window?: { fromMs: number; toMs: number };
-  /** Size of the answer as Datadog sent it (bytes of JSON text); what the cache counts. */
+  /** Size of the answer as Datadog sent it (bytes of JSON text). */
   bytes?: number;
-  /** Why the answer may be older or smaller than asked (e.g. served stale); merged into meta.warnings. */
-  warnings?: Warning[];
 }
 
 export interface Warning {
@@ -65,10 +44,13 @@ export interface Warning {
 
 /** Per-request facts the upstream layers need and report back. */
 export interface CallContext {
-  /** Aborts at the request deadline or when the caller goes away. */
-  signal: AbortSignal;
+  /**
+   * Aborts at the request deadline or when the caller goes away. Created when first read, so
+   * a request answered from the cache never builds its deadline machinery.
+   */
+  readonly signal: AbortSignal;
   /** Epoch ms (on the server's Clock) after which nothing more may be sent. */
-  deadline: number;
+  readonly deadline: number;
   /** The caller sent `Cache-Control: no-cache`. */
   noCache: boolean;
   /**
@@ -79,18 +61,23 @@ export interface CallContext {
   /** Filled in as calls are made; logged with the request. */
   stats: RequestStats;
   /**
-   * Set by a caller that polls (the live tail). Each poll asks about a range never asked
-   * before, so the call skips the answer cache. When the caller already holds an answer
-   * (`heldAt`, epoch ms), the budget gate may hold the call back (pacing, reserve) as it would
-   * a cached panel's refresh; the call then rejects with the gate's BudgetDenied, and the caller
+   * What the caller has to fall back on if the budget gate refuses the call (budget.ts). The
+   * engine sets it for the first call of an answer; absent: nothing cached.
+   */
+  entitlement?: Entitlement | undefined;
+  /**
+   * Set by a caller that polls (the live tail, through Engine.call). Each poll asks about a
+   * range never asked before, so nothing is cached. When the caller already holds an answer
+   * (`heldAt`, epoch ms), the budget gate may hold the call back (pacing, reserve) as it would a
+   * cached panel's refresh; the call then rejects with the gate's BudgetDenied, and the caller
    * keeps serving what it holds.
    */
-  poll?: { heldAt: number | undefined };
+  poll?: { heldAt: number | undefined } | undefined;
   /**
    * Who is asking: the upstream calls this request makes are spent by this key, up to its fair
    * share of each Datadog limit (upstream/fair-share.ts). Absent for the server's own calls.
    */
-  caller?: UpstreamCaller;
+  caller?: UpstreamCaller | undefined;
 }
 
 /** A caller as the fair share of Datadog's budget sees it (auth/keyring.ts `Caller` is one). */
@@ -107,6 +94,7 @@ export interface RequestStats {
   upstreamCalls: number;
 }
 
+/** One Datadog call (upstream/gated-call.ts is the real one; tests pass fakes). */
 export interface Upstream {
   send(request: UpstreamRequest, ctx: CallContext): Promise<UpstreamReply>;
 }

@@ -48,9 +48,14 @@ export function parseHealthcheck(args: string): { options: Record<string, string
   return { options, command: JSON.parse(match[2]!) as string[] };
 }
 
-/** `ENV KEY=value [KEY=value...]` (no quotes or spaces in values here). */
+/** `ENV KEY=value [KEY=value...]` (no quotes or spaces in values here; a value may hold `=`). */
 export function parseEnv(args: string): Record<string, string> {
-  return Object.fromEntries(args.split(/\s+/).map((pair) => pair.split('=') as [string, string]));
+  return Object.fromEntries(
+    args.split(/\s+/).map((pair) => {
+      const at = pair.indexOf('=');
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
 }
 
 /**

@@ -13,6 +13,7 @@ import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../../src/config/schema.ts';
 import { DEMO_TOKEN } from '../../src/demo.ts';
 import { DEFAULT_DEMO_KEYS } from '../../src/simulator/index.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { SHIPPED_RUNTIME_ENV } from '../../bench/lib/runtime.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { scrape, valueOf } from '../helpers/prometheus.ts';
 import { untilReady } from '../helpers/ready.ts';
@@ -211,6 +212,8 @@ describe('the image (Dockerfile replayed)', () => {
     expect(image.user).toBe('node');
     expect(readdirSync(image.app).sort()).toEqual(['dist', 'node_modules', 'package-lock.json', 'package.json']);
     expect(image.env.NODE_ENV).toBe('production');
+    // The benchmarks and the memory tests run the server with the image's runtime settings.
+    expect(image.env).toMatchObject(SHIPPED_RUNTIME_ENV);
 
     const lock = JSON.parse(readFileSync(join(image.app, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
     const devOnly = Object.entries(lock.packages)

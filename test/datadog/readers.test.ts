@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { logsSearchRequest, readLogsPage } from '../../src/datadog/logs.ts';
 import { buildMetricQuery, metricsQueryRequest, readMetrics } from '../../src/datadog/metrics.ts';
 import { readSpansPage, spansSearchRequest } from '../../src/datadog/spans.ts';
+import { isoTimestamp } from '../../src/datadog/shape.ts';
 import { AppError } from '../../src/errors.ts';
 
 describe('logs translation', () => {
@@ -160,5 +161,20 @@ describe('metrics translation', () => {
 
   it('turns status "error" into UPSTREAM_BAD_QUERY', () => {
     expect(() => readMetrics({ status: 'error', error: 'Error parsing query' })).toThrow(/Error parsing query/);
+  });
+});
+
+describe('timestamps', () => {
+  it('passes ISO 8601 UTC with milliseconds through as it is, and normalises every other form', () => {
+    expect(isoTimestamp('2026-11-25T04:01:02.345Z')).toBe('2026-11-25T04:01:02.345Z');
+    expect(isoTimestamp('2026-11-25T05:01:02.345+01:00')).toBe('2026-11-25T04:01:02.345Z');
+    expect(isoTimestamp('2026-11-25T04:01:02Z')).toBe('2026-11-25T04:01:02.000Z');
+    expect(isoTimestamp('2026-11-25T04:01:02.345678Z')).toBe('2026-11-25T04:01:02.345Z');
+    expect(isoTimestamp(1764043262345)).toBe('2025-11-25T04:01:02.345Z');
+    expect(isoTimestamp('1764043262345')).toBe('2025-11-25T04:01:02.345Z');
+    // Unreadable text is passed on as written, in the fast form or not.
+    expect(isoTimestamp('2026-13-45T99:99:99.999Z')).toBe('2026-13-45T99:99:99.999Z');
+    expect(isoTimestamp('yesterday')).toBe('yesterday');
+    expect(isoTimestamp(undefined)).toBeNull();
   });
 });

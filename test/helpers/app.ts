@@ -6,6 +6,7 @@ import type { ApiKeyConfig } from '../../src/config/schema.ts';
 import { AppError } from '../../src/errors.ts';
 import { buildServer, type ServerDeps } from '../../src/server.ts';
 import type { Telemetry } from '../../src/telemetry.ts';
+import { uncachedEngine } from '../../src/upstream/pipeline.ts';
 import type { Upstream } from '../../src/upstream/types.ts';
 
 /** The bearer token of the default test key, and its scoped sibling. */
@@ -23,20 +24,29 @@ export interface TestApp {
 
 const DAY = 86_400_000;
 
-/** The real server on a real socket, with the given parts. */
+/** The request deadline of test apps. */
+export const TEST_REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * The real server on a real socket, with the given parts. Given an `upstream` (a fake Datadog
+ * call) rather than an `engine`, every answer is produced afresh through it, uncached, so each
+ * request shows up there.
+ */
 export async function startApp(overrides: Partial<ServerDeps> & { upstream?: Upstream; clock?: Clock; logger?: Logger; telemetry?: Telemetry } = {}): Promise<TestApp> {
+  const { upstream, ...rest } = overrides;
+  const clock = overrides.clock ?? systemClock;
   const app = await buildServer({
     version: '0.0.0-test',
     profileName: 'test',
     profiles: { test: 'datadog' },
     auth: { mode: 'keys', keys: DEFAULT_KEYS },
-    requestTimeoutMs: 10_000,
+    requestTimeoutMs: TEST_REQUEST_TIMEOUT_MS,
     maxRangeMs: { logs: 31 * DAY, traces: 31 * DAY, metrics: 455 * DAY },
-    upstream: { send: () => Promise.reject(new AppError('INTERNAL', 'no upstream in this test')) },
-    clock: systemClock,
+    engine: uncachedEngine(upstream ?? { send: () => Promise.reject(new AppError('INTERNAL', 'no upstream in this test')) }, clock, TEST_REQUEST_TIMEOUT_MS),
+    clock,
     cursorSecret: Buffer.from('test-cursor-secret-test-cursor-secret'),
     readiness: () => ({ ready: true, secrets: { source: 'test', loaded_at: new Date(0).toISOString(), age_s: 0, refreshes: 0 }, keys: { status: 'ok', site: 'datadoghq.com' } }),
-    ...overrides,
+    ...rest,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();

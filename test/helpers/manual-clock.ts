@@ -40,6 +40,12 @@ export class ManualClock implements Clock {
     });
   }
 
+  after(ms: number, fire: () => void): () => void {
+    const cancel = new AbortController();
+    this.sleep(ms, cancel.signal).then(fire, () => {});
+    return () => cancel.abort();
+  }
+
   /** Number of pending sleeps; lets a test wait until the code under test is parked. */
   get pendingSleeps(): number {
     return this.#sleepers.length;

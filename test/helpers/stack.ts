@@ -6,9 +6,12 @@ import { createCredentialStore, type CredentialProvider } from '../../src/secret
 import type { ServerDeps } from '../../src/server.ts';
 import { DEFAULT_DEMO_KEYS, type SimulatorOptions } from '../../src/simulator/index.ts';
 import { noTelemetry, type Telemetry } from '../../src/telemetry.ts';
-import { createUpstreamPipeline, DEFAULT_UPSTREAM_POLICY, type UpstreamPipeline, type UpstreamPolicy } from '../../src/upstream/pipeline.ts';
+import type { Engine } from '../../src/upstream/answer.ts';
+import { createUpstreamPipeline, DEFAULT_UPSTREAM_POLICY, type UpstreamPolicy } from '../../src/upstream/pipeline.ts';
 import type { RetryPolicy } from '../../src/upstream/retry.ts';
-import { startApp, type TestApp } from './app.ts';
+import type { RefreshLog } from '../../src/upstream/refresh.ts';
+import { startApp, TEST_REQUEST_TIMEOUT_MS, type TestApp } from './app.ts';
+import { eventually } from './eventually.ts';
 import { startTestSimulator, type TestSimulator } from './simulator.ts';
 
 /** Quick retries so fault tests do not wait on production backoff. */
@@ -17,8 +20,14 @@ export const FAST_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 5, maxDela
 export interface Stack {
   sim: TestSimulator;
   app: TestApp;
-  /** The real upstream pipeline, for looking inside (flights, waiters, queue). */
-  upstream: UpstreamPipeline;
+  /** The real engine, for looking inside (flights, waiters, queue, refreshes, cache size). */
+  engine: Engine;
+  /**
+   * Waits until no background refresh is in flight. A test that counts Datadog calls or arms
+   * faults on a stack shared with earlier tests waits first, so an earlier test's refresh is
+   * neither counted nor handed its fault.
+   */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,6 +44,8 @@ export interface StackOptions {
   keys?: ApiKeyConfig[];
   telemetry?: Telemetry;
   server?: Partial<ServerDeps>;
+  /** Where the engine reports failed background refreshes. */
+  log?: RefreshLog;
 }
 
 /**
@@ -48,20 +59,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const credentials =
     options.credentials ??
     createCredentialStore({ initial: { ...DEFAULT_DEMO_KEYS }, clock, timeoutMs: 0, log: pino({ level: 'silent' }) });
-  const upstream = createUpstreamPipeline({
+  const engine = createUpstreamPipeline({
     transport,
     credentials,
     clock,
     telemetry: options.telemetry ?? noTelemetry,
     retry: options.retry ?? FAST_RETRY,
     baseUrl: sim.url,
+    requestTimeoutMs: TEST_REQUEST_TIMEOUT_MS,
     policy: options.policy ?? DEFAULT_UPSTREAM_POLICY,
     random: options.random ?? (() => 0),
+    ...(options.log ? { log: options.log } : {}),
   });
   const app = await startApp({
-    upstream,
+    engine,
     clock,
-    steps: (options.policy ?? DEFAULT_UPSTREAM_POLICY).cache.steps,
     maxPages: (options.policy ?? DEFAULT_UPSTREAM_POLICY).maxPages,
     ...(options.keys ? { auth: { mode: 'keys', keys: options.keys } } : {}),
     ...(options.telemetry ? { telemetry: options.telemetry } : {}),
@@ -70,7 +82,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   return {
     sim,
     app,
-    upstream,
+    engine,
+    settle: () => eventually(() => engine.inspect().refreshes === 0, 'background refreshes are done'),
     async close() {
       await app.close();
       await transport.close();

@@ -99,7 +99,7 @@ describe('caller quotas', () => {
 describe('caller quotas with auth.mode = "none"', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startApp({ clock, auth: { mode: 'none', keys: [], quota: { requests: 2, per: '1h' } }, upstream: { send: async () => ({ body: { data: [], meta: {} }, cache: 'miss', fetchedAt: 0 }) } });
+    app = await startApp({ clock, auth: { mode: 'none', keys: [], quota: { requests: 2, per: '1h' } }, upstream: { send: async () => ({ body: { data: [], meta: {} }, fetchedAt: 0 }) } });
   });
   afterAll(() => app.close());
 

@@ -12,7 +12,7 @@ const seen: string[] = [];
 const upstream: Upstream = {
   send: async (_request, ctx) => {
     seen.push(ctx.partition);
-    return { body: { data: [], meta: {} }, cache: 'miss', fetchedAt: 0 };
+    return { body: { data: [], meta: {} }, fetchedAt: 0 };
   },
 };
 

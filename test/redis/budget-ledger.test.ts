@@ -109,7 +109,7 @@ describe('the Redis budget ledger', () => {
 
 describe('budget gates of three replicas on one Redis', () => {
   const wait = { signal: new AbortController().signal, deadline: NOW + 30_000 };
-  const clock = { now: () => NOW, sleep: () => Promise.reject(new Error('no waiting in this test')) };
+  const clock = { now: () => NOW, sleep: () => Promise.reject(new Error('no waiting in this test')), after: () => () => {} };
   const gateOf = async () =>
     createBudgetGate({ options: { ...DEFAULT_UPSTREAM_POLICY.budget, maxWaitMs: 0 }, ledger: createRedisLedger(await replica()), clock, telemetry: noTelemetry, origin: 'fleet', random: () => 0 });
   const nothingCached = { hasFallback: false, noCache: false };

@@ -5,7 +5,7 @@ import { ManualClock } from '../helpers/manual-clock.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 /**
- * Aggregate panels through the upstream pipeline: coalesced, bucketed and cached like every
+ * Aggregate panels through the upstream engine: coalesced, bucketed and cached like every
  * query, and spending a budget of their own that the gate learns from `X-RateLimit-Name`.
  */
 
@@ -34,7 +34,7 @@ describe('aggregate panels upstream', () => {
     await start();
     stack.sim.faults.add({ kind: 'latency', delayMs: 1_000, endpoint: 'logs_aggregate' });
     const responses = Array.from({ length: 20 }, () => stack.app.get(PANEL));
-    await eventually(() => stack.upstream.inspect().waiters === 20, '20 callers share one flight');
+    await eventually(() => stack.engine.inspect().waiters === 20, '20 callers share one flight');
     clock.advance(1_000);
     const answers = await Promise.all(responses);
     const bodies = await Promise.all(answers.map((r) => r.json()));
@@ -56,9 +56,14 @@ describe('aggregate panels upstream', () => {
     expect(first.body.meta).toMatchObject({ bucket_s: 30, to: '2026-11-25T04:00:30.000Z', from: '2026-11-25T03:00:30.000Z' });
     clock.advance(20_000);
     expect((await get(PANEL)).cache).toBe('hit');
+    // The next bucket: the previous one's answer at once, while one refresh asks Datadog.
     clock.advance(20_000);
+    const rolled = await get(PANEL);
+    expect(rolled.cache).toBe('stale');
+    expect(rolled.body.meta.to).toBe('2026-11-25T04:00:30.000Z');
+    await eventually(() => stack.engine.inspect().refreshes === 0, 'the refresh is done');
     const next = await get(PANEL);
-    expect(next.cache).toBe('miss');
+    expect(next.cache).toBe('hit');
     expect(next.body.meta.to).toBe('2026-11-25T04:01:00.000Z');
     expect(stack.sim.callCount('logs_aggregate')).toBe(2);
   });

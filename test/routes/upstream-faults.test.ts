@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Fault } from '../../src/simulator/index.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
@@ -11,6 +11,8 @@ beforeAll(async () => {
   stack = await startStack({ server: { requestTimeoutMs: 1_500 } });
 });
 afterAll(() => stack.close());
+// Real time passes here: a panel asked again after its step is refreshed in the background.
+beforeEach(() => stack.settle());
 afterEach(() => {
   stack.sim.faults.clear();
   stack.sim.rateLimit.reset();

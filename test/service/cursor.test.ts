@@ -43,6 +43,21 @@ describe('cursor codec', () => {
     expect(rejection(() => codec.decode(token, 'logs', state.fingerprint)).message).toMatch(/expired/);
   });
 
+  it('inside an answer that may be served until later, expires its lifetime after that', () => {
+    const clock = new ManualClock();
+    const codec = createCursorCodec(secret, clock);
+    const servedUntil = clock.now() + 2 * 60 * 60_000;
+    const token = codec.encode(state, servedUntil);
+    clock.set(servedUntil + CURSOR_TTL_MS - 1);
+    expect(codec.decode(token, 'logs', state.fingerprint).after).toBe('dd-cursor');
+    clock.advance(2);
+    expect(rejection(() => codec.decode(token, 'logs', state.fingerprint)).message).toMatch(/expired/);
+    // A moment already past is no reason to expire early.
+    const fresh = codec.encode(state, clock.now() - 1_000);
+    clock.advance(CURSOR_TTL_MS - 1);
+    expect(codec.decode(fresh, 'logs', state.fingerprint).after).toBe('dd-cursor');
+  });
+
   it('belongs to one query and one signal', () => {
     const codec = createCursorCodec(secret, new ManualClock());
     const token = codec.encode(state);

@@ -59,7 +59,9 @@ afterAll(async () => {
   await stack.close();
   await listener.close();
 });
-beforeEach(() => {
+beforeEach(async () => {
+  // Real time passes here: a panel asked again after its step is refreshed in the background.
+  await stack.settle();
   stack.sim.faults.clear();
 });
 

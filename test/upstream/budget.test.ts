@@ -304,17 +304,27 @@ describe('the budget through the server', () => {
     }
     expect(stack.sim.rateLimit.remaining('logs')).toBe(0);
 
+    // One step on, the previous bucket is served at once while its refresh is refused in the
+    // background (stale-while-revalidate: no warning, nothing asked of Datadog).
+    clock.advance(10_000);
+    const revalidating = await get('/logs?service=checkout&since=15m&limit=5');
+    expect(revalidating).toMatchObject({ status: 200, cache: 'stale', age: '10' });
+    expect(revalidating.body.meta.warnings).toEqual([]);
+    await eventually(() => expect(stack.engine.inspect().refreshes).toBe(0));
+    expect(stack.sim.callCount('logs')).toBe(3);
+
+    // Past that window the request asks the gate itself, and the budget's fallback says why.
     clock.advance(10_000);
     const stale = await get('/logs?service=checkout&since=15m&limit=5');
-    expect(stale).toMatchObject({ status: 200, cache: 'stale', age: '10' });
-    expect(stale.body.meta.warnings).toEqual([{ code: 'budget_exhausted', message: expect.stringMatching(/budget is spent.*10 s old/) }]);
+    expect(stale).toMatchObject({ status: 200, cache: 'stale', age: '20' });
+    expect(stale.body.meta.warnings).toEqual([{ code: 'budget_exhausted', message: expect.stringMatching(/budget is spent.*20 s old/) }]);
     expect(stale.body.data).toHaveLength(5);
     // The answer is the previous bucket's, and says so.
     expect(stale.body.meta).toMatchObject({ from: '2026-11-25T03:45:00.000Z', to: '2026-11-25T04:00:00.000Z' });
 
     const refused = await get('/logs?service=checkout&since=1h&limit=5');
-    expect(refused).toMatchObject({ status: 429, retryAfter: '50' });
-    expect(refused.body).toMatchObject({ code: 'UPSTREAM_RATE_LIMITED', detail: 'Datadog logs budget exhausted; retry in 50 s' });
+    expect(refused).toMatchObject({ status: 429, retryAfter: '40' });
+    expect(refused.body).toMatchObject({ code: 'UPSTREAM_RATE_LIMITED', detail: 'Datadog logs budget exhausted; retry in 40 s' });
     expect(stack.sim.callCount('logs')).toBe(3);
 
     // Other families have budgets of their own.
@@ -330,18 +340,25 @@ describe('the budget through the server', () => {
     expect((await get('/traces?service=ledger&since=15m&limit=3')).cache).toBe('miss');
     clock.advance(10_000);
     stack.sim.faults.add({ kind: 'status', status: 429, resetS: 30, endpoint: 'spans' });
+    // Served at once; the background refresh meets the 429, which closes the gate.
+    const revalidating = await get('/traces?service=ledger&since=15m&limit=3');
+    expect(revalidating).toMatchObject({ status: 200, cache: 'stale', age: '10' });
+    await eventually(() => expect(stack.engine.inspect().refreshes).toBe(0));
+    expect(stack.sim.callCount('spans')).toBe(2);
+
+    clock.advance(10_000);
     const stale = await get('/traces?service=ledger&since=15m&limit=3');
-    expect(stale).toMatchObject({ status: 200, cache: 'stale', age: '10' });
+    expect(stale).toMatchObject({ status: 200, cache: 'stale', age: '20' });
     expect(stale.body.meta.warnings[0].code).toBe('budget_exhausted');
     expect(stack.sim.callCount('spans')).toBe(2);
 
     const refused = await get('/traces?service=checkout&since=15m&limit=3');
-    expect(refused).toMatchObject({ status: 429, retryAfter: '30' });
+    expect(refused).toMatchObject({ status: 429, retryAfter: '20' });
     expect(refused.body.code).toBe('UPSTREAM_RATE_LIMITED');
     expect(stack.sim.callCount('spans')).toBe(2);
 
     // 3.001 s before the reset is beyond max_wait_ms (3 s): refused at once.
-    clock.advance(26_999);
+    clock.advance(16_999);
     expect(await get('/traces?service=checkout&since=15m&limit=3')).toMatchObject({ status: 429, retryAfter: '4' });
     clock.advance(3_001);
     expect((await get('/traces?service=checkout&since=15m&limit=3')).cache).toBe('miss');
@@ -354,9 +371,16 @@ describe('the budget through the server', () => {
     const panel = '/metrics?metric=trace.web.request.hits&service=checkout&since=1h';
     const first = await get(panel);
     expect(first.body.meta).toMatchObject({ from: '2026-11-25T03:00:00.000Z', to: '2026-11-25T04:00:00.000Z', bucket_s: 30 });
+    // Within a step past freshness: the previous bucket at once, its refresh refused quietly.
     clock.advance(45_000);
+    const revalidating = await get(panel);
+    expect(revalidating).toMatchObject({ status: 200, cache: 'stale', age: '45' });
+    expect(revalidating.body.meta.warnings).toEqual([]);
+    await eventually(() => expect(stack.engine.inspect().refreshes).toBe(0));
+
+    clock.advance(15_000);
     const stale = await get(panel);
-    expect(stale).toMatchObject({ status: 200, cache: 'stale', age: '45' });
+    expect(stale).toMatchObject({ status: 200, cache: 'stale', age: '60' });
     expect(stale.body.series).toEqual(first.body.series);
     expect(stale.body.meta).toMatchObject({ from: '2026-11-25T03:00:00.000Z', to: '2026-11-25T04:00:00.000Z', bucket_s: 30 });
     expect(stale.body.meta.warnings[0].code).toBe('budget_exhausted');
@@ -367,7 +391,7 @@ describe('the budget through the server', () => {
     await start();
     stack.sim.faults.add({ kind: 'status', status: 429, resetS: 2, endpoint: 'logs' });
     const pending = get('/logs?service=checkout&since=15m&limit=3');
-    await eventually(() => expect(stack.upstream.inspect().budgetWaits).toBe(1));
+    await eventually(() => expect(stack.engine.inspect().budgetWaits).toBe(1));
     expect(stack.sim.callCount('logs')).toBe(1);
     clock.advance(2_000);
     const answer = await pending;
@@ -381,7 +405,7 @@ describe('the budget through the server', () => {
     stack.sim.faults.add({ kind: 'status', status: 429, resetS: 10, endpoint: 'logs' });
     const refused = await get('/logs?service=checkout&since=15m&limit=3');
     expect(refused).toMatchObject({ status: 429, retryAfter: '10' });
-    expect(stack.upstream.inspect().budgetWaits).toBe(0);
+    expect(stack.engine.inspect().budgetWaits).toBe(0);
     expect(stack.sim.callCount('logs')).toBe(1);
   });
 
@@ -392,9 +416,9 @@ describe('the budget through the server', () => {
     expect((await get('/logs?service=checkout&since=15m&limit=3')).cache).toBe('miss');
     clock.set(NOW + 60_000);
     const pending = get('/logs?service=ledger&since=15m&limit=3');
-    await eventually(() => expect(stack.upstream.inspect().budgetWaits).toBe(1));
+    await eventually(() => expect(stack.engine.inspect().budgetWaits).toBe(1));
     clock.advance(999);
-    expect(stack.upstream.inspect().budgetWaits).toBe(1);
+    expect(stack.engine.inspect().budgetWaits).toBe(1);
     expect(stack.sim.callCount('logs')).toBe(1);
     clock.advance(1);
     expect(await pending).toMatchObject({ status: 200, cache: 'miss' });
@@ -407,10 +431,15 @@ describe('the budget through the server', () => {
     const panel = (n: number) => `/logs?service=checkout&since=15m&limit=${n}`;
     for (let n = 1; n <= 7; n++) expect((await get(panel(n))).cache).toBe('miss');
     expect(stack.sim.rateLimit.remaining('logs')).toBe(3);
+    // A step on, the refresh in the background is kept off the reserve too.
+    clock.advance(10_000);
+    expect((await get(panel(1))).cache).toBe('stale');
+    await eventually(() => expect(stack.engine.inspect().refreshes).toBe(0));
+    expect(stack.sim.callCount('logs')).toBe(7);
     clock.advance(10_000);
 
     const reserved = await get(panel(1));
-    expect(reserved).toMatchObject({ status: 200, cache: 'stale', age: '10' });
+    expect(reserved).toMatchObject({ status: 200, cache: 'stale', age: '20' });
     expect(reserved.body.meta.warnings).toEqual([{ code: 'budget_reserve', message: expect.stringMatching(/reserve/) }]);
     expect(stack.sim.callCount('logs')).toBe(7);
 
@@ -435,10 +464,16 @@ describe('the budget through the server', () => {
     for (let n = 1; n <= 3; n++) expect((await get(panel(n))).cache).toBe('miss');
     expect(stack.sim.rateLimit.remaining('logs')).toBe(17);
 
+    // A step on, the background refresh is held back by the pace, quietly.
+    clock.advance(10_000);
+    expect(await get(panel(1))).toMatchObject({ status: 200, cache: 'stale', age: '10' });
+    await eventually(() => expect(stack.engine.inspect().refreshes).toBe(0));
+    expect(stack.sim.callCount('logs')).toBe(3);
+
     clock.advance(10_000);
     const held = await get(panel(1));
-    expect(held).toMatchObject({ status: 200, cache: 'stale', age: '10' });
-    expect(held.body.meta.warnings).toEqual([{ code: 'budget_pacing', message: expect.stringMatching(/spread to last until its reset.*10 s old/) }]);
+    expect(held).toMatchObject({ status: 200, cache: 'stale', age: '20' });
+    expect(held.body.meta.warnings).toEqual([{ code: 'budget_pacing', message: expect.stringMatching(/spread to last until its reset.*20 s old/) }]);
     // A new panel has nothing cached and is asked at once; no-cache too.
     expect((await get(panel(4))).cache).toBe('miss');
     expect((await get(panel(2), { 'cache-control': 'no-cache' })).cache).toBe('bypass');

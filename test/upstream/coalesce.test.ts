@@ -167,7 +167,7 @@ describe('coalescing through the server', () => {
   it('answers 20 concurrent identical requests with exactly one upstream call', async () => {
     stack.sim.faults.add({ kind: 'latency', delayMs: 1_000, endpoint: 'logs' });
     const responses = Array.from({ length: 20 }, () => stack.app.get(PATH));
-    await eventually(() => expect(stack.upstream.inspect().waiters).toBe(20));
+    await eventually(() => expect(stack.engine.inspect().waiters).toBe(20));
     expect(stack.sim.callCount('logs')).toBe(1);
     clock.advance(1_000);
     const answers = await Promise.all(responses);
@@ -179,37 +179,37 @@ describe('coalescing through the server', () => {
     expect(statuses.filter((s) => s === 'coalesced')).toHaveLength(19);
     for (const body of bodies) expect(body).toEqual(bodies[0]);
     expect(bodies[0]!.data).toHaveLength(10);
-    expect(stack.upstream.inspect()).toMatchObject({ flights: 0, waiters: 0 });
+    expect(stack.engine.inspect()).toMatchObject({ flights: 0, waiters: 0 });
   });
 
   it('keeps serving the others when one caller disconnects', async () => {
     stack.sim.faults.add({ kind: 'latency', delayMs: 1_000, endpoint: 'logs' });
     const hangUp = new AbortController();
     const leaving = stack.app.get(PATH, { signal: hangUp.signal }).catch((error: unknown) => error);
-    await eventually(() => expect(stack.upstream.inspect().waiters).toBe(1));
+    await eventually(() => expect(stack.engine.inspect().waiters).toBe(1));
     const staying = stack.app.get(PATH);
-    await eventually(() => expect(stack.upstream.inspect().waiters).toBe(2));
+    await eventually(() => expect(stack.engine.inspect().waiters).toBe(2));
     hangUp.abort();
     expect(await leaving).toBeInstanceOf(Error);
-    await eventually(() => expect(stack.upstream.inspect().waiters).toBe(1));
-    expect(stack.upstream.inspect().flights).toBe(1);
+    await eventually(() => expect(stack.engine.inspect().waiters).toBe(1));
+    expect(stack.engine.inspect().flights).toBe(1);
     clock.advance(1_000);
     const res = await staying;
     expect(res.status).toBe(200);
     expect(res.headers.get('x-tinkr-cache')).toBe('coalesced');
     expect(((await res.json()) as { data: unknown[] }).data).toHaveLength(10);
     expect(stack.sim.callCount('logs')).toBe(1);
-    expect(stack.upstream.inspect().flights).toBe(0);
+    expect(stack.engine.inspect().flights).toBe(0);
   });
 
   it('abandons the call when its only caller disconnects, and starts afresh for the next', async () => {
     stack.sim.faults.add({ kind: 'latency', delayMs: 60_000, endpoint: 'logs' });
     const hangUp = new AbortController();
     const leaving = stack.app.get(PATH, { signal: hangUp.signal }).catch((error: unknown) => error);
-    await eventually(() => expect(stack.upstream.inspect().waiters).toBe(1));
+    await eventually(() => expect(stack.engine.inspect().waiters).toBe(1));
     hangUp.abort();
     await leaving;
-    await eventually(() => expect(stack.upstream.inspect()).toMatchObject({ flights: 0, waiters: 0, active: 0 }));
+    await eventually(() => expect(stack.engine.inspect()).toMatchObject({ flights: 0, waiters: 0, active: 0 }));
     const next = await stack.app.get(PATH);
     expect(next.status).toBe(200);
     expect(next.headers.get('x-tinkr-cache')).toBe('miss');
@@ -221,7 +221,7 @@ describe('coalescing through the server', () => {
     const [a, b] = await Promise.all([stack.app.get(PATH), stack.app.get(PATH)]);
     expect([a.status, b.status]).toEqual([400, 400]);
     expect(stack.sim.callCount('logs')).toBe(1);
-    expect(stack.upstream.inspect()).toMatchObject({ flights: 0, waiters: 0, active: 0 });
+    expect(stack.engine.inspect()).toMatchObject({ flights: 0, waiters: 0, active: 0 });
     const next = await stack.app.get(PATH);
     expect(next.status).toBe(200);
   });
@@ -229,21 +229,21 @@ describe('coalescing through the server', () => {
   it('forgets the call when the deadline passes', async () => {
     stack.sim.faults.add({ kind: 'latency', delayMs: 60_000, endpoint: 'logs' });
     const slow = stack.app.get(PATH);
-    await eventually(() => expect(stack.upstream.inspect().waiters).toBe(1));
+    await eventually(() => expect(stack.engine.inspect().waiters).toBe(1));
     // startApp's request deadline is 10 s.
     clock.advance(10_000);
     const res = await slow;
     expect(res.status).toBe(504);
     expect(((await res.json()) as { code: string }).code).toBe('UPSTREAM_TIMEOUT');
-    await eventually(() => expect(stack.upstream.inspect()).toMatchObject({ flights: 0, waiters: 0, active: 0 }));
+    await eventually(() => expect(stack.engine.inspect()).toMatchObject({ flights: 0, waiters: 0, active: 0 }));
   });
 
   it('coalesces a no-cache request too', async () => {
     stack.sim.faults.add({ kind: 'latency', delayMs: 1_000, endpoint: 'logs' });
     const first = stack.app.get(PATH);
-    await eventually(() => expect(stack.upstream.inspect().waiters).toBe(1));
+    await eventually(() => expect(stack.engine.inspect().waiters).toBe(1));
     const refresh = stack.app.get(PATH, { headers: { 'cache-control': 'no-cache' } });
-    await eventually(() => expect(stack.upstream.inspect().waiters).toBe(2));
+    await eventually(() => expect(stack.engine.inspect().waiters).toBe(2));
     clock.advance(1_000);
     expect((await first).headers.get('x-tinkr-cache')).toBe('miss');
     expect((await refresh).headers.get('x-tinkr-cache')).toBe('coalesced');

@@ -63,9 +63,9 @@ describe('the concurrency bound through the server', () => {
     stack = await startStack({ clock, policy: { ...DEFAULT_UPSTREAM_POLICY, concurrency: { maxActive: 1, maxQueued: 1 } } });
     stack.sim.faults.add({ kind: 'latency', delayMs: 1_000, endpoint: 'logs', times: 2 });
     const running = stack.app.get('/logs?service=checkout&since=15m&limit=1');
-    await eventually(() => expect(stack.upstream.inspect().active).toBe(1));
+    await eventually(() => expect(stack.engine.inspect().active).toBe(1));
     const queued = stack.app.get('/logs?service=ledger&since=15m&limit=1');
-    await eventually(() => expect(stack.upstream.inspect().queued).toBe(1));
+    await eventually(() => expect(stack.engine.inspect().queued).toBe(1));
 
     const refused = await stack.app.get('/logs?service=payments-api&since=15m&limit=1');
     expect(refused.status).toBe(503);
@@ -73,7 +73,7 @@ describe('the concurrency bound through the server', () => {
     expect(((await refused.json()) as { code: string }).code).toBe('NOT_READY');
     // Cache hits and coalesced callers take no slot.
     const joined = stack.app.get('/logs?service=checkout&since=15m&limit=1');
-    await eventually(() => expect(stack.upstream.inspect().waiters).toBe(3));
+    await eventually(() => expect(stack.engine.inspect().waiters).toBe(3));
 
     clock.advance(1_000);
     expect((await running).status).toBe(200);
@@ -82,6 +82,6 @@ describe('the concurrency bound through the server', () => {
     clock.advance(1_000);
     expect((await queued).status).toBe(200);
     expect(stack.sim.callCount('logs')).toBe(2);
-    expect(stack.upstream.inspect()).toMatchObject({ active: 0, queued: 0, flights: 0 });
+    expect(stack.engine.inspect()).toMatchObject({ active: 0, queued: 0, flights: 0 });
   });
 });

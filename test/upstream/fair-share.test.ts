@@ -249,19 +249,28 @@ describe('the fair share through the server', () => {
     expect((await get('dashboard', panel('checkout', 1))).cache).toBe('miss');
     for (let n = 1; n <= 10; n++) expect((await get('script', panel('ledger', n))).cache).toBe('miss');
 
-    // The next 10-second bucket: every panel needs Datadog again.
+    // The next 10-second bucket: the previous one is served at once while its refresh is
+    // refused for the key's share, quietly (stale-while-revalidate).
+    clock.advance(10_000);
+    const revalidating = await get('script', panel('ledger', 3));
+    expect(revalidating).toMatchObject({ status: 200, cache: 'stale', age: '10' });
+    expect(revalidating.body.meta.warnings).toEqual([]);
+    await eventually(() => stack.engine.inspect().refreshes === 0, 'the refresh was refused');
+    expect(stack.sim.callCount('logs')).toBe(11);
+
+    // One step later every panel needs Datadog again.
     clock.advance(10_000);
     const stale = await get('script', panel('ledger', 3));
-    expect(stale).toMatchObject({ status: 200, cache: 'stale', age: '10' });
+    expect(stale).toMatchObject({ status: 200, cache: 'stale', age: '20' });
     expect(stale.body.data).toHaveLength(3);
     expect(stale.body.meta.warnings).toEqual([
       {
         code: 'budget_share',
-        message: `this key has spent its share of the Datadog logs budget (50 %: 10 of 20 calls this period) while other keys are active, until the next period in ${RESET_S - 10} s; this answer is from the cache, 10 s old`,
+        message: `this key has spent its share of the Datadog logs budget (50 %: 10 of 20 calls this period) while other keys are active, until the next period in ${RESET_S - 20} s; this answer is from the cache, 20 s old`,
       },
     ]);
     expect((await get('script', panel('ledger', 3), { 'cache-control': 'no-cache' })).body.code).toBe('RATE_LIMITED');
-    expect(await get('script', panel('ledger', 11))).toMatchObject({ status: 429, retryAfter: String(RESET_S - 10) });
+    expect(await get('script', panel('ledger', 11))).toMatchObject({ status: 429, retryAfter: String(RESET_S - 20) });
     expect(stack.sim.callCount('logs')).toBe(11);
 
     // The same panel asked by the dashboard is fresh.
@@ -288,12 +297,12 @@ describe('the fair share through the server', () => {
     // A 429 closes the gate for two seconds: calls started now wait for it in the gate.
     stack.sim.faults.add({ kind: 'status', status: 429, resetS: 2, endpoint: 'logs' });
     const first = get('dashboard', panel('checkout', 2));
-    await eventually(() => stack.upstream.inspect().budgetWaits === 1, 'the dashboard waits in the gate');
+    await eventually(() => stack.engine.inspect().budgetWaits === 1, 'the dashboard waits in the gate');
     const script = get('script', panel('payments-api', 1));
-    await eventually(() => stack.upstream.inspect().budgetWaits === 2, 'the script waits in the gate');
+    await eventually(() => stack.engine.inspect().budgetWaits === 2, 'the script waits in the gate');
     const dashboard = get('dashboard', panel('payments-api', 1));
-    await eventually(() => stack.upstream.inspect().waiters === 3, "the dashboard joins the script's call");
-    expect(stack.upstream.inspect().flights).toBe(2);
+    await eventually(() => stack.engine.inspect().waiters === 3, "the dashboard joins the script's call");
+    expect(stack.engine.inspect().flights).toBe(2);
 
     clock.advance(2_000);
     expect((await first).cache).toBe('miss');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
-import { collectPages, combineCacheStatus, type Page } from '../../src/upstream/paging.ts';
+import { collectPages, type Page } from '../../src/upstream/paging.ts';
 
 /** A fake upstream of `total` numbered items, answering pages from a numeric cursor. */
 function source(total: number, options: { shortPages?: number; failAt?: number; timeoutAt?: number } = {}) {
@@ -12,7 +12,7 @@ function source(total: number, options: { shortPages?: number; failAt?: number; 
     const size = Math.min(pageLimit, options.shortPages ?? pageLimit, total - start);
     const items = Array.from({ length: Math.max(0, size) }, (_, i) => start + i);
     const end = start + items.length;
-    return { items, after: end < total ? String(end) : undefined, timedOut: options.timeoutAt === calls.length, warnings: [], cache: 'miss', fetchedAt: 1_000 * calls.length };
+    return { items, after: end < total ? String(end) : undefined, timedOut: options.timeoutAt === calls.length, warnings: [] };
   };
   return { fetch, calls };
 }
@@ -67,7 +67,7 @@ describe('collectPages', () => {
       pageMax: 1000,
       fetch: async () => {
         if (++calls === 3) throw new AppError('UPSTREAM_RATE_LIMITED', 'Datadog logs budget exhausted; retry in 42 s', { retryAfterS: 42 });
-        return { items: Array(1000).fill(calls), after: String(calls), timedOut: false, warnings: [], cache: 'miss', fetchedAt: 1_000 * calls };
+        return { items: Array(1000).fill(calls), after: String(calls), timedOut: false, warnings: [] };
       },
     });
     expect(result.items).toHaveLength(2000);
@@ -83,18 +83,13 @@ describe('collectPages', () => {
       pageMax: 1000,
       fetch: async () => {
         if (++calls === 2) throw new AppError('RATE_LIMITED', 'this key has spent its share; retry in 600 s', { retryAfterS: 600 });
-        return { items: Array(1000).fill(calls), after: String(calls), timedOut: false, warnings: [], cache: 'miss', fetchedAt: 1_000 * calls };
+        return { items: Array(1000).fill(calls), after: String(calls), timedOut: false, warnings: [] };
       },
     });
     expect(result).toMatchObject({ partial: true, after: '1' });
     expect(result.warnings).toEqual([
       { code: 'budget_share', message: "this key's share of Datadog's budget ran out before upstream page 2 (next period in 600 s); results are incomplete" },
     ]);
-  });
-
-  it('dates an answer by its oldest page', async () => {
-    const s = source(3000);
-    expect((await collectPages({ limit: 3000, pageMax: 1000, fetch: s.fetch })).fetchedAt).toBe(1_000);
   });
 
   it('fails outright when the first page fails', async () => {
@@ -108,13 +103,5 @@ describe('collectPages', () => {
     expect(s.calls).toHaveLength(1);
     expect(result.partial).toBe(true);
     expect(result.warnings.map((w) => w.code)).toEqual(['upstream_timeout']);
-  });
-
-  it('names an answer built from several by its least fresh part', () => {
-    expect(combineCacheStatus(['hit', 'hit'])).toBe('hit');
-    expect(combineCacheStatus(['hit', 'miss'])).toBe('miss');
-    expect(combineCacheStatus(['hit', 'stale', 'miss'])).toBe('stale');
-    expect(combineCacheStatus(['coalesced', 'hit'])).toBe('coalesced');
-    expect(combineCacheStatus([])).toBe('miss');
   });
 });
