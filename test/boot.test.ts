@@ -1,16 +1,12 @@
 import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_DEMO_KEYS } from '@tinkr/datadog-simulator';
 import { sha256Hex } from '../src/auth/keyring.ts';
 import { startServer, type Running } from '../src/boot.ts';
 import type { Config } from '../src/config/load.ts';
-import { DEFAULT_QUOTA, DEFAULT_REQUEST_TIMEOUT_MS } from '../src/config/schema.ts';
-import { DEFAULT_UPSTREAM_SHARE } from '../src/upstream/fair-share.ts';
-import { DEFAULT_UPSTREAM_POLICY } from '../src/upstream/pipeline.ts';
-import { DEFAULT_BODY_TIMEOUT_MS } from '../src/http/limits.ts';
-import { DEFAULT_LOAD_SHEDDING } from '../src/http/load-shedding.ts';
 import { createLogger } from '../src/logging.ts';
-import { DEFAULT_DEMO_KEYS } from '../src/simulator/index.ts';
+import { configFromEnv } from './helpers/config.ts';
 import { eventually } from './helpers/eventually.ts';
 import { freePort } from './helpers/free-port.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
@@ -25,7 +21,6 @@ import { startTestSimulator, type TestSimulator } from './helpers/simulator.ts';
  */
 
 const TOKEN = 'boot-test-token';
-const DAY = 86_400_000;
 
 let sim: TestSimulator;
 beforeAll(async () => {
@@ -34,28 +29,18 @@ beforeAll(async () => {
 afterAll(() => sim.close());
 beforeEach(() => sim.faults.clear());
 
-
+/** The defaults of an environment-only start, in front of the simulator, on loopback. */
 function config(overrides: { metricsPort: number; shutdownTimeoutMs?: number }): Config {
-  return {
-    source: 'test',
-    profileName: 'test',
-    profiles: { test: 'datadog' },
-    listen: { host: '127.0.0.1', port: 0 },
-    metricsPort: overrides.metricsPort,
-    logLevel: 'info',
-    server: {
-      corsOrigins: [],
-      requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
-      bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS,
-      cursorSecret: undefined,
-      loadShedding: DEFAULT_LOAD_SHEDDING,
-      shutdownTimeoutMs: overrides.shutdownTimeoutMs ?? 10_000,
-    },
-    auth: { mode: 'keys', keys: [{ hash: sha256Hex(TOKEN), subject: 'boot', roles: ['viewer'] }], quota: DEFAULT_QUOTA, upstreamShare: DEFAULT_UPSTREAM_SHARE },
-    datadog: { site: undefined, envSite: undefined, apiUrl: sim.url, credentials: { kind: 'static', ...DEFAULT_DEMO_KEYS } },
-    maxRangeMs: { logs: 31 * DAY, traces: 31 * DAY, metrics: 455 * DAY },
-    upstream: DEFAULT_UPSTREAM_POLICY,
-  };
+  const loaded = configFromEnv({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    TINKR_METRICS_PORT: String(overrides.metricsPort),
+    DD_API_URL: sim.url,
+    DD_API_KEY: DEFAULT_DEMO_KEYS.apiKey,
+    DD_APP_KEY: DEFAULT_DEMO_KEYS.appKey,
+    TINKR_API_KEYS: JSON.stringify([{ hash: sha256Hex(TOKEN), subject: 'boot', roles: ['viewer'] }]),
+  });
+  return { ...loaded, server: { ...loaded.server, shutdownTimeoutMs: overrides.shutdownTimeoutMs ?? loaded.server.shutdownTimeoutMs } };
 }
 
 function capturedLogger(): { logger: ReturnType<typeof createLogger>; lines: () => Record<string, unknown>[] } {

@@ -5,18 +5,22 @@ import { apiBaseUrl, DEFAULT_SITE, type DatadogSite } from '../datadog/sites.ts'
 import type { LoadSheddingOptions } from '../http/load-shedding.ts';
 import type { SecretsConfig } from '../secrets/schema.ts';
 import { parseDuration } from '../time/duration.ts';
-import { DEFAULT_UPSTREAM_SHARE } from '../upstream/fair-share.ts';
 import type { UpstreamPolicy } from '../upstream/pipeline.ts';
 import type { Args } from './args.ts';
-import { envSchema, type Env, LOG_LEVELS } from './env.ts';
+import { envSchema, type Env, type LogLevel } from './env.ts';
 import { configError } from './errors.ts';
 import { ConfigProblems } from './problems.ts';
 import { checkStoreLiterals, storeConfig, type StoreConfig } from './store.ts';
 import {
   apiKeySchema,
-  DEFAULT_QUOTA,
+  DEFAULT_FILE,
+  DEFAULT_HOST,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_METRICS_PORT,
+  DEFAULT_PORT,
+  DEFAULT_PROFILE,
+  DEFAULT_STORE,
   fileSchema,
-  upstreamSchema,
   type ApiKeyConfig,
   type FileConfig,
   type ProfileConfig,
@@ -34,7 +38,7 @@ export interface Config {
   listen: { host: string; port: number };
   /** Prometheus self-metrics port; 0 disables. */
   metricsPort: number;
-  logLevel: (typeof LOG_LEVELS)[number];
+  logLevel: LogLevel;
   server: {
     corsOrigins: string[];
     requestTimeoutMs: number;
@@ -63,61 +67,89 @@ export interface Config {
 }
 
 export const SUPPORTED_BACKENDS = ['datadog'] as const;
-export const DEFAULT_PORT = 8000;
-export const DEFAULT_HOST = '0.0.0.0';
-export const DEFAULT_METRICS_PORT = 9464;
 /** Name of the profile an environment-only start runs as. */
 export const ENV_PROFILE = 'default';
 
 export interface LoadInputs {
   args: Args;
   env: Readonly<Record<string, string | undefined>>;
-  homeDir: string;
+  /** Where `~/.tinkr/config.toml` is looked for; undefined: nowhere (the demo, which reads no file). */
+  homeDir: string | undefined;
   cwd: string;
 }
 
 export function loadConfig(inputs: LoadInputs): Config {
   const env = parseEnv(inputs.env);
 
-  const file = configFile(inputs, env);
-  const parsed = file ? readConfigFile(file, inputs, env) : undefined;
+  const path = configFile(inputs, env);
+  const parsed = path ? readConfigFile(path, inputs, env) : undefined;
   const selected = parsed?.profile ?? envProfile(env);
+  const file = parsed?.file ?? DEFAULT_FILE;
   // What depends on the file and the environment together, again collected in one report.
-  const problems = new ConfigProblems(file ?? 'environment');
+  const problems = new ConfigProblems(path ?? 'environment');
   const datadog = datadogConfig(selected, env, problems);
-  const auth = authConfig(parsed?.file, env, problems);
+  const keys = callerKeys(file, env, problems);
   problems.throwIfAny();
 
-  const listen = {
-    host: inputs.args.host ?? env.HOST ?? DEFAULT_HOST,
-    port: inputs.args.port ?? env.PORT ?? DEFAULT_PORT,
-  };
-  const server = parsed?.file.server;
+  const settings = settingsOf(file, selected.profile);
   return {
-    source: file ?? 'environment',
+    source: path ?? 'environment',
     profileName: selected.name,
     profiles: parsed ? Object.fromEntries(Object.entries(parsed.file.profiles).map(([n, p]) => [n, p.backend])) : { [ENV_PROFILE]: 'datadog' },
-    listen,
+    listen: {
+      host: inputs.args.host ?? env.HOST ?? DEFAULT_HOST,
+      port: inputs.args.port ?? env.PORT ?? DEFAULT_PORT,
+    },
     metricsPort: env.TINKR_METRICS_PORT ?? DEFAULT_METRICS_PORT,
-    logLevel: env.TINKR_LOG_LEVEL ?? 'info',
-    server: {
-      corsOrigins: server?.cors_origins ?? [],
-      requestTimeoutMs: server?.request_timeout_ms ?? fileSchema.parse({}).server.request_timeout_ms,
-      bodyTimeoutMs: server?.body_timeout_ms ?? fileSchema.parse({}).server.body_timeout_ms,
-      cursorSecret: env.TINKR_CURSOR_SECRET ?? server?.cursor_secret,
-      ...operationLimits(server ?? fileSchema.parse({}).server),
-    },
-    auth: auth!,
+    logLevel: env.TINKR_LOG_LEVEL ?? DEFAULT_LOG_LEVEL,
+    server: { ...settings.server, cursorSecret: env.TINKR_CURSOR_SECRET ?? settings.server.cursorSecret },
+    auth: { ...settings.auth, keys },
     datadog: datadog!,
-    maxRangeMs: {
-      logs: parseDuration(selected.profile.max_range.logs)!,
-      traces: parseDuration(selected.profile.max_range.traces)!,
-      metrics: parseDuration(selected.profile.max_range.metrics)!,
-    },
-    upstream: upstreamPolicy(parsed?.file.upstream ?? upstreamSchema.parse({})),
-    store: storeConfig(env.TINKR_REDIS_URL, parsed?.file.store),
+    maxRangeMs: settings.maxRangeMs,
+    upstream: settings.upstream,
+    store: storeConfig(env.TINKR_REDIS_URL, file.store ?? DEFAULT_STORE),
   };
 }
+
+/** What the file and the profile set that has a default, in the units the server takes. */
+export interface Settings {
+  server: Config['server'];
+  auth: Pick<Config['auth'], 'mode' | 'quota' | 'upstreamShare'>;
+  maxRangeMs: Config['maxRangeMs'];
+  upstream: UpstreamPolicy;
+}
+
+/** `[server]`, `[auth]`, `[upstream]` and the profile's `max_range`, converted once. */
+export function settingsOf(file: FileConfig, profile: ProfileConfig): Settings {
+  const { server } = file;
+  return {
+    server: {
+      corsOrigins: server.cors_origins,
+      requestTimeoutMs: server.request_timeout_ms,
+      bodyTimeoutMs: server.body_timeout_ms,
+      cursorSecret: server.cursor_secret,
+      loadShedding: {
+        maxEventLoopDelayMs: server.max_event_loop_delay_ms,
+        maxHeapUsedBytes: server.max_heap_used_bytes,
+        maxRssBytes: server.max_rss_bytes,
+      },
+      shutdownTimeoutMs: server.shutdown_timeout_ms,
+    },
+    auth: { mode: file.auth.mode, quota: file.auth.quota, upstreamShare: file.auth.upstream_share },
+    maxRangeMs: {
+      logs: parseDuration(profile.max_range.logs)!,
+      traces: parseDuration(profile.max_range.traces)!,
+      metrics: parseDuration(profile.max_range.metrics)!,
+    },
+    upstream: upstreamPolicy(file.upstream),
+  };
+}
+
+/**
+ * The settings of a configuration that sets nothing (config/schema.ts assembles the defaults):
+ * for what is built without a configuration, the OpenAPI document and the tests' servers.
+ */
+export const DEFAULT_SETTINGS: Settings = settingsOf(DEFAULT_FILE, DEFAULT_PROFILE);
 
 /** `[upstream]` with durations in ms, as the pipeline takes it. */
 export function upstreamPolicy(config: UpstreamConfig): UpstreamPolicy {
@@ -145,18 +177,6 @@ export function upstreamPolicy(config: UpstreamConfig): UpstreamPolicy {
   };
 }
 
-/** Load shedding and shutdown settings of `[server]`. */
-function operationLimits(server: FileConfig['server']): Pick<Config['server'], 'loadShedding' | 'shutdownTimeoutMs'> {
-  return {
-    loadShedding: {
-      maxEventLoopDelayMs: server.max_event_loop_delay_ms,
-      maxHeapUsedBytes: server.max_heap_used_bytes,
-      maxRssBytes: server.max_rss_bytes,
-    },
-    shutdownTimeoutMs: server.shutdown_timeout_ms,
-  };
-}
-
 /** The variables, all checked: every problem of the environment in one report. */
 function parseEnv(raw: Readonly<Record<string, string | undefined>>): Env {
   const problems = new ConfigProblems('environment');
@@ -177,6 +197,7 @@ function checkBackend(path: string, backend: string | undefined, problems: Confi
 function configFile(inputs: LoadInputs, env: Env): string | undefined {
   const named = inputs.args.config ?? env.TINKR_CONFIG;
   if (named !== undefined) return resolve(inputs.cwd, named);
+  if (inputs.homeDir === undefined) return undefined;
   const home = join(inputs.homeDir, '.tinkr', 'config.toml');
   return existsSync(home) ? home : undefined;
 }
@@ -298,7 +319,7 @@ function envProfile(env: Env): SelectedProfile {
       'no configuration file (none given with --config or TINKR_CONFIG, and no ~/.tinkr/config.toml); set TINKR_BACKEND=datadog with DD_API_KEY and DD_APP_KEY, or write a config file',
     );
   }
-  return { name: ENV_PROFILE, profile: fileSchema.parse({ profiles: { [ENV_PROFILE]: { backend: 'datadog' } } }).profiles[ENV_PROFILE]!, path: undefined };
+  return { name: ENV_PROFILE, profile: DEFAULT_PROFILE, path: undefined };
 }
 
 /** Where the Datadog keys come from; undefined with a problem when nowhere, or from two places. */
@@ -325,8 +346,8 @@ function datadogConfig(selected: SelectedProfile, env: Env, problems: ConfigProb
 }
 
 /** The caller keys; a problem when there are none and auth is on. A bad TINKR_API_KEYS is the environment's problem, reported at once. */
-function authConfig(file: FileConfig | undefined, env: Env, problems: ConfigProblems): Config['auth'] {
-  const keys = [...(file?.auth.api_keys ?? [])];
+function callerKeys(file: FileConfig, env: Env, problems: ConfigProblems): ApiKeyConfig[] {
+  const keys = [...file.auth.api_keys];
   if (env.TINKR_API_KEYS !== undefined) {
     let parsed: unknown;
     try {
@@ -342,11 +363,10 @@ function authConfig(file: FileConfig | undefined, env: Env, problems: ConfigProb
     }
     keys.push(...result.data!);
   }
-  const mode = file?.auth.mode ?? 'keys';
-  if (mode === 'keys' && keys.length === 0) {
+  if (file.auth.mode === 'keys' && keys.length === 0) {
     problems.add('auth.api_keys', 'no API keys: add [auth] api_keys (SHA-256 hashes of bearer tokens) or TINKR_API_KEYS; auth.mode = "none" is for local development only');
   }
-  return { mode, keys, quota: file?.auth.quota ?? DEFAULT_QUOTA, upstreamShare: file?.auth.upstream_share ?? DEFAULT_UPSTREAM_SHARE };
+  return keys;
 }
 
 function isTable(value: unknown): value is Record<string, unknown> {

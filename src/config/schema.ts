@@ -23,7 +23,8 @@ import { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED } from '../upstream/concurre
 import { DEFAULT_UPSTREAM_SHARE } from '../upstream/fair-share.ts';
 import { MAX_PAGES_PER_REQUEST } from '../upstream/paging.ts';
 import { checkStepTable, DEFAULT_STEPS } from '../upstream/step.ts';
-import { storeSchema } from './store.ts';
+import type { LogLevel } from './env.ts';
+import { storeSchema, type StoreFileConfig } from './store.ts';
 
 /**
  * The TOML configuration file (DESIGN §3). Every object is strict: an unknown key is an error,
@@ -253,3 +254,25 @@ export const fileSchema = z
   })
   .strict();
 export type FileConfig = z.infer<typeof fileSchema>;
+
+/**
+ * What a configuration that sets nothing means. Every default of the server is assembled here,
+ * from the schemas above and the named constants beside the code each one governs (with its
+ * reason); config/load.ts applies them and nothing else keeps a fallback copy.
+ */
+
+/** `[server]`, `[upstream]` and `[auth]` of an empty file, which is also what no file at all means. */
+export const DEFAULT_FILE: FileConfig = fileSchema.parse({});
+/** A profile that names only its backend: the environment-only start runs as one. */
+export const DEFAULT_PROFILE: ProfileConfig = profileSchema.parse({ backend: 'datadog' });
+/** `[store]` with only the connection given (by `TINKR_REDIS_URL`). */
+export const DEFAULT_STORE: StoreFileConfig = storeSchema.parse({});
+
+/** Listen address without `--host` or `HOST`: every interface, as a container needs. */
+export const DEFAULT_HOST = '0.0.0.0';
+/** API port without `--port` or `PORT`. */
+export const DEFAULT_PORT = 8000;
+/** Prometheus self-metrics port without `TINKR_METRICS_PORT`: the OpenTelemetry Prometheus exporter's. */
+export const DEFAULT_METRICS_PORT = 9464;
+/** Log level without `TINKR_LOG_LEVEL`: one line per request and the lifecycle, no payloads. */
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';

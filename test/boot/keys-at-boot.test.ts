@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ApiKeys, Fault } from '@tinkr/datadog-simulator';
 import { KEY_RECHECK_MIN_MS } from '../../src/boot/key-check.ts';
 import { startServer, type Running } from '../../src/boot.ts';
 import { parseCommandLine } from '../../src/config/args.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logging.ts';
-import type { ApiKeys, Fault } from '../../src/simulator/index.ts';
 import { envOnlyStart, parseLogLines, type LogLine } from '../helpers/cli.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';

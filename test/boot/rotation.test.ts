@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type ApiKeys } from '@tinkr/datadog-simulator';
 import { startServer, type Running } from '../../src/boot.ts';
 import type { Clock } from '../../src/clock.ts';
 import { parseCommandLine } from '../../src/config/args.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logging.ts';
-import { type ApiKeys } from '../../src/simulator/index.ts';
 import { awsSecretLines, secretsProfileToml } from '../helpers/profile-file.ts';
 import { parseLogLines, type LogLine } from '../helpers/cli.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';

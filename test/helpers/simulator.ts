@@ -1,4 +1,4 @@
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.ts';
+import { startSimulator, type Simulator, type SimulatorOptions } from '@tinkr/datadog-simulator';
 import { validateDatadogRequest } from './datadog-openapi.ts';
 
 export interface TestSimulator extends Simulator {

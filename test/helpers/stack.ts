@@ -1,16 +1,15 @@
 import pino from 'pino';
+import { DEFAULT_DEMO_KEYS, type SimulatorOptions } from '@tinkr/datadog-simulator';
 import { systemClock, type Clock } from '../../src/clock.ts';
 import type { ApiKeyConfig } from '../../src/config/schema.ts';
 import { createDatadogTransport } from '../../src/datadog/transport.ts';
 import { createCredentialStore, type CredentialProvider } from '../../src/secrets/store.ts';
-import type { ServerDeps } from '../../src/server.ts';
-import { DEFAULT_DEMO_KEYS, type SimulatorOptions } from '../../src/simulator/index.ts';
 import { noTelemetry, type Telemetry } from '../../src/telemetry.ts';
 import type { Engine } from '../../src/upstream/answer.ts';
 import { createUpstreamPipeline, DEFAULT_UPSTREAM_POLICY, type UpstreamPolicy } from '../../src/upstream/pipeline.ts';
 import type { RetryPolicy } from '../../src/upstream/retry.ts';
 import type { RefreshLog } from '../../src/upstream/refresh.ts';
-import { startApp, TEST_REQUEST_TIMEOUT_MS, type TestApp } from './app.ts';
+import { startApp, TEST_REQUEST_TIMEOUT_MS, type AppOverrides, type TestApp } from './app.ts';
 import { eventually } from './eventually.ts';
 import { startTestSimulator, type TestSimulator } from './simulator.ts';
 
@@ -43,7 +42,7 @@ export interface StackOptions {
   random?: () => number;
   keys?: ApiKeyConfig[];
   telemetry?: Telemetry;
-  server?: Partial<ServerDeps>;
+  server?: AppOverrides;
   /** Where the engine reports failed background refreshes. */
   log?: RefreshLog;
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiKeys } from '@tinkr/datadog-simulator';
 import { sha256Hex } from '../../src/auth/keyring.ts';
-import type { ApiKeys } from '../../src/simulator/index.ts';
 import { type CliResult, runCli, type Scratch, scratchDirs, VIOLATIONS_MARKER } from '../helpers/cli.ts';
 import { awsSecretLines, secretsProfileToml } from '../helpers/profile-file.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';

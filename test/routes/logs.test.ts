@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { QUIRKY_SERVICE, type LogEvent } from '@tinkr/datadog-simulator';
 import { levelOf } from '../../src/datadog/levels.ts';
-import { QUIRKY_SERVICE, type LogEvent } from '../../src/simulator/index.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 

@@ -1,13 +1,13 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_DEMO_KEYS } from '@tinkr/datadog-simulator';
 import { createLogger } from '../../src/logging.ts';
 import { problemSchema } from '../../src/schemas/common.ts';
 import { credentialsFromJson } from '../../src/secrets/payload.ts';
 import { REDACTED } from '../../src/secrets/scrub.ts';
 import { createCredentialStore } from '../../src/secrets/store.ts';
 import { systemClock } from '../../src/clock.ts';
-import { DEFAULT_DEMO_KEYS } from '../../src/simulator/index.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { LogEvent } from '@tinkr/datadog-simulator';
 import { sha256Hex } from '../../src/auth/keyring.ts';
-import type { LogEvent } from '../../src/simulator/index.ts';
 import { DEFAULT_LOOKBACK_MS, DEFAULT_OVERLAP_MS, MIN_POLL_INTERVAL_MS } from '../../src/tail/options.ts';
 import { createPrometheusTelemetry } from '../../src/telemetry/prometheus.ts';
 import { DEFAULT_KEYS } from '../helpers/app.ts';

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { SpanEvent } from '../../src/simulator/index.ts';
+import type { SpanEvent } from '@tinkr/datadog-simulator';
 import { ManualClock } from '../helpers/manual-clock.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Fault } from '../../src/simulator/index.ts';
+import type { Fault } from '@tinkr/datadog-simulator';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 /**

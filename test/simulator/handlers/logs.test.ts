@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type LogEvent, type Simulator } from '../../../src/simulator/index.ts';
-import { ARCHIVE_MIN_AGE_MS, INDEX_RETENTION_MS } from '../../../src/simulator/data/log-indexes.ts';
+import { ARCHIVE_MIN_AGE_MS, INDEX_RETENTION_MS } from '@tinkr/datadog-simulator/data/log-indexes';
+import { startSimulator, type LogEvent, type Simulator } from '@tinkr/datadog-simulator';
 import { callDatadog } from '../../helpers/datadog-fetch.ts';
 import { validateDatadogResponse } from '../../helpers/datadog-openapi.ts';
 import { ManualClock } from '../../helpers/manual-clock.ts';

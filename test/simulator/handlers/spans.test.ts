@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator, type SpanEvent } from '../../../src/simulator/index.ts';
-import { createGroundTruth } from '../../../src/simulator/truth.ts';
+import { createGroundTruth } from '@tinkr/datadog-simulator/truth';
+import { startSimulator, type Simulator, type SpanEvent } from '@tinkr/datadog-simulator';
 import { callDatadog } from '../../helpers/datadog-fetch.ts';
 import { validateDatadogResponse } from '../../helpers/datadog-openapi.ts';
 import { ManualClock } from '../../helpers/manual-clock.ts';
