@@ -44,6 +44,11 @@ const PROVIDER_LABELS: Record<string, string> = {
   azure: 'Azure Key Vault',
 };
 
+/** `AWS Secrets Manager` for `aws`; an unknown provider by its config value. */
+export function providerLabel(provider: string): string {
+  return PROVIDER_LABELS[provider] ?? provider;
+}
+
 /**
  * A secret could not be turned into credentials. The message names the provider, the secret
  * reference and where it was looked for (region, project or vault), and never any secret content.
@@ -60,8 +65,7 @@ export class SecretsBootError extends Error {
     options?: { cause?: unknown },
   ) {
     const where = fields.location ? ` (${fields.location})` : '';
-    const label = PROVIDER_LABELS[fields.provider] ?? fields.provider;
-    super(`${label} secret ${fields.secretRef}${where}: ${explanation}`, options);
+    super(`${providerLabel(fields.provider)} secret ${fields.secretRef}${where}: ${explanation}`, options);
     this.name = 'SecretsBootError';
     this.provider = fields.provider;
     this.secretRef = fields.secretRef;
