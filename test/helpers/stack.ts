@@ -1,5 +1,7 @@
 import pino from 'pino';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { DEFAULT_DEMO_KEYS, type SimulatorOptions } from '@tinkr/datadog-simulator';
+import { sha256Hex } from '../../src/auth/keyring.ts';
 import { systemClock, type Clock } from '../../src/clock.ts';
 import type { ApiKeyConfig } from '../../src/config/schema.ts';
 import { createDatadogTransport } from '../../src/datadog/transport.ts';
@@ -11,6 +13,8 @@ import type { RetryPolicy } from '../../src/upstream/retry.ts';
 import type { RefreshLog } from '../../src/upstream/refresh.ts';
 import { startApp, TEST_REQUEST_TIMEOUT_MS, type AppOverrides, type TestApp } from './app.ts';
 import { eventually } from './eventually.ts';
+import { ManualClock } from './manual-clock.ts';
+import type { OracleScope } from './scope-oracle.ts';
 import { startTestSimulator, type TestSimulator } from './simulator.ts';
 
 /** Quick retries so fault tests do not wait on production backoff. */
@@ -89,4 +93,64 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await sim.close();
     },
   };
+}
+
+/** Where the route tests' clock starts (ManualClock's own default): data and truth agree on it. */
+export const TEST_NOW = Date.parse('2026-11-25T04:00:00.000Z');
+
+export interface SharedStackOptions extends Omit<StackOptions, 'clock'> {
+  /** What to undo after each test besides the check: the clock back at TEST_NOW, armed faults, injected bursts. */
+  reset?: { clock?: boolean; faults?: boolean; bursts?: boolean };
+}
+
+/**
+ * One stack for all the tests of a file, on a ManualClock at TEST_NOW: started before the first
+ * test, closed after the last, and after each test checked that no request it sent broke
+ * Datadog's spec (then `reset` is applied). The stack returned stands for the one started, so a
+ * file declares it once at the top.
+ */
+export function sharedStack(options: SharedStackOptions = {}): { clock: ManualClock; stack: Stack } {
+  const { reset = {}, ...stackOptions } = options;
+  const clock = new ManualClock(TEST_NOW);
+  let started: Stack | undefined;
+  const current = (): Stack => {
+    if (started === undefined) throw new Error('the shared stack is used outside a test (it starts in beforeAll)');
+    return started;
+  };
+  beforeAll(async () => {
+    started = await startStack({ ...stackOptions, clock });
+  });
+  afterAll(() => started?.close());
+  afterEach(() => {
+    current().sim.assertNoViolations();
+    if (reset.faults) current().sim.faults.clear();
+    if (reset.bursts) current().sim.bursts.clear();
+    if (reset.clock) clock.set(TEST_NOW);
+  });
+  const stack: Stack = {
+    get sim() {
+      return current().sim;
+    },
+    get app() {
+      return current().app;
+    },
+    get engine() {
+      return current().engine;
+    },
+    settle: () => current().settle(),
+    close: () => current().close(),
+  };
+  return { clock, stack };
+}
+
+/** A caller key scoped to `scope`, with no quota (the scope tests send many requests), and its token. */
+export interface ScopedKey {
+  token: string;
+  scope: OracleScope;
+  config: ApiKeyConfig;
+}
+
+export function scopedKey(token: string, subject: string, scope: OracleScope, roles: ApiKeyConfig['roles'] = ['viewer']): ScopedKey {
+  const { services, env } = scope;
+  return { token, scope, config: { hash: sha256Hex(token), subject, roles, ...(services ? { services: [...services] } : {}), ...(env ? { env } : {}), quota: 'off' } };
 }

@@ -1,9 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/auth/keyring.ts';
-import type { ApiKeyConfig } from '../../src/config/schema.ts';
-import { ManualClock } from '../helpers/manual-clock.ts';
-import { provenWithinScope, upstreamQueryOf, type OracleScope } from '../helpers/scope-oracle.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { describe, expect, it } from 'vitest';
+import { provenWithinScope, upstreamQueryOf } from '../helpers/scope-oracle.ts';
+import { scopedKey, sharedStack, TEST_NOW as NOW, type ScopedKey } from '../helpers/stack.ts';
 
 /**
  * Scoped keys on the analytics routes (aggregates, SLO, anomalies): the same guarantees as on
@@ -11,30 +8,12 @@ import { startStack, type Stack } from '../helpers/stack.ts';
  * simulator received (scope-oracle.ts), and injection through `query`, `group_by` and `compute`
  * is refused before anything is sent.
  */
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
-const clock = new ManualClock(NOW);
 
-interface Key {
-  token: string;
-  scope: OracleScope;
-  config: ApiKeyConfig;
-}
+const PAY = scopedKey('token-payments', 'team-payments', { services: ['payments-api'] });
+const PAY_PROD = scopedKey('token-payments-prod', 'payments-prod', { services: ['payments-api', 'ledger'], env: 'prod' });
+const STAGING = scopedKey('token-staging', 'staging-only', { env: 'staging' });
 
-function key(token: string, subject: string, scope: OracleScope): Key {
-  const { services, env } = scope;
-  return { token, scope, config: { hash: sha256Hex(token), subject, roles: ['viewer'], ...(services ? { services: [...services] } : {}), ...(env ? { env } : {}), quota: 'off' } };
-}
-
-const PAY = key('token-payments', 'team-payments', { services: ['payments-api'] });
-const PAY_PROD = key('token-payments-prod', 'payments-prod', { services: ['payments-api', 'ledger'], env: 'prod' });
-const STAGING = key('token-staging', 'staging-only', { env: 'staging' });
-
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack({ clock, keys: [PAY, PAY_PROD, STAGING].map((k) => k.config) });
-});
-afterAll(() => stack.close());
-afterEach(() => stack.sim.assertNoViolations());
+const { stack } = sharedStack({ keys: [PAY, PAY_PROD, STAGING].map((k) => k.config) });
 
 interface Answer {
   status: number;
@@ -42,7 +21,7 @@ interface Answer {
   upstream: string[];
 }
 
-async function call(as: Key, path: string, body?: unknown): Promise<Answer> {
+async function call(as: ScopedKey, path: string, body?: unknown): Promise<Answer> {
   stack.sim.resetRequests();
   const headers = { authorization: `Bearer ${as.token}`, 'cache-control': 'no-cache' };
   const res = body === undefined ? await stack.app.get(path, { headers }) : await stack.app.post(path, body, { headers });
@@ -56,7 +35,7 @@ async function call(as: Key, path: string, body?: unknown): Promise<Answer> {
   return { status: res.status, body: json, upstream };
 }
 
-async function refused(as: Key, path: string, status: 400 | 403, body?: unknown): Promise<any> {
+async function refused(as: ScopedKey, path: string, status: 400 | 403, body?: unknown): Promise<any> {
   const answer = await call(as, path, body);
   expect(answer.status, JSON.stringify(answer.body)).toBe(status);
   expect(answer.body.code).toBe(status === 403 ? 'FORBIDDEN' : 'BAD_REQUEST');

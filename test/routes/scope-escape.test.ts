@@ -1,45 +1,21 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/auth/keyring.ts';
-import type { ApiKeyConfig } from '../../src/config/schema.ts';
-import { ManualClock } from '../helpers/manual-clock.ts';
-import { provenWithinScope, upstreamQueryOf, type OracleScope } from '../helpers/scope-oracle.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { describe, expect, it } from 'vitest';
+import { provenWithinScope, upstreamQueryOf } from '../helpers/scope-oracle.ts';
+import { scopedKey, sharedStack, TEST_NOW as NOW, type ScopedKey } from '../helpers/stack.ts';
 
 /**
  * Scoped keys against the real server and the simulator: every way out of a scope we know of,
  * one test each. Each test asserts the answer (403/400/200) and, from what the simulator
  * received, that no upstream query could return data outside the key's scope.
  */
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
-const clock = new ManualClock(NOW);
 
-interface Key {
-  token: string;
-  scope: OracleScope;
-  config: ApiKeyConfig;
-}
+const FULL = scopedKey('token-full', 'everything', {});
+const PAY = scopedKey('token-payments', 'team-payments', { services: ['payments-api'] });
+const PAY_PROD = scopedKey('token-payments-prod', 'payments-prod', { services: ['payments-api', 'ledger'], env: 'prod' });
+const STAGING = scopedKey('token-staging', 'staging-only', { env: 'staging' });
+const NO_ROLE = scopedKey('token-parked', 'parked', {}, []);
+const ONCALL = scopedKey('token-oncall', 'oncall', { services: ['payments-api'] }, ['oncall']);
 
-function key(token: string, subject: string, scope: OracleScope, roles: ApiKeyConfig['roles'] = ['viewer']): Key {
-  const { services, env } = scope;
-  return { token, scope, config: { hash: sha256Hex(token), subject, roles, ...(services ? { services: [...services] } : {}), ...(env ? { env } : {}), quota: 'off' } };
-}
-
-const FULL = key('token-full', 'everything', {});
-const PAY = key('token-payments', 'team-payments', { services: ['payments-api'] });
-const PAY_PROD = key('token-payments-prod', 'payments-prod', { services: ['payments-api', 'ledger'], env: 'prod' });
-const STAGING = key('token-staging', 'staging-only', { env: 'staging' });
-const NO_ROLE = key('token-parked', 'parked', {}, []);
-const ONCALL = key('token-oncall', 'oncall', { services: ['payments-api'] }, ['oncall']);
-
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack({ clock, keys: [FULL, PAY, PAY_PROD, STAGING, NO_ROLE, ONCALL].map((k) => k.config) });
-});
-afterAll(() => stack.close());
-afterEach(() => {
-  stack.sim.assertNoViolations();
-  clock.set(NOW);
-});
+const { stack } = sharedStack({ keys: [FULL, PAY, PAY_PROD, STAGING, NO_ROLE, ONCALL].map((k) => k.config), reset: { clock: true } });
 
 interface Answer {
   status: number;
@@ -49,7 +25,7 @@ interface Answer {
 }
 
 /** One request as `key`; every upstream request it caused must be provably inside the scope. */
-async function call(as: Key, path: string, body?: unknown): Promise<Answer> {
+async function call(as: ScopedKey, path: string, body?: unknown): Promise<Answer> {
   stack.sim.resetRequests();
   // no-cache: every call must reach the simulator, where its upstream query is proven in scope.
   const headers = { authorization: `Bearer ${as.token}`, 'cache-control': 'no-cache' };
@@ -65,7 +41,7 @@ async function call(as: Key, path: string, body?: unknown): Promise<Answer> {
   return { status: res.status, body: json, upstream };
 }
 
-async function refused(as: Key, path: string, status: 400 | 403, body?: unknown): Promise<any> {
+async function refused(as: ScopedKey, path: string, status: 400 | 403, body?: unknown): Promise<any> {
   const answer = await call(as, path, body);
   expect(answer.status, JSON.stringify(answer.body)).toBe(status);
   expect(answer.body.code).toBe(status === 403 ? 'FORBIDDEN' : 'BAD_REQUEST');
