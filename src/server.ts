@@ -88,7 +88,7 @@ export function settingsDeps(
 /** Largest request body: the Tinkr routes take a few small fields. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
-/** Builds the app without listening (DESIGN: server.ts builds, main.ts runs). */
+/** Builds the app without listening: boot.ts starts it, main.ts runs the process. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Node's requestTimeout covers receiving the request only, never the answer: a long response
   // (a live tail writing every 15 s) is not cut. No socket inactivity timeout is set for that reason.

@@ -263,7 +263,11 @@ function readConfigFile(file: string, inputs: LoadInputs, env: Env): { file: Fil
   return { file: config, profile: chosen === undefined ? undefined : { name: chosen, profile: profile!, path: `profiles.${chosen}` } };
 }
 
-/** --profile, else TINKR_PROFILE, else active_profile, else the only profile (DESIGN §2); undefined with a problem when none fits. */
+/**
+ * --profile, else TINKR_PROFILE, else active_profile, else the only profile
+ * (docs/configuration.md#where-the-configuration-comes-from); undefined with a problem when none
+ * fits.
+ */
 function chooseProfile(names: string[], requested: string | undefined, active: unknown, problems: ConfigProblems): string | undefined {
   const wanted = requested ?? (typeof active === 'string' ? active : undefined);
   if (wanted !== undefined) {

@@ -27,8 +27,9 @@ import type { LogLevel } from './env.ts';
 import { storeSchema, type StoreFileConfig } from './store.ts';
 
 /**
- * The TOML configuration file (DESIGN §3). Every object is strict: an unknown key is an error,
- * because a typo must never pass silently. `env:NAME` references are resolved before this runs.
+ * The TOML configuration file (docs/configuration.md#the-configuration-file). Every object is
+ * strict: an unknown key is an error, because a typo must never pass silently. `env:NAME`
+ * references are resolved before this runs.
  */
 
 /** Roles a key may hold (what each allows: auth/roles.ts). Any other name is a config error. */
@@ -108,12 +109,12 @@ export const authSchema = z
     mode: z.enum(['keys', 'none']).default('keys'),
     /** The quota of every key that has none of its own (and of each client IP when mode = "none"). */
     quota: quotaSchema.default(DEFAULT_QUOTA),
-    /** The share of each Datadog limit of every key that has none of its own (DESIGN §10). */
+    /** The share of each Datadog limit of every key that has none of its own (docs/budget-and-caching.md#fair-share). */
     upstream_share: upstreamShareSchema.default(DEFAULT_UPSTREAM_SHARE),
   })
   .strict();
 
-/** Default end-to-end deadline of one request, upstream included (DESIGN §3). */
+/** Default end-to-end deadline of one request, upstream included (docs/configuration.md#the-configuration-file). */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /**
@@ -230,7 +231,7 @@ export const upstreamBudgetSchema = z
   })
   .strict();
 
-/** `[upstream]`: everything between the routes and Datadog (DESIGN §3; README "Budget, caching and coalescing"). */
+/** `[upstream]`: everything between the routes and Datadog (docs/budget-and-caching.md#configuration-upstream). */
 export const upstreamSchema = z
   .object({
     max_concurrent: z.number().int().min(1).max(1024).default(DEFAULT_MAX_CONCURRENT),

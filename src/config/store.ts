@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ConfigProblems } from './problems.ts';
 
 /**
- * `[store]` and `TINKR_REDIS_URL` (DESIGN §7): the shared Redis (or Valkey) that lets several
+ * `[store]` and `TINKR_REDIS_URL` (docs/replicas.md#settings): the shared Redis (or Valkey) that lets several
  * replicas behave as one gateway. Without a URL, state stays in process. The URL may carry a
  * password, so no message here ever quotes it: errors name the setting and the expected form.
  */

@@ -32,7 +32,7 @@ export const SECRETS_ERROR_KINDS = [
 
 export type SecretsErrorKind = (typeof SECRETS_ERROR_KINDS)[number];
 
-/** Exit code of a boot failure of each kind (DESIGN §2: 69 unreachable dependency, 78 config). */
+/** Exit code of a boot failure of each kind (docs/configuration.md#exit-codes: 69 unreachable dependency, 78 config). */
 export function exitCodeOf(kind: SecretsErrorKind): 69 | 78 {
   return kind === 'unreachable' || kind === 'timeout' ? 69 : 78;
 }

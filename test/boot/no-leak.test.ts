@@ -15,7 +15,7 @@ import { type AwsSecretsManagerFake, startAwsSecretsManager } from '../secrets/f
 import { openCloudSandbox, type CloudSandbox } from '../secrets/helpers/sandbox.ts';
 
 /**
- * A log-capture test (DESIGN §4.6: no response, log line or error ever contains a key): the
+ * A log-capture test (docs/http-api.md#errors: no response, log line or error ever contains a key): the
  * real server, its keys in AWS Secrets Manager (the loopback fake, real SDK), logging at
  * `trace` into a captured destination, driven through every path that could leak a key —
  * success, key rotation, refresh failures, 5xx with retries, 429, malformed JSON, timeouts,

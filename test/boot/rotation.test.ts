@@ -18,7 +18,7 @@ import { type AwsSecretsManagerFake, startAwsSecretsManager } from '../secrets/f
 import { openCloudSandbox, type CloudSandbox } from '../secrets/helpers/sandbox.ts';
 
 /**
- * Key rotation end to end (DESIGN §3): the real server, booted from a profile whose keys live
+ * Key rotation end to end (docs/secrets.md#rotation): the real server, booted from a profile whose keys live
  * in AWS Secrets Manager (the loopback fake, through the real SDK), in front of the simulator.
  * The secret changes at the fake and the simulator starts refusing the old key; the server
  * re-reads the secret once and carries on with the new keys.

@@ -246,7 +246,7 @@ const bodies = {
 
 // ---- the property -----------------------------------------------------------------------------
 
-/** Documented answers (DESIGN §4.6) a caller can get from inputs alone, with a healthy upstream. */
+/** Documented answers (docs/http-api.md#errors) a caller can get from inputs alone, with a healthy upstream. */
 const DOCUMENTED = new Set([200, 400, 401, 403, 404, 413]);
 const LEAK = /\n\s+at |\.ts:\d+|node_modules|file:\/\/|\/(?:work|home|usr|tmp)\/|DD-API-KEY|DD-APPLICATION-KEY/i;
 

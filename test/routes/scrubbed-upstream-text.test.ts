@@ -11,7 +11,7 @@ import { systemClock } from '../../src/clock.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 /**
- * Upstream text is scrubbed (DESIGN §10): whatever Datadog says that is passed on to a caller
+ * Upstream text is scrubbed (docs/http-api.md#errors): whatever Datadog says that is passed on to a caller
  * (an error message, a metrics error, a search warning) has every key and secret value replaced
  * by `[redacted]`, in the answer and in the log, through the real server and the simulator.
  */

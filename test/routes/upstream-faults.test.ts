@@ -3,7 +3,7 @@ import type { Fault } from '@tinkr/datadog-simulator';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 /**
- * Every upstream fault of DESIGN §4.6, injected at the simulator: the caller gets the mapped
+ * Every upstream fault of docs/http-api.md#errors, injected at the simulator: the caller gets the mapped
  * problem, and the very next request is answered normally.
  */
 let stack: Stack;
