@@ -1,11 +1,10 @@
 import { createServer } from 'node:net';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_DEMO_KEYS } from '@tinkr/datadog-simulator';
 import { sha256Hex } from '../src/auth/keyring.ts';
 import { startServer, type Running } from '../src/boot.ts';
 import type { Config } from '../src/config/load.ts';
-import { createLogger } from '../src/logging.ts';
+import { capturedLog } from './helpers/captured-log.ts';
 import { configFromEnv } from './helpers/config.ts';
 import { eventually } from './helpers/eventually.ts';
 import { freePort } from './helpers/free-port.ts';
@@ -43,32 +42,13 @@ function config(overrides: { metricsPort: number; shutdownTimeoutMs?: number }):
   return { ...loaded, server: { ...loaded.server, shutdownTimeoutMs: overrides.shutdownTimeoutMs ?? loaded.server.shutdownTimeoutMs } };
 }
 
-function capturedLogger(): { logger: ReturnType<typeof createLogger>; lines: () => Record<string, unknown>[] } {
-  const text: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      text.push(String(chunk));
-      done();
-    },
-  });
-  return {
-    logger: createLogger('info', sink),
-    lines: () =>
-      text
-        .join('')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
-
 const get = (running: Running, path: string, init?: RequestInit) =>
   fetch(running.url + path, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...(init?.headers as Record<string, string>) } });
 
 describe('startServer', () => {
   it('serves Prometheus metrics on TINKR_METRICS_PORT and closes everything, idempotently', async () => {
     const metricsPort = await freePort();
-    const { logger, lines } = capturedLogger();
+    const { logger, lines } = capturedLog();
     const running = await startServer(config({ metricsPort }), { logger });
     expect(running.metricsUrl).toBe(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(lines().find((l) => l.msg === 'listening')).toMatchObject({ url: running.url, metrics_url: running.metricsUrl, api_url: sim.url });
@@ -89,7 +69,7 @@ describe('startServer', () => {
   });
 
   it('starts no metrics listener when TINKR_METRICS_PORT is 0', async () => {
-    const { logger } = capturedLogger();
+    const { logger } = capturedLog();
     const running = await startServer(config({ metricsPort: 0 }), { logger });
     expect(running.metricsUrl).toBeUndefined();
     expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
@@ -100,7 +80,7 @@ describe('startServer', () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const { port } = taken.address() as { port: number };
-    const { logger } = capturedLogger();
+    const { logger } = capturedLog();
     await expect(startServer(config({ metricsPort: port }), { logger })).rejects.toMatchObject({
       code: 'EADDRINUSE',
       message: `the metrics port ${port} (TINKR_METRICS_PORT) is not available (EADDRINUSE); set TINKR_METRICS_PORT to a free port, or to 0 to turn the metrics listener off`,
@@ -109,7 +89,7 @@ describe('startServer', () => {
   });
 
   it('drains in-flight requests, answering /readyz 503 meanwhile, and cuts them at shutdown_timeout_ms', async () => {
-    const { logger, lines } = capturedLogger();
+    const { logger, lines } = capturedLog();
     // The server's clock is the test's: the drain's bound passes when the test says, so the
     // quick request finishes within it however slow the machine is.
     const clock = new ManualClock(Date.now());

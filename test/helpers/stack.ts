@@ -1,7 +1,6 @@
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { DEFAULT_DEMO_KEYS, type SimulatorOptions } from '@tinkr/datadog-simulator';
-import { sha256Hex } from '../../src/auth/keyring.ts';
 import { systemClock, type Clock } from '../../src/clock.ts';
 import type { ApiKeyConfig } from '../../src/config/schema.ts';
 import { createDatadogTransport } from '../../src/datadog/transport.ts';
@@ -13,8 +12,7 @@ import type { RetryPolicy } from '../../src/upstream/retry.ts';
 import type { RefreshLog } from '../../src/upstream/refresh.ts';
 import { startApp, TEST_REQUEST_TIMEOUT_MS, type AppOverrides, type TestApp } from './app.ts';
 import { eventually } from './eventually.ts';
-import { ManualClock } from './manual-clock.ts';
-import type { OracleScope } from './scope-oracle.ts';
+import { ManualClock, TEST_NOW } from './manual-clock.ts';
 import { startTestSimulator, type TestSimulator } from './simulator.ts';
 
 /** Quick retries so fault tests do not wait on production backoff. */
@@ -95,9 +93,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 }
 
-/** Where the route tests' clock starts (ManualClock's own default): data and truth agree on it. */
-export const TEST_NOW = Date.parse('2026-11-25T04:00:00.000Z');
-
 export interface SharedStackOptions extends Omit<StackOptions, 'clock'> {
   /** What to undo after each test besides the check: the clock back at TEST_NOW, armed faults, injected bursts. */
   reset?: { clock?: boolean; faults?: boolean; bursts?: boolean };
@@ -141,16 +136,4 @@ export function sharedStack(options: SharedStackOptions = {}): { clock: ManualCl
     close: () => current().close(),
   };
   return { clock, stack };
-}
-
-/** A caller key scoped to `scope`, with no quota (the scope tests send many requests), and its token. */
-export interface ScopedKey {
-  token: string;
-  scope: OracleScope;
-  config: ApiKeyConfig;
-}
-
-export function scopedKey(token: string, subject: string, scope: OracleScope, roles: ApiKeyConfig['roles'] = ['viewer']): ScopedKey {
-  const { services, env } = scope;
-  return { token, scope, config: { hash: sha256Hex(token), subject, roles, ...(services ? { services: [...services] } : {}), ...(env ? { env } : {}), quota: 'off' } };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { provenWithinScope, upstreamQueryOf } from '../helpers/scope-oracle.ts';
-import { scopedKey, sharedStack, TEST_NOW as NOW, type ScopedKey } from '../helpers/stack.ts';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { scopedCalls, scopedKey, type ScopedAnswer } from '../helpers/scoped-keys.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * Scoped keys on the analytics routes (aggregates, SLO, anomalies): the same guarantees as on
@@ -14,37 +15,10 @@ const PAY_PROD = scopedKey('token-payments-prod', 'payments-prod', { services: [
 const STAGING = scopedKey('token-staging', 'staging-only', { env: 'staging' });
 
 const { stack } = sharedStack({ keys: [PAY, PAY_PROD, STAGING].map((k) => k.config) });
-
-interface Answer {
-  status: number;
-  body: any;
-  upstream: string[];
-}
-
-async function call(as: ScopedKey, path: string, body?: unknown): Promise<Answer> {
-  stack.sim.resetRequests();
-  const headers = { authorization: `Bearer ${as.token}`, 'cache-control': 'no-cache' };
-  const res = body === undefined ? await stack.app.get(path, { headers }) : await stack.app.post(path, body, { headers });
-  const json = await res.json();
-  const upstream: string[] = [];
-  for (const request of stack.sim.requests) {
-    const verdict = provenWithinScope(request, as.scope);
-    if (!verdict.ok) throw new Error(`${path}: ${verdict.why}`);
-    upstream.push(upstreamQueryOf(request)!);
-  }
-  return { status: res.status, body: json, upstream };
-}
-
-async function refused(as: ScopedKey, path: string, status: 400 | 403, body?: unknown): Promise<any> {
-  const answer = await call(as, path, body);
-  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
-  expect(answer.body.code).toBe(status === 403 ? 'FORBIDDEN' : 'BAD_REQUEST');
-  expect(answer.upstream).toEqual([]);
-  return answer.body;
-}
+const { call, refused } = scopedCalls(stack);
 
 const q = (text: string) => encodeURIComponent(text);
-const groups = (answer: Answer, facet: string) => new Set(answer.body.data.map((item: { group: Record<string, unknown> }) => item.group[facet]));
+const groups = (answer: ScopedAnswer, facet: string) => new Set(answer.body.data.map((item: { group: Record<string, unknown> }) => item.group[facet]));
 
 describe('aggregates for a scoped key', () => {
   it('with no service named, the panel covers the scope and nothing else, even grouped by service', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AggregateTruthGroup, AggregateTruthQuery } from '@tinkr/datadog-simulator';
-import { sharedStack, TEST_NOW as NOW } from '../helpers/stack.ts';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * `GET /logs/aggregate` and `GET /traces/aggregate` against the simulator's ground truth: each

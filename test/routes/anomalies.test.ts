@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { levelOf } from '../../src/datadog/levels.ts';
 import { BASELINE_WINDOWS, severityOf } from '../../src/service/anomaly-rules.ts';
 import { pyRound } from '../../src/service/py-round.ts';
-import { sharedStack, TEST_NOW as NOW } from '../helpers/stack.ts';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * `POST /api/v1/anomalies` with the body `tinkr anomaly` sends, over the simulator's data: a

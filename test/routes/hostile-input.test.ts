@@ -1,8 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { problemSchema } from '../../src/schemas/common.ts';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
 import { provenWithinScope, type OracleScope } from '../helpers/scope-oracle.ts';
-import { scopedKey, sharedStack, TEST_NOW as NOW } from '../helpers/stack.ts';
+import { scopedKey } from '../helpers/scoped-keys.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * Property-based hostile input over every route: random and Unicode strings, huge values,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { QUIRKY_SERVICE, type LogEvent } from '@tinkr/datadog-simulator';
 import { levelOf } from '../../src/datadog/levels.ts';
-import { sharedStack, TEST_NOW as NOW } from '../helpers/stack.ts';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * GET /logs against the simulator. Expected answers come from the simulator's ground truth

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { sharedStack, TEST_NOW as NOW } from '../helpers/stack.ts';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /** GET /metrics against the simulator; expected series come from its ground truth. */
 const { stack } = sharedStack();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { provenWithinScope, upstreamQueryOf } from '../helpers/scope-oracle.ts';
-import { scopedKey, sharedStack, TEST_NOW as NOW, type ScopedKey } from '../helpers/stack.ts';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { scopedCalls, scopedKey } from '../helpers/scoped-keys.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * Scoped keys against the real server and the simulator: every way out of a scope we know of,
@@ -16,38 +17,7 @@ const NO_ROLE = scopedKey('token-parked', 'parked', {}, []);
 const ONCALL = scopedKey('token-oncall', 'oncall', { services: ['payments-api'] }, ['oncall']);
 
 const { stack } = sharedStack({ keys: [FULL, PAY, PAY_PROD, STAGING, NO_ROLE, ONCALL].map((k) => k.config), reset: { clock: true } });
-
-interface Answer {
-  status: number;
-  body: any;
-  /** The queries the simulator received for this request, each proven inside the key's scope. */
-  upstream: string[];
-}
-
-/** One request as `key`; every upstream request it caused must be provably inside the scope. */
-async function call(as: ScopedKey, path: string, body?: unknown): Promise<Answer> {
-  stack.sim.resetRequests();
-  // no-cache: every call must reach the simulator, where its upstream query is proven in scope.
-  const headers = { authorization: `Bearer ${as.token}`, 'cache-control': 'no-cache' };
-  const res = body === undefined ? await stack.app.get(path, { headers }) : await stack.app.post(path, body, { headers });
-  const json = await res.json();
-  const upstream: string[] = [];
-  for (const request of stack.sim.requests) {
-    const verdict = provenWithinScope(request, as.scope);
-    if (!verdict.ok) throw new Error(`${path}: ${verdict.why}`);
-    upstream.push(upstreamQueryOf(request)!);
-  }
-  if (res.status >= 400) expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  return { status: res.status, body: json, upstream };
-}
-
-async function refused(as: ScopedKey, path: string, status: 400 | 403, body?: unknown): Promise<any> {
-  const answer = await call(as, path, body);
-  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
-  expect(answer.body.code).toBe(status === 403 ? 'FORBIDDEN' : 'BAD_REQUEST');
-  expect(answer.upstream).toEqual([]);
-  return answer.body;
-}
+const { call, refused } = scopedCalls(stack);
 
 const q = (query: string) => encodeURIComponent(query);
 const services = (data: Array<{ service: string | null }>) => new Set(data.map((d) => d.service));

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { levelOf } from '../../src/datadog/levels.ts';
 import { pyRound } from '../../src/service/py-round.ts';
-import { sharedStack, TEST_NOW as NOW } from '../helpers/stack.ts';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * `POST /api/v1/slo` with the bodies the real `tinkr slo` sends (tinkr.md §5.1), counted against

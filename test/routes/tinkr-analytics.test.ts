@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { levelOf } from '../../src/datadog/levels.ts';
-import { sharedStack, TEST_NOW as NOW } from '../helpers/stack.ts';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * `tinkr slo`, `tinkr anomaly` and `tinkr diff` as the real CLI drives them (tinkr.md §5.1; its
