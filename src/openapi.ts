@@ -1,5 +1,5 @@
 import { systemClock } from './clock.ts';
-import { DEFAULT_SETTINGS } from './config/load.ts';
+import { DEFAULT_SETTINGS } from './config/settings.ts';
 import { AppError } from './errors.ts';
 import { buildServer, settingsDeps } from './server.ts';
 import { uncachedEngine } from './upstream/pipeline.ts';

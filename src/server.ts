@@ -5,7 +5,7 @@ import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { anonymousCaller, createKeyring } from './auth/keyring.ts';
 import type { Clock } from './clock.ts';
-import type { Settings } from './config/load.ts';
+import type { Settings } from './config/settings.ts';
 import type { ApiKeyConfig, QuotaConfig } from './config/schema.ts';
 import { accessLog } from './http/access-log.ts';
 import { docsUiOptions, withoutSafeIntegerBounds } from './http/api-docs.ts';

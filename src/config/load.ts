@@ -2,14 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { apiBaseUrl, DEFAULT_SITE, type DatadogSite } from '../datadog/sites.ts';
-import type { LoadSheddingOptions } from '../http/load-shedding.ts';
 import type { SecretsConfig } from '../secrets/schema.ts';
-import { parseDuration } from '../time/duration.ts';
 import type { UpstreamPolicy } from '../upstream/pipeline.ts';
 import type { Args } from './args.ts';
 import { envSchema, type Env, type LogLevel } from './env.ts';
 import { configError } from './errors.ts';
 import { ConfigProblems } from './problems.ts';
+import { settingsOf, type ServerSettings, type Settings } from './settings.ts';
 import { checkStoreLiterals, storeConfig, type StoreConfig } from './store.ts';
 import {
   apiKeySchema,
@@ -24,8 +23,6 @@ import {
   type ApiKeyConfig,
   type FileConfig,
   type ProfileConfig,
-  type QuotaConfig,
-  type UpstreamConfig,
 } from './schema.ts';
 
 /** Everything the server needs to start, validated. Built once, then passed down; never re-read. */
@@ -39,17 +36,8 @@ export interface Config {
   /** Prometheus self-metrics port; 0 disables. */
   metricsPort: number;
   logLevel: LogLevel;
-  server: {
-    corsOrigins: string[];
-    requestTimeoutMs: number;
-    /** The whole request (head and body) must arrive within it; past it the connection is closed. */
-    bodyTimeoutMs: number;
-    cursorSecret: string | undefined;
-    loadShedding: LoadSheddingOptions;
-    /** How long SIGTERM waits for in-flight requests. */
-    shutdownTimeoutMs: number;
-  };
-  auth: { mode: 'keys' | 'none'; keys: ApiKeyConfig[]; quota: QuotaConfig; upstreamShare: number };
+  server: ServerSettings;
+  auth: Settings['auth'] & { keys: ApiKeyConfig[] };
   datadog: {
     /** The profile's `site`; wins over everything else. */
     site: DatadogSite | undefined;
@@ -59,7 +47,7 @@ export interface Config {
     apiUrl: string | undefined;
     credentials: { kind: 'static'; apiKey: string; appKey: string } | { kind: 'secrets'; secrets: SecretsConfig };
   };
-  maxRangeMs: { logs: number; traces: number; metrics: number };
+  maxRangeMs: Settings['maxRangeMs'];
   /** `[upstream]`: cache, budget gate and concurrency limits. */
   upstream: UpstreamPolicy;
   /** The shared Redis (`TINKR_REDIS_URL` / `[store]`); absent: state stays in process. */
@@ -108,72 +96,6 @@ export function loadConfig(inputs: LoadInputs): Config {
     maxRangeMs: settings.maxRangeMs,
     upstream: settings.upstream,
     store: storeConfig(env.TINKR_REDIS_URL, file.store ?? DEFAULT_STORE),
-  };
-}
-
-/** What the file and the profile set that has a default, in the units the server takes. */
-export interface Settings {
-  server: Config['server'];
-  auth: Pick<Config['auth'], 'mode' | 'quota' | 'upstreamShare'>;
-  maxRangeMs: Config['maxRangeMs'];
-  upstream: UpstreamPolicy;
-}
-
-/** `[server]`, `[auth]`, `[upstream]` and the profile's `max_range`, converted once. */
-export function settingsOf(file: FileConfig, profile: ProfileConfig): Settings {
-  const { server } = file;
-  return {
-    server: {
-      corsOrigins: server.cors_origins,
-      requestTimeoutMs: server.request_timeout_ms,
-      bodyTimeoutMs: server.body_timeout_ms,
-      cursorSecret: server.cursor_secret,
-      loadShedding: {
-        maxEventLoopDelayMs: server.max_event_loop_delay_ms,
-        maxHeapUsedBytes: server.max_heap_used_bytes,
-        maxRssBytes: server.max_rss_bytes,
-      },
-      shutdownTimeoutMs: server.shutdown_timeout_ms,
-    },
-    auth: { mode: file.auth.mode, quota: file.auth.quota, upstreamShare: file.auth.upstream_share },
-    maxRangeMs: {
-      logs: parseDuration(profile.max_range.logs)!,
-      traces: parseDuration(profile.max_range.traces)!,
-      metrics: parseDuration(profile.max_range.metrics)!,
-    },
-    upstream: upstreamPolicy(file.upstream),
-  };
-}
-
-/**
- * The settings of a configuration that sets nothing (config/schema.ts assembles the defaults):
- * for what is built without a configuration, the OpenAPI document and the tests' servers.
- */
-export const DEFAULT_SETTINGS: Settings = settingsOf(DEFAULT_FILE, DEFAULT_PROFILE);
-
-/** `[upstream]` with durations in ms, as the pipeline takes it. */
-export function upstreamPolicy(config: UpstreamConfig): UpstreamPolicy {
-  const ms = (text: string) => parseDuration(text)!;
-  return {
-    cache: {
-      enabled: config.cache.enabled,
-      steps: config.cache.steps.map((row) => ({ upToMs: ms(row.up_to), stepMs: ms(row.step) })),
-      ingestionDelayMs: ms(config.cache.ingestion_delay),
-      immutableTtlMs: ms(config.cache.immutable_ttl),
-      maxStaleMs: ms(config.cache.max_stale),
-      maxBytes: config.cache.max_bytes,
-      maxEntries: config.cache.max_entries,
-    },
-    budget: {
-      reserveFraction: config.budget.reserve_fraction,
-      maxWaitMs: config.budget.max_wait_ms,
-      resetJitterMs: config.budget.reset_jitter_ms,
-      pacing: config.budget.pacing,
-      burstFraction: config.budget.burst_fraction,
-      maxPacedAgeMs: ms(config.budget.max_paced_age),
-    },
-    concurrency: { maxActive: config.max_concurrent, maxQueued: config.max_queued },
-    maxPages: config.max_pages,
   };
 }
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import { systemClock, type Clock } from '../../src/clock.ts';
-import { DEFAULT_SETTINGS } from '../../src/config/load.ts';
+import { DEFAULT_SETTINGS } from '../../src/config/settings.ts';
 import type { ApiKeyConfig } from '../../src/config/schema.ts';
 import { AppError } from '../../src/errors.ts';
 import { buildServer, settingsDeps, type ServerDeps } from '../../src/server.ts';
