@@ -64,7 +64,7 @@ export const FLEET_LIMITS = {
 } as const;
 
 /** Sockets each side opens to its target: a browser per dashboard, capped. */
-const MAX_CLIENT_CONNECTIONS = 64;
+export const MAX_CLIENT_CONNECTIONS = 64;
 /** How often progress is reported. */
 const PROGRESS_EVERY_MS = 10_000;
 /** The issue's target: at least this many times fewer upstream calls than pass-through... */
@@ -73,7 +73,7 @@ export const TARGET_REDUCTION = 50;
 /** The simulator's endpoint families, each with its own budget. */
 export const FAMILIES = ['logs', 'spans', 'metrics', 'logs_aggregate', 'spans_aggregate'] as const;
 export type Family = (typeof FAMILIES)[number];
-type Upstream = Record<Family | 'other' | 'total', number>;
+export type Upstream = Record<Family | 'other' | 'total', number>;
 
 export interface SideReport {
   /** Panel requests sent (refreshes × panels, minus skipped). */
@@ -128,7 +128,7 @@ interface Observation {
   code: string | undefined;
 }
 
-interface Side {
+export interface Side {
   send(panel: Panel, dashboard: number): Promise<Observation>;
   close(): Promise<void>;
 }
@@ -169,24 +169,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
     sides.push(gatewaySide, passSide);
 
     const [gatewayRecorder, passRecorder] = [new Recorder(), new Recorder()];
-    const began = performance.now();
-    let nextProgress = PROGRESS_EVERY_MS;
-    for (const event of schedule) {
-      const wait = event.atMs - (performance.now() - began);
-      if (wait > 0) await sleep(wait);
-      const dashboard = dashboards[event.dashboard]!;
-      fire(dashboard, gatewaySide, gatewayRecorder);
-      fire(dashboard, passSide, passRecorder);
-      if (event.atMs >= nextProgress) {
-        nextProgress += PROGRESS_EVERY_MS;
-        options.progress?.(
-          `  t=${Math.round(event.atMs / 1000)}s  gateway: ${gatewayRecorder.sent} sent, ${simA.callCount()} upstream  |  pass-through: ${passRecorder.sent} sent, ${simB.callCount()} upstream`,
-        );
-      }
-    }
-    // Let the last refreshes land (each is bounded by panelTimeoutMs).
-    await Promise.all([gatewayRecorder.settled(), passRecorder.settled()]);
-    const elapsedMs = Math.round(performance.now() - began);
+    const elapsedMs = await playSchedule(options, dashboards, schedule, [
+      { label: 'gateway', side: gatewaySide, recorder: gatewayRecorder, sim: simA },
+      { label: 'pass-through', side: passSide, recorder: passRecorder, sim: simB },
+    ]);
 
     const gatewayReport = gatewayRecorder.report(upstreamOf(simA), options.durationMs);
     const passReport = passRecorder.report(upstreamOf(simB), options.durationMs);
@@ -195,8 +181,6 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
     const reduction = ratio(passReport.upstream.total, gatewayReport.upstream.total);
     const reductionMet = reduction >= TARGET_REDUCTION;
     const zero5xx = gatewayReport.status5xx === 0;
-    const endMs = startMs + elapsedMs;
-    const families = FAMILIES;
     return {
       options: { ...withoutProgress(options), rateLimits },
       startedAt: new Date(startMs).toISOString(),
@@ -204,13 +188,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
       mixSummary,
       refreshes: schedule.length,
       onePerIntervalFloor: mixSummary.distinctRelative * intervals + mixSummary.distinctAbsolute,
-      budgetPerHour: Object.fromEntries(families.map((f) => [f, (rateLimits[f].limit * 3_600) / rateLimits[f].periodS])) as Record<Family, number>,
-      budgetRolledOver: Object.fromEntries(
-        families.map((f) => {
-          const periodMs = rateLimits[f].periodS * 1000;
-          return [f, Math.floor(startMs / periodMs) !== Math.floor(endMs / periodMs)];
-        }),
-      ) as Record<Family, boolean>,
+      ...budgetFacts(rateLimits, startMs, startMs + elapsedMs),
       gateway: gatewayReport,
       passThrough: passReport,
       reduction,
@@ -224,12 +202,55 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   }
 }
 
-function withoutProgress(options: FleetOptions): Omit<FleetOptions, 'progress' | 'rateLimits'> {
+/** The budgets per hour, and whether a budget period ended between `startMs` and `endMs`. */
+export function budgetFacts(rateLimits: Readonly<Record<Endpoint, RateLimit>>, startMs: number, endMs: number): Pick<FleetReport, 'budgetPerHour' | 'budgetRolledOver'> {
+  return {
+    budgetPerHour: Object.fromEntries(FAMILIES.map((f) => [f, (rateLimits[f].limit * 3_600) / rateLimits[f].periodS])) as Record<Family, number>,
+    budgetRolledOver: Object.fromEntries(
+      FAMILIES.map((f) => {
+        const periodMs = rateLimits[f].periodS * 1000;
+        return [f, Math.floor(startMs / periodMs) !== Math.floor(endMs / periodMs)];
+      }),
+    ) as Record<Family, boolean>,
+  };
+}
+
+/** One stack the schedule drives: how panels are sent, what its callers saw, its simulator. */
+export interface Played {
+  label: string;
+  side: Side;
+  recorder: Recorder;
+  sim: Simulator;
+}
+
+/**
+ * Sends every refresh of `schedule` to every stack at the same moment and waits for the last
+ * answers; returns how long it took (ms).
+ */
+export async function playSchedule(options: FleetOptions, dashboards: readonly Dashboard[], schedule: ReturnType<typeof fleetSchedule>, stacks: readonly Played[]): Promise<number> {
+  const began = performance.now();
+  let nextProgress = PROGRESS_EVERY_MS;
+  for (const event of schedule) {
+    const wait = event.atMs - (performance.now() - began);
+    if (wait > 0) await sleep(wait);
+    const dashboard = dashboards[event.dashboard]!;
+    for (const stack of stacks) fire(dashboard, stack.side, stack.recorder);
+    if (event.atMs >= nextProgress) {
+      nextProgress += PROGRESS_EVERY_MS;
+      options.progress?.(`  t=${Math.round(event.atMs / 1000)}s  ${stacks.map((s) => `${s.label}: ${s.recorder.sent} sent, ${s.sim.callCount()} upstream`).join('  |  ')}`);
+    }
+  }
+  // Let the last refreshes land (each is bounded by panelTimeoutMs).
+  await Promise.all(stacks.map((s) => s.recorder.settled()));
+  return Math.round(performance.now() - began);
+}
+
+export function withoutProgress(options: FleetOptions): Omit<FleetOptions, 'progress' | 'rateLimits'> {
   const { progress: _progress, rateLimits: _limits, ...rest } = options;
   return rest;
 }
 
-function upstreamOf(sim: Simulator): Upstream {
+export function upstreamOf(sim: Simulator): Upstream {
   const counts = Object.fromEntries(FAMILIES.map((f) => [f, sim.callCount(f)])) as Record<Family, number>;
   return { ...counts, other: sim.callCount('other'), total: sim.callCount() };
 }
@@ -254,7 +275,7 @@ function fire(dashboard: Dashboard, side: Side, recorder: Recorder): void {
 }
 
 /** What one side saw. Samples are bounded by FLEET_LIMITS.maxRequests (checked up front). */
-class Recorder {
+export class Recorder {
   sent = 0;
   readonly sentByKind = Object.fromEntries(PANEL_KINDS.map((k) => [k, 0])) as Record<PanelKind, number>;
   skipped = 0;
@@ -312,7 +333,7 @@ class Recorder {
 }
 
 /** Dashboards calling the gateway: GET with the dashboard's own token. */
-function viaGateway(gateway: Gateway, connections: number, timeoutMs: number): Side {
+export function viaGateway(gateway: Gateway, connections: number, timeoutMs: number): Side {
   const pool = new Pool(gateway.url, { connections });
   return {
     async send(panel, dashboard) {

@@ -59,7 +59,7 @@ export function createSharedState(config: StoreConfig, deps: SharedStateDeps): S
     quotas: createRedisQuotaCounter(connection),
     cursorKeys,
     leases,
-    cacheStore: (local) => sharedCacheStore(connection, local),
+    cacheStore: (local) => sharedCacheStore(connection, local, deps.clock),
     readiness: () => (connection.health.up ? 'ok' : 'degraded'),
     async ready() {
       await connection.settled(CONNECT_TIMEOUT_MS);

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/clock.ts';
+import { systemClock, type Clock } from '../../src/clock.ts';
 import { storeConfig, storeSchema } from '../../src/config/store.ts';
 import { createSharedCacheStore, sharedCacheStore } from '../../src/redis/cache-store.ts';
 import { framedCodec } from '../../src/redis/codec.ts';
@@ -10,13 +10,15 @@ import { noTelemetry } from '../../src/telemetry.ts';
 import { recordBytes, type CachedAnswer, type CacheRecord } from '../../src/upstream/answer-cache.ts';
 import { createMemoryStore } from '../../src/upstream/store.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { ManualClock } from '../helpers/manual-clock.ts';
 import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
 
 /**
  * The finished-answer cache shared through a real Redis: what one replica keeps another reads,
- * as the bytes that were sent, each under the prefix with a TTL; what cannot be shared (over the
- * size cap, or while Redis is degraded) stays in the replica's own bounded store and is still
- * served; Redis failing is a miss or a local write, never an error.
+ * as the bytes that were sent, each under the prefix with a TTL; a replica keeps a near copy of
+ * a fresh answer until its freshness ends; what cannot be shared (over the size cap, or while
+ * Redis is degraded) stays in the replica's own bounded store and is still served; Redis failing
+ * is a miss or a local write, never an error.
  */
 
 const PREFIX = 'cache-test:';
@@ -34,10 +36,9 @@ async function connect(): Promise<RedisConnection> {
   return connection;
 }
 
-const localStore = () => createMemoryStore<CacheRecord>({ maxBytes: 1 << 20, maxEntries: 100, clock: systemClock });
+const localStore = (clock: Clock = systemClock) => createMemoryStore<CacheRecord>({ maxBytes: 1 << 20, maxEntries: 100, clock });
 
-function answer(text: string): CachedAnswer {
-  const now = Date.now();
+function answer(text: string, now = Date.now()): CachedAnswer {
   return { bytes: Buffer.from(text), fetchedAt: now, freshUntil: now + 10_000, revalidateUntil: now + 20_000 };
 }
 
@@ -54,9 +55,8 @@ afterAll(async () => {
 describe('the shared answer cache', () => {
   it("keeps answers and series pointers in Redis, under the prefix with a TTL, where another replica reads them", async () => {
     const [a, b] = [await connect(), await connect()];
-    const [localA, localB] = [localStore(), localStore()];
-    const storeA = sharedCacheStore(a, localA);
-    const storeB = sharedCacheStore(b, localB);
+    const storeA = sharedCacheStore(a, localStore(), systemClock);
+    const storeB = sharedCacheStore(b, localStore(), systemClock);
     const kept = answer('{"data":["from A"]}');
     await set(storeA, 'c:one', kept);
     await set(storeA, 's:panel', { latest: 'one' });
@@ -65,36 +65,55 @@ describe('the shared answer cache', () => {
     expect(read.bytes.toString()).toBe('{"data":["from A"]}');
     expect({ ...read, bytes: undefined }).toEqual({ ...kept, bytes: undefined });
     expect(await storeB.get('s:panel')).toEqual({ latest: 'one' });
-    // Shared, so neither replica keeps a copy of its own.
-    expect(localA.size).toBe(0);
-    expect(localB.size).toBe(0);
     for (const key of ['c:one', 's:panel']) {
       const ttl = Number(redis.cli('PTTL', `${PREFIX}cache:${key}`));
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(60_000);
     }
     await storeB.delete('c:one');
-    expect(await storeA.get('c:one')).toBeUndefined();
+    expect(redis.cli('EXISTS', `${PREFIX}cache:c:one`)).toBe('0');
+  });
+
+  it('serves repeated hits of a fresh answer from a near copy, and only until its freshness ends', async () => {
+    const [a, b] = [await connect(), await connect()];
+    const clock = new ManualClock(Date.now());
+    const [localA, localB] = [localStore(clock), localStore(clock)];
+    const storeA = sharedCacheStore(a, localA, clock);
+    const storeB = sharedCacheStore(b, localB, clock);
+    await set(storeA, 'c:near', answer('"fresh"', clock.now()));
+    await set(storeA, 's:near', { latest: 'near' });
+    // The writer keeps a copy of the answer, not of the pointer (it changes at every bucket roll).
+    expect(localA.size).toBe(1);
+    expect(((await storeB.get('c:near')) as CachedAnswer).bytes.toString()).toBe('"fresh"');
+    expect(localB.size).toBe(1);
+
+    // Gone from Redis (evicted, say): both still serve their copies while the answer is fresh...
+    redis.cli('DEL', `${PREFIX}cache:c:near`);
+    for (const store of [storeA, storeB]) expect(((await store.get('c:near')) as CachedAnswer).bytes.toString()).toBe('"fresh"');
+    // ...and ask Redis again once it is not.
+    clock.advance(10_000);
+    for (const store of [storeA, storeB]) expect(await store.get('c:near')).toBeUndefined();
+    expect(localA.size + localB.size).toBe(0);
   });
 
   it('keeps an answer over the size cap in the replica that made it only', async () => {
     const [a, b] = [await connect(), await connect()];
     const small = { namespace: 'cache:', codec: framedCodec<CacheRecord>(), maxValueBytes: 200 };
     const [localA, localB] = [localStore(), localStore()];
-    const storeA = createSharedCacheStore(createRedisStore(a, small), localA, a.health);
-    const storeB = createSharedCacheStore(createRedisStore(b, small), localB, b.health);
+    const storeA = createSharedCacheStore(createRedisStore(a, small), localA, a.health, systemClock);
+    const storeB = createSharedCacheStore(createRedisStore(b, small), localB, b.health, systemClock);
     await set(storeA, 'c:big', answer(`{"data":"${'x'.repeat(500)}"}`));
-    expect(redis.cli('EXISTS', `${PREFIX}cache:big`)).toBe('0');
+    expect(redis.cli('EXISTS', `${PREFIX}cache:c:big`)).toBe('0');
     expect(((await storeA.get('c:big')) as CachedAnswer).bytes.length).toBeGreaterThan(500);
     expect(localA.size).toBe(1);
     expect(await storeB.get('c:big')).toBeUndefined();
   });
 
-  it('keeps and serves answers of its own while Redis is hung, and reads Redis first again once it is back', async () => {
+  it('keeps and serves answers of its own while Redis is hung, and shares again once it is back', async () => {
     const connection = await connect();
-    const local = localStore();
-    const store = sharedCacheStore(connection, local);
-    await set(store, 'c:before', answer('"shared before"'));
+    // Kept by another replica: this one has no copy of it.
+    await set(sharedCacheStore(await connect(), localStore(), systemClock), 'c:before', answer('"shared before"'));
+    const store = sharedCacheStore(connection, localStore(), systemClock);
 
     redis.pause();
     try {
@@ -108,15 +127,18 @@ describe('the shared answer cache', () => {
       redis.resume();
     }
     await eventually(() => connection.health.up, 'the store is back');
-    // What Redis holds wins; what only this replica holds is still served until its TTL.
-    expect(((await store.get('c:before')) as CachedAnswer).bytes.toString()).toBe('"shared before"');
+    // What only this replica made is still served (fresh answers are as good as shared ones)...
+    expect(((await store.get('c:before')) as CachedAnswer).bytes.toString()).toBe('"made alone"');
     expect(((await store.get('c:during')) as CachedAnswer).bytes.toString()).toBe('"kept alone"');
-    expect(redis.cli('EXISTS', `${PREFIX}cache:during`)).toBe('0');
+    expect(redis.cli('EXISTS', `${PREFIX}cache:c:during`)).toBe('0');
+    // ...and what it makes now is shared again.
+    await set(store, 'c:after', answer('"shared again"'));
+    expect(redis.cli('EXISTS', `${PREFIX}cache:c:after`)).toBe('1');
   });
 
   it('never fails a call when Redis is gone', async () => {
     const connection = await connect();
-    const store = sharedCacheStore(connection, localStore());
+    const store = sharedCacheStore(connection, localStore(), systemClock);
     await redis.kill();
     try {
       await expect(store.get('c:any')).resolves.toBeUndefined();

@@ -84,7 +84,7 @@ async function replica(clock: ManualClock, datadog: ReturnType<typeof handDatado
     clock,
     telemetry,
     cache: DEFAULT_UPSTREAM_POLICY.cache,
-    store: sharedCacheStore(connection, createMemoryStore<CacheRecord>({ maxBytes: 1 << 20, maxEntries: 100, clock })),
+    store: sharedCacheStore(connection, createMemoryStore<CacheRecord>({ maxBytes: 1 << 20, maxEntries: 100, clock }), clock),
     leases,
     origin: () => 'origin',
     requestTimeoutMs: TIMEOUT_MS,
