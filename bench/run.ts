@@ -2,10 +2,10 @@
  * `npm run bench [-- <benchmark...>] [options]`: runs the benchmarks in sequence, prints a
  * report, writes bench/results/latest.json and, with --markdown, the tables of bench/README.md.
  *
- *   npm run bench                       every benchmark at its full size (about 10 minutes)
+ *   npm run bench                       every benchmark at its full size (about 15 minutes)
  *   npm run bench -- fleet --mix same   one benchmark, one fleet mix
  *   npm run bench -- replicas           three replicas sharing Redis against one
- *   npm run bench -- --quick            a short smoke run of everything (about a minute)
+ *   npm run bench -- --quick            a short smoke run of everything (a minute or two)
  *   node bench/run.ts --render bench/results/latest.json   the README tables of a saved run
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';

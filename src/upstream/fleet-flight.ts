@@ -62,6 +62,8 @@ export async function runLeased<T>(leases: FleetLeases, key: string, flight: Fli
     return found;
   };
   for (let round = 0; round < MAX_LEASE_ROUNDS; round++) {
+    // Every caller went away (or the latest deadline passed) while it waited: nothing to make.
+    if (flight.signal.aborted) throw flight.signal.reason;
     let lease: HeldLease | undefined;
     try {
       lease = await leases.acquire(key);

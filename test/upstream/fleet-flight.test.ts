@@ -126,12 +126,30 @@ describe('a flight under a fleet-wide lease', () => {
     expect(lost.outcomes).toEqual(['alone']);
   });
 
-  it("ends with the flight's abort reason when every caller went away", async () => {
+  it("ends with the flight's abort reason when every caller went away while it waited", async () => {
     const controller = new AbortController();
-    controller.abort(new Error('every caller went away'));
     const s = steps([]);
-    const run = runLeased(fakeLeases({ acquire: [false], waits: ['deadline'] }).leases, 'k', flightOf(NOW + 1_000, controller), new ManualClock(NOW), s.steps);
+    const leases = fakeLeases({ acquire: [false], waits: [] });
+    // The wait ends because the flight's signal aborted, as redis/lease.ts reports it.
+    leases.leases.waitFor = async () => {
+      controller.abort(new Error('every caller went away'));
+      return 'deadline';
+    };
+    const run = runLeased(leases.leases, 'k', flightOf(NOW + 1_000, controller), new ManualClock(NOW), s.steps);
     await expect(run).rejects.toThrow('every caller went away');
+    expect(s.calls.produce).toBe(0);
+  });
+
+  it('does not take the lease for a flight nobody waits for any more', async () => {
+    const controller = new AbortController();
+    const s = steps([]);
+    const { leases, log } = fakeLeases({ acquire: [false], waits: ['released'] });
+    leases.waitFor = async () => {
+      controller.abort(new Error('every caller went away'));
+      return 'free';
+    };
+    await expect(runLeased(leases, 'k', flightOf(NOW + 1_000, controller), new ManualClock(NOW), s.steps)).rejects.toThrow('every caller went away');
+    expect(log).toEqual(['acquire k: false']);
     expect(s.calls.produce).toBe(0);
   });
 
