@@ -3,10 +3,11 @@ import { Pool } from 'undici';
 import { createDatadogTransport, type DatadogTransport } from '../src/datadog/transport.ts';
 import { DEFAULT_DEMO_KEYS, DEFAULT_RATE_LIMITS, startSimulator, type Endpoint, type RateLimit, type Simulator } from '../src/simulator/index.ts';
 import { buildDashboards, summarizeMix, type Dashboard, type Mix, type MixSummary } from './fleet/mix.ts';
-import { PANEL_KINDS, panelPath, panelUpstreamRequest, type Panel, type PanelKind } from './fleet/panels.ts';
+import { panelPath, panelUpstreamRequest } from './fleet/panels.ts';
+import { FAMILIES, fire, Recorder, type Family, type Observation, type Side, type SideReport, type Upstream } from './fleet/recorder.ts';
 import { fleetSchedule } from './fleet/schedule.ts';
 import { startGateway, type Gateway } from './lib/gateway.ts';
-import { bump, percentiles, ratio, type Percentiles } from './lib/stats.ts';
+import { ratio } from './lib/stats.ts';
 
 /**
  * The dashboard fleet: N dashboards × P panels refreshing on a schedule, sent at the same
@@ -64,43 +65,13 @@ export const FLEET_LIMITS = {
 } as const;
 
 /** Sockets each side opens to its target: a browser per dashboard, capped. */
-const MAX_CLIENT_CONNECTIONS = 64;
+export const MAX_CLIENT_CONNECTIONS = 64;
 /** How often progress is reported. */
 const PROGRESS_EVERY_MS = 10_000;
 /** The issue's target: at least this many times fewer upstream calls than pass-through... */
 export const TARGET_REDUCTION = 50;
 
-/** The simulator's endpoint families, each with its own budget. */
-export const FAMILIES = ['logs', 'spans', 'metrics', 'logs_aggregate', 'spans_aggregate'] as const;
-export type Family = (typeof FAMILIES)[number];
-type Upstream = Record<Family | 'other' | 'total', number>;
-
-export interface SideReport {
-  /** Panel requests sent (refreshes × panels, minus skipped). */
-  sent: number;
-  sentByKind: Record<PanelKind, number>;
-  /** Panel refreshes not sent because the panel's previous request was still loading. */
-  skipped: number;
-  answered: number;
-  /** Requests that got no HTTP answer within panelTimeoutMs (network error or timeout). */
-  noAnswer: number;
-  byStatus: Record<string, number>;
-  /** `code` of problem+json answers (gateway), e.g. UPSTREAM_RATE_LIMITED. */
-  byErrorCode: Record<string, number>;
-  status429: number;
-  status5xx: number;
-  /** Latency of every answer, and of 2xx answers only (a 429 is fast and would flatter). */
-  latencyMs: Percentiles;
-  latencyOkMs: Percentiles;
-  /** `x-tinkr-cache` of each answer; `(none)` when absent (always, for pass-through). */
-  cache: Record<string, number>;
-  /** Age of 2xx answers in seconds: the `Age` header when present, else 0 (fresh from upstream). */
-  ageS: Percentiles;
-  /** Requests received by this side's simulator, per family. */
-  upstream: Upstream;
-  /** Upstream calls per hour at this pace, per family, against the hourly budget. */
-  upstreamPerHour: Record<Family, number>;
-}
+export { FAMILIES, fire, Recorder, type Family, type Observation, type Side, type SideReport, type Upstream };
 
 export interface FleetReport {
   options: Omit<FleetOptions, 'progress' | 'rateLimits'> & { rateLimits: Record<Endpoint, RateLimit> };
@@ -118,19 +89,6 @@ export interface FleetReport {
   /** passThrough.upstream.total / gateway.upstream.total. */
   reduction: number;
   target: { reduction: number; reductionMet: boolean; zero5xx: boolean; met: boolean };
-}
-
-interface Observation {
-  status: number | undefined;
-  latencyMs: number;
-  cache: string | undefined;
-  ageS: number | undefined;
-  code: string | undefined;
-}
-
-interface Side {
-  send(panel: Panel, dashboard: number): Promise<Observation>;
-  close(): Promise<void>;
 }
 
 export function checkFleetOptions(o: FleetOptions): void {
@@ -169,24 +127,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
     sides.push(gatewaySide, passSide);
 
     const [gatewayRecorder, passRecorder] = [new Recorder(), new Recorder()];
-    const began = performance.now();
-    let nextProgress = PROGRESS_EVERY_MS;
-    for (const event of schedule) {
-      const wait = event.atMs - (performance.now() - began);
-      if (wait > 0) await sleep(wait);
-      const dashboard = dashboards[event.dashboard]!;
-      fire(dashboard, gatewaySide, gatewayRecorder);
-      fire(dashboard, passSide, passRecorder);
-      if (event.atMs >= nextProgress) {
-        nextProgress += PROGRESS_EVERY_MS;
-        options.progress?.(
-          `  t=${Math.round(event.atMs / 1000)}s  gateway: ${gatewayRecorder.sent} sent, ${simA.callCount()} upstream  |  pass-through: ${passRecorder.sent} sent, ${simB.callCount()} upstream`,
-        );
-      }
-    }
-    // Let the last refreshes land (each is bounded by panelTimeoutMs).
-    await Promise.all([gatewayRecorder.settled(), passRecorder.settled()]);
-    const elapsedMs = Math.round(performance.now() - began);
+    const elapsedMs = await playSchedule(options, dashboards, schedule, [
+      { label: 'gateway', side: gatewaySide, recorder: gatewayRecorder, sim: simA },
+      { label: 'pass-through', side: passSide, recorder: passRecorder, sim: simB },
+    ]);
 
     const gatewayReport = gatewayRecorder.report(upstreamOf(simA), options.durationMs);
     const passReport = passRecorder.report(upstreamOf(simB), options.durationMs);
@@ -195,8 +139,6 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
     const reduction = ratio(passReport.upstream.total, gatewayReport.upstream.total);
     const reductionMet = reduction >= TARGET_REDUCTION;
     const zero5xx = gatewayReport.status5xx === 0;
-    const endMs = startMs + elapsedMs;
-    const families = FAMILIES;
     return {
       options: { ...withoutProgress(options), rateLimits },
       startedAt: new Date(startMs).toISOString(),
@@ -204,13 +146,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
       mixSummary,
       refreshes: schedule.length,
       onePerIntervalFloor: mixSummary.distinctRelative * intervals + mixSummary.distinctAbsolute,
-      budgetPerHour: Object.fromEntries(families.map((f) => [f, (rateLimits[f].limit * 3_600) / rateLimits[f].periodS])) as Record<Family, number>,
-      budgetRolledOver: Object.fromEntries(
-        families.map((f) => {
-          const periodMs = rateLimits[f].periodS * 1000;
-          return [f, Math.floor(startMs / periodMs) !== Math.floor(endMs / periodMs)];
-        }),
-      ) as Record<Family, boolean>,
+      ...budgetFacts(rateLimits, startMs, startMs + elapsedMs),
       gateway: gatewayReport,
       passThrough: passReport,
       reduction,
@@ -224,95 +160,61 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   }
 }
 
-function withoutProgress(options: FleetOptions): Omit<FleetOptions, 'progress' | 'rateLimits'> {
+/** The budgets per hour, and whether a budget period ended between `startMs` and `endMs`. */
+export function budgetFacts(rateLimits: Readonly<Record<Endpoint, RateLimit>>, startMs: number, endMs: number): Pick<FleetReport, 'budgetPerHour' | 'budgetRolledOver'> {
+  return {
+    budgetPerHour: Object.fromEntries(FAMILIES.map((f) => [f, (rateLimits[f].limit * 3_600) / rateLimits[f].periodS])) as Record<Family, number>,
+    budgetRolledOver: Object.fromEntries(
+      FAMILIES.map((f) => {
+        const periodMs = rateLimits[f].periodS * 1000;
+        return [f, Math.floor(startMs / periodMs) !== Math.floor(endMs / periodMs)];
+      }),
+    ) as Record<Family, boolean>,
+  };
+}
+
+/** One stack the schedule drives: how panels are sent, what its callers saw, its simulator. */
+export interface Played {
+  label: string;
+  side: Side;
+  recorder: Recorder;
+  sim: Simulator;
+}
+
+/**
+ * Sends every refresh of `schedule` to every stack at the same moment and waits for the last
+ * answers; returns how long it took (ms).
+ */
+export async function playSchedule(options: FleetOptions, dashboards: readonly Dashboard[], schedule: ReturnType<typeof fleetSchedule>, stacks: readonly Played[]): Promise<number> {
+  const began = performance.now();
+  let nextProgress = PROGRESS_EVERY_MS;
+  for (const event of schedule) {
+    const wait = event.atMs - (performance.now() - began);
+    if (wait > 0) await sleep(wait);
+    const dashboard = dashboards[event.dashboard]!;
+    for (const stack of stacks) fire(dashboard, stack.side, stack.recorder);
+    if (event.atMs >= nextProgress) {
+      nextProgress += PROGRESS_EVERY_MS;
+      options.progress?.(`  t=${Math.round(event.atMs / 1000)}s  ${stacks.map((s) => `${s.label}: ${s.recorder.sent} sent, ${s.sim.callCount()} upstream`).join('  |  ')}`);
+    }
+  }
+  // Let the last refreshes land (each is bounded by panelTimeoutMs).
+  await Promise.all(stacks.map((s) => s.recorder.settled()));
+  return Math.round(performance.now() - began);
+}
+
+export function withoutProgress(options: FleetOptions): Omit<FleetOptions, 'progress' | 'rateLimits'> {
   const { progress: _progress, rateLimits: _limits, ...rest } = options;
   return rest;
 }
 
-function upstreamOf(sim: Simulator): Upstream {
+export function upstreamOf(sim: Simulator): Upstream {
   const counts = Object.fromEntries(FAMILIES.map((f) => [f, sim.callCount(f)])) as Record<Family, number>;
   return { ...counts, other: sim.callCount('other'), total: sim.callCount() };
 }
 
-/** Sends every panel of a dashboard whose previous request on this side has finished. */
-function fire(dashboard: Dashboard, side: Side, recorder: Recorder): void {
-  dashboard.panels.forEach((panel, i) => {
-    const key = `${dashboard.index}:${i}`;
-    if (recorder.inFlight.has(key)) {
-      recorder.skipped++;
-      return;
-    }
-    recorder.sent++;
-    recorder.sentByKind[panel.kind]++;
-    const pending = side.send(panel, dashboard.index).then(
-      (o) => recorder.observe(o),
-      () => recorder.observe({ status: undefined, latencyMs: 0, cache: undefined, ageS: undefined, code: undefined }),
-    );
-    recorder.inFlight.set(key, pending);
-    void pending.finally(() => recorder.inFlight.delete(key));
-  });
-}
-
-/** What one side saw. Samples are bounded by FLEET_LIMITS.maxRequests (checked up front). */
-class Recorder {
-  sent = 0;
-  readonly sentByKind = Object.fromEntries(PANEL_KINDS.map((k) => [k, 0])) as Record<PanelKind, number>;
-  skipped = 0;
-  readonly inFlight = new Map<string, Promise<void>>();
-  readonly #latency: number[] = [];
-  readonly #latencyOk: number[] = [];
-  readonly #age: number[] = [];
-  readonly #status: Record<string, number> = {};
-  readonly #codes: Record<string, number> = {};
-  readonly #cache: Record<string, number> = {};
-  #answered = 0;
-  #noAnswer = 0;
-
-  observe(o: Observation): void {
-    if (o.status === undefined) {
-      this.#noAnswer++;
-      return;
-    }
-    this.#answered++;
-    this.#latency.push(o.latencyMs);
-    bump(this.#status, String(o.status));
-    bump(this.#cache, o.cache ?? '(none)');
-    if (o.code !== undefined) bump(this.#codes, o.code);
-    if (o.status >= 200 && o.status < 300) {
-      this.#latencyOk.push(o.latencyMs);
-      this.#age.push(o.ageS ?? 0);
-    }
-  }
-
-  async settled(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight.values()]);
-  }
-
-  report(upstream: Upstream, durationMs: number): SideReport {
-    const statuses = Object.entries(this.#status);
-    const perHour = (n: number): number => Math.round((n * 3_600_000) / durationMs);
-    return {
-      sent: this.sent,
-      sentByKind: { ...this.sentByKind },
-      skipped: this.skipped,
-      answered: this.#answered,
-      noAnswer: this.#noAnswer,
-      byStatus: { ...this.#status },
-      byErrorCode: { ...this.#codes },
-      status429: this.#status['429'] ?? 0,
-      status5xx: statuses.filter(([s]) => Number(s) >= 500).reduce((n, [, c]) => n + c, 0),
-      latencyMs: percentiles(this.#latency),
-      latencyOkMs: percentiles(this.#latencyOk),
-      cache: { ...this.#cache },
-      ageS: percentiles(this.#age),
-      upstream,
-      upstreamPerHour: Object.fromEntries(FAMILIES.map((f) => [f, perHour(upstream[f])])) as Record<Family, number>,
-    };
-  }
-}
-
 /** Dashboards calling the gateway: GET with the dashboard's own token. */
-function viaGateway(gateway: Gateway, connections: number, timeoutMs: number): Side {
+export function viaGateway(gateway: Gateway, connections: number, timeoutMs: number): Side {
   const pool = new Pool(gateway.url, { connections });
   return {
     async send(panel, dashboard) {

@@ -68,7 +68,7 @@ const CHILD_GRACE_MS = 30_000;
 /** The load generator's JSON result is small; anything past this is not it. */
 const CHILD_MAX_OUTPUT_BYTES = 1024 * 1024;
 /** Rate limits of the overhead simulator: never reached, so every call is served. */
-const UNLIMITED = { limit: 1_000_000_000, periodS: 3_600 } as const;
+export const UNLIMITED = { limit: 1_000_000_000, periodS: 3_600 } as const;
 
 /**
  * Callers the server's requests are spread over, each with its own token: a per-caller quota
@@ -139,7 +139,7 @@ export function checkOverheadOptions(o: OverheadOptions): void {
 }
 
 /** The server's environment: the shipped defaults, a thousand viewers, metrics on a free port. */
-async function gatewayEnv(simulatorUrl: string, tokens: readonly string[], home: string): Promise<Record<string, string>> {
+export async function gatewayEnv(simulatorUrl: string, tokens: readonly string[], home: string): Promise<Record<string, string>> {
   const keys = tokens.map((token, i) => ({ hash: sha256Hex(token), subject: `dashboard-${i}`, roles: ['viewer'] }));
   return {
     HOME: home,
@@ -217,7 +217,7 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRep
   }
 }
 
-interface Contender {
+export interface Contender {
   label: string;
   url: string;
   target: LoadTarget;
@@ -246,7 +246,7 @@ async function measure(contender: Contender, connections: number, durationMs: nu
   };
 }
 
-async function compare(options: OverheadOptions, connections: number, subject: Contender, reference: Contender): Promise<Comparison> {
+export async function compare(options: Pick<OverheadOptions, 'warmupMs' | 'rounds' | 'runMs' | 'progress'>, connections: number, subject: Contender, reference: Contender): Promise<Comparison> {
   if (options.warmupMs > 0) {
     await measure(subject, connections, options.warmupMs);
     await measure(reference, connections, options.warmupMs);

@@ -2,9 +2,10 @@
  * `npm run bench [-- <benchmark...>] [options]`: runs the benchmarks in sequence, prints a
  * report, writes bench/results/latest.json and, with --markdown, the tables of bench/README.md.
  *
- *   npm run bench                       every benchmark at its full size (about 10 minutes)
+ *   npm run bench                       every benchmark at its full size (about 15 minutes)
  *   npm run bench -- fleet --mix same   one benchmark, one fleet mix
- *   npm run bench -- --quick            a short smoke run of everything (about a minute)
+ *   npm run bench -- replicas           three replicas sharing Redis against one
+ *   npm run bench -- --quick            a short smoke run of everything (a minute or two)
  *   node bench/run.ts --render bench/results/latest.json   the README tables of a saved run
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -15,14 +16,15 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/time/duration.ts';
 import { FLEET_DEFAULTS, runFleet, type FleetOptions, type FleetReport } from './fleet.ts';
 import { MIXES, MAX_PANELS, type Mix } from './fleet/mix.ts';
-import { formatFleet, formatOverhead, markdown, type BenchResults } from './lib/report.ts';
+import { formatFleet, formatOverhead, formatReplicas, markdown, type BenchResults } from './lib/report.ts';
 import { OVERHEAD_DEFAULTS, runOverhead, type OverheadOptions } from './overhead.ts';
+import { DEFAULT_REPLICAS, runReplicas } from './replicas.ts';
 import { DEFAULT_RUNS, formatSecretsLazyLoad, runSecretsLazyLoad } from './secrets-lazy-load.ts';
 
-export const BENCHMARKS = ['fleet', 'overhead', 'secrets'] as const;
+export const BENCHMARKS = ['fleet', 'overhead', 'replicas', 'secrets'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
-const USAGE = `usage: npm run bench -- [fleet] [overhead] [secrets] [options]
+const USAGE = `usage: npm run bench -- [fleet] [overhead] [replicas] [secrets] [options]
 
   (no names)          run every benchmark
   --quick             a short smoke run (small fleet, short overhead runs, few processes)
@@ -36,6 +38,7 @@ fleet:    --dashboards N (${FLEET_DEFAULTS.dashboards})  --panels N (${FLEET_DEF
 overhead: --run D (${OVERHEAD_DEFAULTS.runMs / 1000}s)  --warmup D (${OVERHEAD_DEFAULTS.warmupMs / 1000}s)
           --rounds N (${OVERHEAD_DEFAULTS.rounds})  --connections N (${OVERHEAD_DEFAULTS.connections}, the throughput run)
           --memory-queries N (${OVERHEAD_DEFAULTS.memoryQueries}; 0 skips the memory run)
+replicas: --replicas N (${DEFAULT_REPLICAS}); the fleet flags (one --mix, mixed by default) and --run, --warmup, --rounds
 secrets:  --runs N (${DEFAULT_RUNS})
 Durations: 500ms, 10s, 2m.`;
 
@@ -87,6 +90,7 @@ const { values: flags, positionals } = (() => {
         connections: { type: 'string' },
         'memory-queries': { type: 'string' },
         runs: { type: 'string' },
+        replicas: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -170,6 +174,14 @@ if (selected.includes('overhead')) {
   const report = await runOverhead(overheadOptions);
   results.overhead = report;
   progress(`\n${formatOverhead(report)}`);
+}
+if (selected.includes('replicas')) {
+  const replicas = integer(flags.replicas, 'replicas') ?? DEFAULT_REPLICAS;
+  const fleet = fleetOptions(mixFlag === 'all' ? 'mixed' : (mixFlag as Mix));
+  rule(`Replicas: ${replicas} sharing Redis vs one (${fleet.mix})`);
+  const report = await runReplicas({ fleet, replicas, hit: overheadOptions, progress });
+  results.replicas = report;
+  progress(`\n${formatReplicas(report)}`);
 }
 if (selected.includes('secrets')) {
   rule('Secrets: lazy vs eager cloud SDK imports');

@@ -14,7 +14,9 @@ import { buildServer } from './server.ts';
 import { startMetricsListener, type MetricsListener } from './telemetry/metrics-listener.ts';
 import { createPrometheusTelemetry } from './telemetry/prometheus.ts';
 import { noTelemetry } from './telemetry.ts';
+import type { CacheRecord } from './upstream/answer-cache.ts';
 import { createUpstreamPipeline } from './upstream/pipeline.ts';
+import { createMemoryStore } from './upstream/store.ts';
 import { parseDuration } from './time/duration.ts';
 import { VERSION } from './version.ts';
 
@@ -91,7 +93,17 @@ export async function startServer(config: Config, options: StartOptions): Promis
     requestTimeoutMs: config.server.requestTimeoutMs,
     policy: config.upstream,
     log,
-    ...(shared ? { stores: { budget: shared.budget, shares: shared.shares } } : {}),
+    ...(shared
+      ? {
+          stores: {
+            budget: shared.budget,
+            shares: shared.shares,
+            // The replica's own cache, bounded as without Redis, keeps what cannot be shared.
+            cache: shared.cacheStore(createMemoryStore<CacheRecord>({ maxBytes: config.upstream.cache.maxBytes, maxEntries: config.upstream.cache.maxEntries, clock })),
+          },
+          leases: shared.leases,
+        }
+      : {}),
   });
   const keys = createKeyChecker({
     validate: (used, signal) => validateKeys(transport, used, signal, clock.now()),

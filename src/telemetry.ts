@@ -49,6 +49,13 @@ export interface Telemetry {
   upstreamSpend(subject: string, family: Family): void;
   /** A secret re-fetch and how it ended. */
   secretsRefresh(outcome: 'changed' | 'unchanged' | 'failed'): void;
+  /**
+   * How one replica's flight for an answer was served with a shared store (upstream/fleet-flight.ts):
+   * this replica `produced` it under the fleet-wide lease, `read` another replica's answer from
+   * the shared cache, `took_over` a holder that died or kept nothing, or produced it `alone`
+   * (the store could not answer). Never called without a store.
+   */
+  fleetFlight(family: Family, outcome: FleetFlightOutcome): void;
   /** The shared store (Redis) is up, or degraded; never called when none is configured. */
   storeUp(up: boolean): void;
   /** The live tail after a change: streams polling, and subscribers connected or joining. */
@@ -70,6 +77,7 @@ export type TailPollOutcome = 'ok' | 'held' | 'rate_limited' | 'failed';
 
 export type BudgetGateOutcome = 'waited' | 'reserve' | 'paced' | 'exhausted' | 'share';
 export type CacheRefreshOutcome = 'refreshed' | 'denied' | 'failed';
+export type FleetFlightOutcome = 'produced' | 'read' | 'took_over' | 'alone';
 
 export const noTelemetry: Telemetry = {
   httpRequestStarted: () => {},
@@ -79,6 +87,7 @@ export const noTelemetry: Telemetry = {
   rateLimit: () => {},
   cacheOutcome: () => {},
   cacheRefresh: () => {},
+  fleetFlight: () => {},
   budgetGate: () => {},
   upstreamSpend: () => {},
   secretsRefresh: () => {},

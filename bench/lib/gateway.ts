@@ -26,7 +26,12 @@ const READY_TIMEOUT_MS = 60_000;
 /** How often readiness is polled meanwhile. */
 const READY_POLL_MS = 20;
 
-export async function startGateway(simulatorUrl: string, callers = 1): Promise<Gateway> {
+export interface GatewayOptions {
+  /** A shared store (`TINKR_REDIS_URL`): the gateway is then one replica of a fleet. */
+  redisUrl?: string;
+}
+
+export async function startGateway(simulatorUrl: string, callers = 1, options: GatewayOptions = {}): Promise<Gateway> {
   if (!Number.isInteger(callers) || callers < 1 || callers > MAX_GATEWAY_CALLERS) {
     throw new RangeError(`callers must be an integer in 1..${MAX_GATEWAY_CALLERS}, got ${callers}`);
   }
@@ -46,6 +51,7 @@ export async function startGateway(simulatorUrl: string, callers = 1): Promise<G
         TINKR_API_KEYS: JSON.stringify(keys),
         // No self-metrics listener: the benchmark reads counts at the simulators.
         TINKR_METRICS_PORT: '0',
+        ...(options.redisUrl ? { TINKR_REDIS_URL: options.redisUrl } : {}),
       },
       homeDir: home,
       cwd: home,

@@ -1,5 +1,6 @@
 import { FAMILIES, type Family, type FleetReport, type SideReport } from '../fleet.ts';
 import { OVERHEAD_TARGETS, type Comparison, type OverheadReport } from '../overhead.ts';
+import type { ReplicaFleetReport, ReplicasReport } from '../replicas.ts';
 import type { SecretsLazyLoadReport } from '../secrets-lazy-load.ts';
 import type { Percentiles } from './stats.ts';
 
@@ -12,6 +13,7 @@ export interface BenchResults {
   finishedAt: string;
   fleet?: FleetReport[];
   overhead?: OverheadReport;
+  replicas?: ReplicasReport;
   secrets?: SecretsLazyLoadReport;
 }
 
@@ -29,12 +31,12 @@ const counts = (c: Record<string, number>): string =>
 const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT MET');
 
 /** The families a run used (either side called them); the searches and metrics when none did. */
-function familiesOf(r: FleetReport): Family[] {
+function familiesOf(r: Pick<FleetReport, 'gateway' | 'passThrough'>): Family[] {
   const used = FAMILIES.filter((f) => r.gateway.upstream[f] + r.passThrough.upstream[f] > 0);
   return used.length > 0 ? used : ['logs', 'spans', 'metrics'];
 }
 
-function fleetRows(r: FleetReport): Array<[string, string, string]> {
+function fleetRows(r: Pick<FleetReport, 'gateway' | 'passThrough'>): Array<[string, string, string]> {
   const side = (f: (s: SideReport) => string): [string, string] => [f(r.gateway), f(r.passThrough)];
   const families = familiesOf(r);
   const up = (s: SideReport): string => `${s.upstream.total} (${families.map((f) => `${f} ${s.upstream[f]}`).join(', ')})`;
@@ -55,7 +57,7 @@ function fleetRows(r: FleetReport): Array<[string, string, string]> {
   ];
 }
 
-function fleetHeadline(r: FleetReport): string[] {
+function fleetHeadline(r: Pick<FleetReport, 'mixSummary' | 'options' | 'refreshes' | 'budgetPerHour' | 'budgetRolledOver' | 'gateway' | 'passThrough'>): string[] {
   const m = r.mixSummary;
   const o = r.options;
   const kinds = Object.entries(m.panelsByKind)
@@ -88,6 +90,37 @@ export function formatFleet(r: FleetReport): string {
   const lines = [...fleetHeadline(r).map((l) => `  ${l}`), '', `  ${''.padEnd(w0)}  ${'gateway'.padEnd(w1)}  pass-through`];
   for (const [label, a, b] of rows) lines.push(`  ${label.padEnd(w0)}  ${a.padEnd(w1)}  ${b}`);
   lines.push('', ...fleetVerdict(r).map((l) => `  ${l}`));
+  return lines.join('\n');
+}
+
+/** The replicas fleet in the fleet's shapes: the one replica where the gateway was, the replicas beside it. */
+const asPair = (r: ReplicaFleetReport) => ({ ...r, gateway: r.single, passThrough: r.fleet });
+
+function replicasVerdict(r: ReplicasReport): string[] {
+  const f = r.fleet;
+  const h = r.hit;
+  return [
+    `upstream calls, ${f.replicas} replicas / one replica: ${x2(f.callRatio)} (${f.fleet.upstream.total} / ${f.single.upstream.total}; target ≤ ${f.target.callRatio}: ${verdict(f.target.callRatioMet)}); 5xx: ${f.fleet.status5xx} (target 0: ${verdict(f.target.zero5xx)})`,
+    `a cache hit through Redis adds ${x2(h.addedP50Ms)} ms at p50 with one connection (${x2(h.subjectSummary.latencyP50Ms)} vs ${x2(h.referenceSummary.latencyP50Ms)} ms), server CPU ${us(h.subjectSummary.cpuPerRequestUs)} vs ${us(h.referenceSummary.cpuPerRequestUs)} µs per hit`,
+  ];
+}
+
+export function formatReplicas(r: ReplicasReport): string {
+  const pair = asPair(r.fleet);
+  const rows = fleetRows(pair);
+  const [single, fleet] = ['one replica', `${r.fleet.replicas} replicas + Redis`];
+  const w0 = Math.max(...rows.map((row) => row[0].length));
+  const w1 = Math.max(single.length, ...rows.map((row) => row[1].length));
+  const lines = [...fleetHeadline(pair).map((l) => `  ${l}`), '', `  ${''.padEnd(w0)}  ${single.padEnd(w1)}  ${fleet}`];
+  for (const [label, a, b] of rows) lines.push(`  ${label.padEnd(w0)}  ${a.padEnd(w1)}  ${b}`);
+  const c = r.hit;
+  const hitRows = comparisonRows(c);
+  const h0 = Math.max(...hitRows.map((row) => row[0].length));
+  const h1 = Math.max(c.subject.length, ...hitRows.map((row) => row[1].length));
+  const h2 = Math.max(c.reference.length, ...hitRows.map((row) => row[2].length));
+  lines.push('', `  Cache hits, one connection: ${c.subject} vs ${c.reference}`, `  ${''.padEnd(h0)}  ${c.subject.padEnd(h1)}  ${c.reference.padEnd(h2)}  ratio`);
+  for (const [label, a, b, q] of hitRows) lines.push(`  ${label.padEnd(h0)}  ${a.padEnd(h1)}  ${b.padEnd(h2)}  ${q}`);
+  lines.push('', ...replicasVerdict(r).map((l) => `  ${l}`));
   return lines.join('\n');
 }
 
@@ -182,6 +215,16 @@ export function markdown(results: BenchResults): string {
       out.push(table(['', c.subject, c.reference, 'ratio'], comparisonRows(c).map((row) => [...row])));
     }
     out.push('', ...overheadVerdict(r).map((l) => `- ${l}`));
+  }
+  if (results.replicas) {
+    const r = results.replicas;
+    const pair = asPair(r.fleet);
+    out.push('', `#### Replicas: ${r.fleet.replicas} sharing Redis vs one`, '', ...fleetHeadline(pair).map((l) => `- ${l}`), '');
+    out.push(table(['', 'one replica', `${r.fleet.replicas} replicas + Redis`], fleetRows(pair).map((row) => [...row])));
+    const c = r.hit;
+    out.push('', `Cache hits, one connection: ${c.subject} vs ${c.reference} (${c.subjectSummary.runs.length} round(s) of ${(c.subjectSummary.runs[0]?.durationS ?? 0).toFixed(0)} s each, ABBA order, each server in its own process)`, '');
+    out.push(table(['', c.subject, c.reference, 'ratio'], comparisonRows(c).map((row) => [...row])));
+    out.push('', ...replicasVerdict(r).map((l) => `- ${l}`));
   }
   if (results.secrets) {
     const s = results.secrets;

@@ -26,23 +26,33 @@ export interface RedisStoreOptions<V> {
   maxValueBytes?: number;
 }
 
-export function createRedisStore<V>(connection: RedisConnection, options: RedisStoreOptions<V>): Store<V> {
+export interface RedisStore<V> extends Store<V> {
+  /** `set`, saying whether the value was kept (not when over the size cap, or with a TTL of zero). */
+  put(key: string, value: V, options: { ttlMs: number; bytes?: number }): Promise<boolean>;
+}
+
+export function createRedisStore<V>(connection: RedisConnection, options: RedisStoreOptions<V>): RedisStore<V> {
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
   const full = (key: string) => `${connection.prefix}${options.namespace}${key}`;
+  const put: RedisStore<V>['put'] = async (key, value, { ttlMs }) => {
+    const ttl = Math.ceil(ttlMs);
+    const bytes = ttl > 0 ? options.codec.encode(value) : undefined;
+    if (!bytes || bytes.length > maxValueBytes) {
+      // Not kept: and an older value must not be served in its place.
+      await connection.run((redis) => redis.del(full(key)));
+      return false;
+    }
+    await connection.run((redis) => redis.set(full(key), bytes, 'PX', ttl));
+    return true;
+  };
   return {
     async get(key) {
       const bytes = await connection.run((redis) => redis.getBuffer(full(key)));
       return bytes ? options.codec.decode(bytes) : undefined;
     },
-    async set(key, value, { ttlMs }) {
-      const ttl = Math.ceil(ttlMs);
-      const bytes = ttl > 0 ? options.codec.encode(value) : undefined;
-      if (!bytes || bytes.length > maxValueBytes) {
-        // Not kept: and an older value must not be served in its place.
-        await connection.run((redis) => redis.del(full(key)));
-        return;
-      }
-      await connection.run((redis) => redis.set(full(key), bytes, 'PX', ttl));
+    put,
+    async set(key, value, options) {
+      await put(key, value, options);
     },
     async delete(key) {
       await connection.run((redis) => redis.del(full(key)));

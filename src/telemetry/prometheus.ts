@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { KeyStatus } from '../boot/key-check.ts';
 import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
 import type { RefreshOutcome } from '../secrets/store.ts';
-import type { BudgetGateOutcome, CacheRefreshOutcome, HttpExchange, ShedReason, TailPollOutcome, Telemetry } from '../telemetry.ts';
+import type { BudgetGateOutcome, CacheRefreshOutcome, FleetFlightOutcome, HttpExchange, ShedReason, TailPollOutcome, Telemetry } from '../telemetry.ts';
 import type { CacheStatus, Family } from '../upstream/types.ts';
 
 /**
@@ -131,6 +131,13 @@ function createMetrics(registry: Registry) {
       // Registered on first use: a server without a store exports no such series at all.
       registers: [],
     }),
+    fleetFlights: new Counter({
+      name: 'tinkr_fleet_flights_total',
+      help: "With a shared store, how each of this replica's productions of an answer went: produced under the fleet-wide lease, read another replica's answer, took over from a holder that died or kept nothing, or alone (the store could not answer).",
+      labelNames: ['family', 'outcome'],
+      // Registered with tinkr_store_up: only a server with a store has fleet-wide flights.
+      registers: [],
+    }),
     tailStreams: new Gauge({ name: 'tinkr_tail_streams', help: 'Live tails polling Datadog now: one per distinct scope and query.', registers }),
     tailSubscribers: new Gauge({ name: 'tinkr_tail_subscribers', help: 'Live-tail subscribers connected (or joining) now.', registers }),
     tailPolls: new Counter({
@@ -160,6 +167,7 @@ const FAMILIES = keysOf<Family>({ logs: true, spans: true, metrics: true, logs_a
 const CACHE_STATUSES = keysOf<CacheStatus>({ hit: true, miss: true, coalesced: true, stale: true, bypass: true });
 const BUDGET_GATE_OUTCOMES = keysOf<BudgetGateOutcome>({ waited: true, reserve: true, paced: true, exhausted: true, share: true });
 const CACHE_REFRESH_OUTCOMES = keysOf<CacheRefreshOutcome>({ refreshed: true, denied: true, failed: true });
+const FLEET_FLIGHT_OUTCOMES = keysOf<FleetFlightOutcome>({ produced: true, read: true, took_over: true, alone: true });
 const SHED_REASONS = keysOf<ShedReason>({ event_loop_delay: true, heap_used: true, rss: true, shutting_down: true });
 const REFRESH_OUTCOMES = keysOf<RefreshOutcome>({ changed: true, unchanged: true, failed: true });
 const TAIL_POLL_OUTCOMES = keysOf<TailPollOutcome>({ ok: true, held: true, rate_limited: true, failed: true });
@@ -243,8 +251,15 @@ export function createPrometheusTelemetry(options: PrometheusOptions): Prometheu
     secretsRefresh(outcome: RefreshOutcome) {
       m.secretsRefreshes.inc({ outcome });
     },
+    fleetFlight(family: Family, outcome: FleetFlightOutcome) {
+      m.fleetFlights.inc({ family, outcome });
+    },
     storeUp(up: boolean) {
-      if (!registry.getSingleMetric('tinkr_store_up')) registry.registerMetric(m.storeUp);
+      if (!registry.getSingleMetric('tinkr_store_up')) {
+        registry.registerMetric(m.storeUp);
+        registry.registerMetric(m.fleetFlights);
+        for (const family of FAMILIES) for (const outcome of FLEET_FLIGHT_OUTCOMES) m.fleetFlights.inc({ family, outcome }, 0);
+      }
       m.storeUp.set(up ? 1 : 0);
     },
     tailStreams(streams: number, subscribers: number) {

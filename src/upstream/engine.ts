@@ -8,6 +8,7 @@ import { DEFAULT_ANSWER_WEIGHT, type Answer, type AnswerIO, type AnswerQuery, ty
 import { BudgetDenied, type Entitlement } from './budget.ts';
 import { createCoalescer, type Coalescer, type Flight } from './coalesce.ts';
 import { ShareDenied, type FairShare } from './fair-share.ts';
+import { runLeased, type FleetLeases } from './fleet-flight.ts';
 import { requestKey } from './key.ts';
 import { createProductionGate, type ProductionGate } from './production-gate.ts';
 import { createRefresher, type RefreshLog } from './refresh.ts';
@@ -36,10 +37,16 @@ export interface EngineDeps {
   /** Where finished answers live; in memory, bounded by `cache.maxBytes`/`maxEntries`, unless given. */
   store?: Store<CacheRecord>;
   /**
-   * Who shares productions of the same answer; this replica's flights unless given (a shared
-   * store can wrap it with a cross-replica lease per cache key).
+   * Who shares productions of the same answer in this replica; its own coalescer unless given.
+   * (Across replicas, `leases` make one of these flights the fleet's.)
    */
   flights?: Coalescer;
+  /**
+   * Leases shared with the other replicas (fleet-flight.ts): one production per cache key in
+   * the fleet, the others reading it from `store` (which must then be the shared one). Without
+   * them, or without a cache, each replica produces on its own.
+   */
+  leases?: FleetLeases | undefined;
   /** Non-secret name of the Datadog account in use (API base URL, key fingerprint): accounts never share answers. */
   origin(): string;
   /** The request timeout; a background refresh gets as long. */
@@ -59,6 +66,8 @@ interface Produced {
   entry: CachedAnswer;
   keptUntil: number;
   stored: boolean;
+  /** Produced by another replica, read from the shared cache once it was done. */
+  elsewhere?: boolean;
 }
 
 export function createEngine(deps: EngineDeps): Engine {
@@ -70,6 +79,8 @@ export function createEngine(deps: EngineDeps): Engine {
   const refresher = createRefresher({ flights, clock, telemetry: deps.telemetry, timeoutMs: deps.requestTimeoutMs, log: deps.log });
   const production = deps.production ?? createProductionGate();
   const sizes = store as Partial<{ size: number; bytes: number }>;
+  // Without a cache, another replica's answer could never be read: no point waiting for it.
+  const leases = cache.enabled ? deps.leases : undefined;
 
   async function keep(produced: Produced): Promise<void> {
     produced.stored = true;
@@ -115,6 +126,28 @@ export function createEngine(deps: EngineDeps): Engine {
     return produced;
   }
 
+  /**
+   * One flight for the whole fleet (fleet-flight.ts): under the key's lease, or the answer
+   * another replica kept. `since`: a no-cache caller takes only an answer fetched after it asked.
+   */
+  function fleetWide(flight: Flight, family: Family, keys: CacheKeys, since: number | undefined, make: () => Promise<Produced>): Promise<Produced> {
+    if (!leases) return make();
+    return runLeased(leases, keys.key, flight, clock, {
+      recheck: () => producedElsewhere(keys, since),
+      produce: make,
+      timedOut: () => errorForFailure(undefined, family, true),
+      settled: (outcome) => deps.telemetry.fleetFlight(family, outcome),
+    });
+  }
+
+  /** A fresh answer under exactly this key, kept by another replica since this caller looked. */
+  async function producedElsewhere(keys: CacheKeys, since: number | undefined): Promise<Produced | undefined> {
+    const { exact } = await cache.lookup({ key: keys.key }).catch((): CacheLookup => ({}));
+    const now = clock.now();
+    if (!exact || now >= exact.freshUntil || (since !== undefined && exact.fetchedAt < since)) return undefined;
+    return { keys, entry: exact, keptUntil: now, stored: true, elsewhere: true };
+  }
+
   return {
     async answer(query, ctx) {
       deps.share?.seen(ctx.caller);
@@ -136,7 +169,10 @@ export function createEngine(deps: EngineDeps): Engine {
           route: query.route,
           windowEndsAt: fallback.revalidateUntil,
           // Spent by the key whose request found the answer out of date.
-          run: (flight) => produce(query, range, keys, flightContext(flight, { noCache: false, partition: ctx.partition, stats: { upstreamCalls: 0 }, caller: ctx.caller }, entitlement), true),
+          run: (flight) =>
+            fleetWide(flight, query.family, keys, undefined, () =>
+              produce(query, range, keys, flightContext(flight, { noCache: false, partition: ctx.partition, stats: { upstreamCalls: 0 }, caller: ctx.caller }, entitlement), true),
+            ),
         });
         return { bytes: fallback.bytes, cache: 'stale', fetchedAt: fallback.fetchedAt };
       }
@@ -147,9 +183,13 @@ export function createEngine(deps: EngineDeps): Engine {
       const mayStore = !ctx.noCache || fallback !== undefined;
       for (let round = 0; ; round++) {
         try {
-          const { value, joined } = await flights.run(keys.key, ctx, (flight) => produce(query, range, keys, flightContext(flight, ctx, entitlement), mayStore));
+          const { value, joined } = await flights.run(keys.key, ctx, (flight) =>
+            fleetWide(flight, query.family, keys, ctx.noCache ? now : undefined, () => produce(query, range, keys, flightContext(flight, ctx, entitlement), mayStore)),
+          );
           if (mayStore && !value.stored) await keep(value);
-          return { bytes: value.entry.bytes, fetchedAt: value.entry.fetchedAt, cache: joined ? 'coalesced' : ctx.noCache ? 'bypass' : 'miss' };
+          // Waiting for another replica's flight is joining a flight.
+          const cacheStatus = joined || value.elsewhere ? 'coalesced' : ctx.noCache ? 'bypass' : 'miss';
+          return { bytes: value.entry.bytes, fetchedAt: value.entry.fetchedAt, cache: cacheStatus };
         } catch (error) {
           if (!(error instanceof BudgetDenied)) {
             if (isAppError(error) || !ctx.signal.aborted) throw error;

@@ -27,6 +27,7 @@ import { createLimiter, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED, type Concurr
 import { createDatadogClient, type Credentials } from './datadog-client.ts';
 import { createEngine } from './engine.ts';
 import { createFairShare, createMemoryShareLedger, type ShareLedger } from './fair-share.ts';
+import type { FleetLeases } from './fleet-flight.ts';
 import { createGatedCall } from './gated-call.ts';
 import { fingerprintCache } from './key.ts';
 import { MAX_PAGES_PER_REQUEST } from './paging.ts';
@@ -81,6 +82,8 @@ export interface PipelineDeps {
   stores?: { cache?: Store<CacheRecord>; budget?: BudgetLedger; shares?: ShareLedger };
   /** Who shares productions of the same answer; this replica's flights unless given. */
   flights?: Coalescer;
+  /** Leases shared with the other replicas: one production per answer in the fleet (with `stores.cache` shared too). */
+  leases?: FleetLeases;
   retry?: RetryPolicy;
   /** Jitter source (tests make it fixed). */
   random?: () => number;
@@ -136,6 +139,7 @@ export function createUpstreamPipeline(deps: PipelineDeps): Engine {
     cache: policy.cache,
     ...(deps.stores?.cache ? { store: deps.stores.cache } : {}),
     ...(deps.flights ? { flights: deps.flights } : {}),
+    leases: deps.leases,
     origin: () => `${origin}|${keyPrint()}`,
     requestTimeoutMs: deps.requestTimeoutMs,
     maxPacedAgeMs: policy.budget.maxPacedAgeMs,

@@ -123,6 +123,8 @@ export interface RunningCli {
   logLines(): LogLine[];
   /** SIGTERM, then waits for the exit. */
   stop(): Promise<CliResult>;
+  /** SIGKILL (the process dies with no chance to clean up), then waits for the exit. */
+  kill(): Promise<CliResult>;
 }
 
 /** Parses the JSON lines of a log stream, skipping anything else (a banner, say). */
@@ -175,6 +177,10 @@ export function startCli(args: readonly string[], options: CliOptions): Promise<
         logLines: () => parseLogLines(stdout),
         async stop() {
           if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+          return exited;
+        },
+        async kill() {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
           return exited;
         },
       });

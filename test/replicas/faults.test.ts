@@ -165,6 +165,49 @@ describe('Redis faults under three serving replicas', () => {
     await expectNoPassword(replicas);
   });
 
+  it('serve cached answers through it all: shared before, each replica\'s own while Redis is hung or gone, shared again after', async () => {
+    const replicas = await fleet(3);
+    const [a, b, c] = replicas as [Replica, Replica, Replica];
+    // Day-long panels: fresh for a minute, so the test runs in one or two of their buckets.
+    const panel = '/logs?service=checkout&since=24h&limit=4';
+    const ask = async (replica: Replica, path = panel) => {
+      const res = await replica.get(path, { signal: AbortSignal.timeout(CLIENT_BOUND_MS) });
+      const body = await res.text();
+      expect(res.status, body).toBe(200);
+      expect(body).not.toContain(PASSWORD);
+      return res.headers.get('x-tinkr-cache');
+    };
+    // Served from a cache, this replica's or the shared one (stale: a bucket rolled meanwhile).
+    const cached = expect.stringMatching(/^(hit|stale)$/);
+    const made = expect.stringMatching(/^(miss|stale)$/);
+
+    expect(await ask(a)).toBe('miss');
+    expect(await ask(b)).toEqual(cached);
+
+    redis.pause();
+    for (const replica of replicas) await eventually(async () => (await storeOf(replica)) === 'degraded', 'every replica reports degraded');
+    // The shared answer is out of reach: C makes its own once, then serves it.
+    expect(await ask(c)).toEqual(made);
+    expect(await ask(c)).toEqual(cached);
+    redis.resume();
+    for (const replica of replicas) await eventually(async () => (await storeOf(replica)) === 'ok', 'every replica shares again', 20_000);
+    expect(await ask(a)).toEqual(cached);
+
+    await redis.kill();
+    for (const replica of replicas) await eventually(async () => (await storeOf(replica)) === 'degraded', 'every replica reports degraded');
+    // C's own answer, made while Redis was hung, is still served.
+    expect(await ask(c)).toEqual(cached);
+    await redis.restart();
+    for (const replica of replicas) await eventually(async () => (await storeOf(replica)) === 'ok', 'every replica shares again', 20_000);
+    // Redis came back empty: C still serves its own, and a new answer made on A is shared with B.
+    expect(await ask(c)).toEqual(cached);
+    const other = '/logs?service=payments-api&since=24h&limit=4';
+    expect(await ask(a, other)).toEqual(made);
+    expect(await ask(b, other)).toEqual(cached);
+    expect(redis.cli('KEYS', 'tinkr:cache:c:*')).not.toBe('');
+    await expectNoPassword(replicas);
+  });
+
   it('unreachable when a replica starts: it starts and serves, degraded, and joins the fleet once Redis answers', async () => {
     const port = await freePort();
     const url = `redis://:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}`;

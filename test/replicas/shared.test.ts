@@ -1,13 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/load.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
 import { startReplica, startReplicas, type Replica } from '../helpers/replicas.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 
 /**
  * Three replicas of the real server in front of one Datadog simulator and one real Redis
- * behave as one gateway (DESIGN §7): one view of the budget, one quota per key, cursors that
- * work on any replica. Each replica starts as production does, from the environment.
+ * behave as one gateway (DESIGN §7): one cache, one flight per answer, one view of the budget,
+ * one quota per key, cursors that work on any replica. Each replica starts as production does,
+ * from the environment.
  */
 
 let sim: TestSimulator;
@@ -20,6 +22,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   for (const replica of started.splice(0)) await replica.running.close();
+  sim.faults.clear();
   redis.cli('FLUSHALL');
   sim.rateLimit.reset();
   sim.resetRequests();
@@ -47,6 +50,42 @@ describe('three replicas sharing one Redis', () => {
       expect(((await ready.json()) as { store: string }).store).toBe('ok');
       expect((await replica.metrics()).find((s) => s.name === 'tinkr_store_up')?.value).toBe(1);
     }
+  });
+
+  it('share one cache: an answer made on A is a hit on B and C, for one upstream call', async () => {
+    const replicas = await fleet(3);
+    const before = sim.callCount('logs');
+    const path = '/logs?service=checkout&since=15m&limit=4';
+    const made = await replicas[0]!.get(path);
+    expect(made.status).toBe(200);
+    expect(made.headers.get('x-tinkr-cache')).toBe('miss');
+    const body = await made.text();
+    for (const replica of replicas.slice(1)) {
+      const hit = await replica.get(path);
+      expect(hit.status).toBe(200);
+      expect(hit.headers.get('x-tinkr-cache')).toBe('hit');
+      expect(await hit.text()).toBe(body);
+    }
+    expect(sim.callCount('logs') - before).toBe(1);
+    expect(redis.cli('KEYS', 'tinkr:cache:*').split('\n').filter(Boolean).length).toBeGreaterThan(0);
+  });
+
+  it('make one flight of 30 identical requests spread over the replicas: one upstream call', async () => {
+    const replicas = await fleet(3);
+    const before = sim.callCount('logs');
+    // Datadog takes its time: every request arrives while the first one's call is still out.
+    sim.faults.add({ kind: 'latency', delayMs: 1_500, endpoint: 'logs' });
+    const path = '/logs?service=payments-api&since=15m&limit=7';
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => replicas[i % 3]!.get(path)));
+    expect(answers.map((a) => a.status)).toEqual(Array(30).fill(200));
+    const bodies = new Set(await Promise.all(answers.map((a) => a.text())));
+    expect(bodies.size).toBe(1);
+    expect(sim.callCount('logs') - before).toBe(1);
+    const outcomes = answers.map((a) => a.headers.get('x-tinkr-cache'));
+    expect(outcomes.filter((o) => o === 'miss')).toHaveLength(1);
+    expect(outcomes.every((o) => o === 'miss' || o === 'coalesced' || o === 'hit')).toBe(true);
+    // Its holder let go of the lease (after the answer was kept: it does not hold the answer up).
+    await eventually(() => redis.cli('KEYS', 'tinkr:lease:*') === '', 'the lease is released');
   });
 
   it('spend one budget: once A has seen it run low, B and C stop before Datadog answers any 429', async () => {
@@ -122,6 +161,8 @@ describe('three replicas sharing one Redis', () => {
     expect(keys.some((k) => k.startsWith('tinkr:budget:'))).toBe(true);
     expect(keys.some((k) => k.startsWith('tinkr:quota:'))).toBe(true);
     expect(keys).toContain('tinkr:cursor-key');
+    expect(keys.some((k) => k.startsWith('tinkr:cache:c:'))).toBe(true);
+    expect(keys.some((k) => k.startsWith('tinkr:cache:s:'))).toBe(true);
     const dump = keys.map((k) => `${k} ${redis.cli('TYPE', k)} ${redis.cli('PTTL', k)}`).join('\n');
     for (const key of keys) {
       expect(key.startsWith('tinkr:'), key).toBe(true);

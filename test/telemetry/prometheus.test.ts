@@ -309,4 +309,17 @@ describe('the exporter alone', () => {
     expect(valueOf(parsePrometheus(await t.metrics()), 'tinkr_store_up')).toBe(0);
     expect(await t.metrics()).toContain('# TYPE tinkr_store_up gauge');
   });
+
+  it('exports tinkr_fleet_flights_total with the store, every family and outcome from zero', async () => {
+    const t = createPrometheusTelemetry({ version: 'x', defaultMetrics: false });
+    expect(parsePrometheus(await t.metrics()).some((s) => s.name === 'tinkr_fleet_flights_total')).toBe(false);
+    t.storeUp(false);
+    t.fleetFlight('spans', 'took_over');
+    t.fleetFlight('spans', 'took_over');
+    const samples = parsePrometheus(await t.metrics());
+    expect(valueOf(samples, 'tinkr_fleet_flights_total', { family: 'spans', outcome: 'took_over' })).toBe(2);
+    expect(valueOf(samples, 'tinkr_fleet_flights_total', { family: 'logs', outcome: 'read' })).toBe(0);
+    const outcomes = new Set(samples.filter((s) => s.name === 'tinkr_fleet_flights_total').map((s) => s.labels.outcome));
+    expect([...outcomes].sort()).toEqual(['alone', 'produced', 'read', 'took_over']);
+  });
 });

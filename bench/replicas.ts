@@ -1,0 +1,195 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSimulator } from '../src/simulator/index.ts';
+import { startTestRedis, type TestRedis } from '../test/helpers/redis-server.ts';
+import {
+  budgetFacts,
+  checkFleetOptions,
+  FLEET_LIMITS,
+  MAX_CLIENT_CONNECTIONS,
+  playSchedule,
+  Recorder,
+  upstreamOf,
+  viaGateway,
+  withoutProgress,
+  type FleetOptions,
+  type FleetReport,
+  type Side,
+  type SideReport,
+} from './fleet.ts';
+import { buildDashboards, summarizeMix } from './fleet/mix.ts';
+import { panelPath } from './fleet/panels.ts';
+import { fleetSchedule } from './fleet/schedule.ts';
+import { startGateway, type Gateway } from './lib/gateway.ts';
+import { ratio } from './lib/stats.ts';
+import { compare, gatewayEnv, OVERHEAD_CALLERS, OVERHEAD_PANEL, UNLIMITED, type Comparison, type Contender, type OverheadOptions } from './overhead.ts';
+import { startGatewayProcess, startSimulatorProcess } from './overhead/processes.ts';
+
+/**
+ * Several replicas sharing one Redis against one replica alone (issue 12), side by side in one
+ * run, with a real `redis-server` started by the benchmark (nothing saved to disk):
+ *
+ * (a) fleet: the dashboard fleet's schedule (fleet.ts) sent at the same moments to one gateway
+ *     in front of simulator A, and to `replicas` gateways sharing Redis in front of simulator B,
+ *     each panel request going to the next replica in turn (a round-robin load balancer, no
+ *     stickiness). Same budgets on both simulators. The number that matters: upstream calls of
+ *     the replicas / upstream calls of the one replica; sharing the cache and the flights should
+ *     make it about 1 (target ≤ 1.1), where independent replicas cost up to `replicas` times.
+ * (b) hit: what a cache hit costs when the answer comes from Redis rather than from the
+ *     process's memory: the overhead benchmark's hit run (one connection, one panel, server
+ *     processes booted from the environment) against two servers, one with TINKR_REDIS_URL.
+ *
+ * Every gateway runs its shipped defaults (store timeout included).
+ */
+
+export interface ReplicasOptions {
+  fleet: FleetOptions;
+  /** Replicas sharing Redis. */
+  replicas: number;
+  /** The hit runs: length, warm-up and rounds as in the overhead benchmark. */
+  hit: Pick<OverheadOptions, 'runMs' | 'warmupMs' | 'rounds'>;
+  progress?: (line: string) => void;
+}
+
+/** The issue's fleet: three replicas. */
+export const DEFAULT_REPLICAS = 3;
+/** Each replica is a whole server in this process; past a handful the machine, not the design, is measured. */
+export const REPLICAS_LIMITS = { min: 2, max: 8 } as const;
+/** The issue's target: the replicas together spend at most this many times the calls of one. */
+export const TARGET_CALL_RATIO = 1.1;
+
+export interface ReplicaFleetReport extends Pick<FleetReport, 'options' | 'startedAt' | 'elapsedMs' | 'mixSummary' | 'refreshes' | 'budgetPerHour' | 'budgetRolledOver'> {
+  replicas: number;
+  single: SideReport;
+  fleet: SideReport;
+  /** fleet.upstream.total / single.upstream.total. */
+  callRatio: number;
+  target: { callRatio: number; callRatioMet: boolean; zero5xx: boolean; met: boolean };
+}
+
+export interface ReplicasReport {
+  fleet: ReplicaFleetReport;
+  /** Subject: a hit served through Redis; reference: a hit served from the process's memory. */
+  hit: Comparison;
+}
+
+export function checkReplicasOptions(o: ReplicasOptions): void {
+  checkFleetOptions(o.fleet);
+  if (!Number.isInteger(o.replicas) || o.replicas < REPLICAS_LIMITS.min || o.replicas > REPLICAS_LIMITS.max) {
+    throw new RangeError(`replicas must be an integer in ${REPLICAS_LIMITS.min}..${REPLICAS_LIMITS.max}, got ${o.replicas}`);
+  }
+}
+
+export async function runReplicas(options: ReplicasOptions): Promise<ReplicasReport> {
+  checkReplicasOptions(options);
+  const redis = await startTestRedis();
+  try {
+    options.progress?.(`  (a) fleet: one replica vs ${options.replicas} sharing Redis, ${options.fleet.durationMs / 1000} s`);
+    const fleet = await runReplicaFleet(options, redis);
+    redis.cli('FLUSHALL');
+    options.progress?.('  (b) cache hits, one connection: through Redis vs in process');
+    const hit = await runHitComparison(options, redis);
+    return { fleet, hit };
+  } finally {
+    await redis.close();
+  }
+}
+
+async function runReplicaFleet(options: ReplicasOptions, redis: TestRedis): Promise<ReplicaFleetReport> {
+  const fleetOptions = { ...options.fleet, progress: options.progress };
+  const startMs = Date.now();
+  const dashboards = buildDashboards(fleetOptions.dashboards, fleetOptions.panels, fleetOptions.mix, startMs);
+  const schedule = fleetSchedule(fleetOptions);
+  if (schedule.length * fleetOptions.panels > FLEET_LIMITS.maxRequests) {
+    throw new RangeError(`${schedule.length * fleetOptions.panels} panel requests per side is over ${FLEET_LIMITS.maxRequests}; shorten the run`);
+  }
+  const rateLimits = { ...fleetOptions.rateLimits };
+  const simA = await startSimulator({ rateLimits });
+  const simB = await startSimulator({ rateLimits });
+  const gateways: Gateway[] = [];
+  const sides: Side[] = [];
+  try {
+    const single = await startGateway(simA.url, fleetOptions.dashboards);
+    gateways.push(single);
+    const replicas: Gateway[] = [];
+    for (let i = 0; i < options.replicas; i++) replicas.push(await startGateway(simB.url, fleetOptions.dashboards, { redisUrl: redis.url }));
+    gateways.push(...replicas);
+    // The boot key checks are not dashboard traffic: both sides start with nothing counted or spent.
+    for (const sim of [simA, simB]) {
+      sim.resetRequests();
+      sim.rateLimit.reset();
+    }
+    const connections = Math.min(fleetOptions.dashboards, MAX_CLIENT_CONNECTIONS);
+    const singleSide = viaGateway(single, connections, fleetOptions.panelTimeoutMs);
+    const fleetSide = roundRobin(replicas.map((g) => viaGateway(g, Math.ceil(connections / replicas.length), fleetOptions.panelTimeoutMs)));
+    sides.push(singleSide, fleetSide);
+
+    const [singleRecorder, fleetRecorder] = [new Recorder(), new Recorder()];
+    const elapsedMs = await playSchedule(fleetOptions, dashboards, schedule, [
+      { label: 'one replica', side: singleSide, recorder: singleRecorder, sim: simA },
+      { label: `${options.replicas} replicas`, side: fleetSide, recorder: fleetRecorder, sim: simB },
+    ]);
+    const singleReport = singleRecorder.report(upstreamOf(simA), fleetOptions.durationMs);
+    const fleetReport = fleetRecorder.report(upstreamOf(simB), fleetOptions.durationMs);
+    const callRatio = ratio(fleetReport.upstream.total, singleReport.upstream.total);
+    const callRatioMet = callRatio <= TARGET_CALL_RATIO;
+    const zero5xx = fleetReport.status5xx === 0;
+    return {
+      options: { ...withoutProgress(fleetOptions), rateLimits },
+      startedAt: new Date(startMs).toISOString(),
+      elapsedMs,
+      mixSummary: summarizeMix(dashboards, fleetOptions.mix),
+      refreshes: schedule.length,
+      ...budgetFacts(rateLimits, startMs, startMs + elapsedMs),
+      replicas: options.replicas,
+      single: singleReport,
+      fleet: fleetReport,
+      callRatio,
+      target: { callRatio: TARGET_CALL_RATIO, callRatioMet, zero5xx, met: callRatioMet && zero5xx },
+    };
+  } finally {
+    for (const side of sides) await side.close();
+    for (const gateway of gateways) await gateway.close();
+    await simA.close();
+    await simB.close();
+  }
+}
+
+/** Each request to the next replica: a load balancer without stickiness. */
+function roundRobin(replicas: readonly Side[]): Side {
+  let next = 0;
+  return {
+    send: (panel, dashboard) => replicas[next++ % replicas.length]!.send(panel, dashboard),
+    async close() {
+      for (const side of replicas) await side.close();
+    },
+  };
+}
+
+/** The overhead benchmark's hit run against a server whose cache is Redis and one whose cache is its memory. */
+async function runHitComparison(options: ReplicasOptions, redis: TestRedis): Promise<Comparison> {
+  const scratch = mkdtempSync(join(tmpdir(), 'tinkr-bench-replicas-'));
+  const started: Array<{ close(): Promise<void> }> = [];
+  const keep = <T extends { close(): Promise<void> }>(p: T): T => (started.push(p), p);
+  try {
+    const tokens = Array.from({ length: OVERHEAD_CALLERS }, (_, i) => `tinkr-bench-caller-${i}`);
+    const sim = keep(await startSimulatorProcess({ logs: UNLIMITED, spans: UNLIMITED, metrics: UNLIMITED }));
+    const env = await gatewayEnv(sim.url, tokens, scratch);
+    const inProcess = keep(await startGatewayProcess(env, join(scratch, 'access-memory.log')));
+    const viaRedis = keep(await startGatewayProcess({ ...(await gatewayEnv(sim.url, tokens, scratch)), TINKR_REDIS_URL: redis.url }, join(scratch, 'access-redis.log')));
+    // One request each first: every measured request is then a hit (or, past a bucket roll, stale).
+    for (const server of [inProcess, viaRedis]) {
+      const response = await fetch(`${server.url}${panelPath(OVERHEAD_PANEL)}`, { headers: { authorization: `Bearer ${tokens[0]}` } });
+      await response.body?.cancel();
+      if (response.status !== 200) throw new Error(`the server answered the panel with ${response.status}`);
+    }
+    const target = { kind: 'gateway', panel: OVERHEAD_PANEL, tokens, noCache: false, unique: false } as const;
+    const redisHit: Contender = { label: 'hit through Redis', url: viaRedis.url, target, process: viaRedis, sim };
+    const memoryHit: Contender = { label: 'hit in process', url: inProcess.url, target, process: inProcess, sim };
+    return await compare({ ...options.hit, ...(options.progress ? { progress: options.progress } : {}) }, 1, redisHit, memoryHit);
+  } finally {
+    for (const p of started.reverse()) await p.close().catch(() => {});
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
