@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSimulator } from '../src/simulator/index.ts';
+import { startSimulator } from '@tinkr/datadog-simulator';
 import { startTestRedis, type TestRedis } from '../test/helpers/redis-server.ts';
 import {
   budgetFacts,

@@ -10,7 +10,7 @@ import type { Readiness } from './routes/health.ts';
 import { createSecretSource, fetchWithDeadline } from './secrets/source.ts';
 import { createCredentialStore } from './secrets/store.ts';
 import type { DatadogCredentials } from './secrets/types.ts';
-import { buildServer } from './server.ts';
+import { buildServer, settingsDeps } from './server.ts';
 import { startMetricsListener, type MetricsListener } from './telemetry/metrics-listener.ts';
 import { createPrometheusTelemetry } from './telemetry/prometheus.ts';
 import { noTelemetry } from './telemetry.ts';
@@ -140,12 +140,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     version: VERSION,
     profileName: config.profileName,
     profiles: config.profiles,
-    auth: config.auth,
-    corsOrigins: config.server.corsOrigins,
-    requestTimeoutMs: config.server.requestTimeoutMs,
-    bodyTimeoutMs: config.server.bodyTimeoutMs,
-    maxRangeMs: config.maxRangeMs,
-    maxPages: config.upstream.maxPages,
+    ...settingsDeps(config, config.auth.keys),
     engine,
     clock,
     // A configured secret, else the key shared through Redis, else one of this process's own.

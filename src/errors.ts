@@ -1,5 +1,5 @@
 /**
- * The one registry of public error codes (DESIGN §4.6). Every failure a caller can see is an
+ * The one registry of public error codes (docs/http-api.md#errors). Every failure a caller can see is an
  * `AppError` with one of these codes; the error handler turns it into RFC 9457 problem+json.
  */
 export const ERROR_CODES = {

@@ -14,7 +14,7 @@ import { VERSION } from './version.ts';
 /**
  * `tinkr-server`: flags → .env → config → keys → listen. Every way of failing before listening
  * ends here with the documented exit code and a message that names the file, key or secret,
- * never a secret value (DESIGN §2).
+ * never a secret value (docs/configuration.md#exit-codes).
  */
 
 /**

@@ -1,11 +1,9 @@
 import { systemClock } from './clock.ts';
+import { DEFAULT_SETTINGS } from './config/settings.ts';
 import { AppError } from './errors.ts';
-import { buildServer } from './server.ts';
+import { buildServer, settingsDeps } from './server.ts';
 import { uncachedEngine } from './upstream/pipeline.ts';
 import { VERSION } from './version.ts';
-
-/** Any valid timeout: documenting the routes makes no request. */
-const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * The public OpenAPI document, as the server serves it at /openapi.json. Built from an app with
@@ -16,10 +14,8 @@ export async function openapiDocument(): Promise<unknown> {
     version: VERSION,
     profileName: 'default',
     profiles: { default: 'datadog' },
-    auth: { mode: 'none', keys: [] },
-    requestTimeoutMs: REQUEST_TIMEOUT_MS,
-    maxRangeMs: { logs: 1, traces: 1, metrics: 1 },
-    engine: uncachedEngine({ send: () => Promise.reject(new AppError('INTERNAL', 'not connected')) }, systemClock, REQUEST_TIMEOUT_MS),
+    ...settingsDeps({ ...DEFAULT_SETTINGS, auth: { ...DEFAULT_SETTINGS.auth, mode: 'none' } }, []),
+    engine: uncachedEngine({ send: () => Promise.reject(new AppError('INTERNAL', 'not connected')) }, systemClock, DEFAULT_SETTINGS.server.requestTimeoutMs),
     clock: systemClock,
     cursorSecret: new Uint8Array(32),
     readiness: () => ({ ready: false, reason: 'document only', secrets: { source: 'none', loaded_at: new Date(0).toISOString(), age_s: 0, refreshes: 0 }, keys: { status: 'unchecked', site: 'datadoghq.com' } }),

@@ -5,19 +5,12 @@ import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { anonymousCaller, createKeyring } from './auth/keyring.ts';
 import type { Clock } from './clock.ts';
-import { DEFAULT_QUOTA, type ApiKeyConfig, type QuotaConfig } from './config/schema.ts';
+import type { Settings } from './config/settings.ts';
+import type { ApiKeyConfig, QuotaConfig } from './config/schema.ts';
 import { accessLog } from './http/access-log.ts';
 import { docsUiOptions, withoutSafeIntegerBounds } from './http/api-docs.ts';
 import { registerCors } from './http/cors.ts';
-import {
-  answerExpectations,
-  clientErrorHandler,
-  connectionTimeouts,
-  DEFAULT_BODY_TIMEOUT_MS,
-  MAX_HEADER_BYTES,
-  registerQueryStringLimit,
-  requestIdOf,
-} from './http/limits.ts';
+import { answerExpectations, clientErrorHandler, connectionTimeouts, MAX_HEADER_BYTES, registerQueryStringLimit, requestIdOf } from './http/limits.ts';
 import { loadShedding, type LoadSheddingOptions } from './http/load-shedding.ts';
 import { frameworkErrorHandler, registerProblemHandlers } from './http/problem.ts';
 import { quotas, type SharedQuotaCounter } from './http/quota.ts';
@@ -36,28 +29,30 @@ import { createTailHub } from './tail/hub.ts';
 import { tailOptions, type TailOptions } from './tail/options.ts';
 import { createTailSource } from './tail/source.ts';
 import { noTelemetry, type Telemetry } from './telemetry.ts';
-import { DEFAULT_UPSTREAM_SHARE } from './upstream/fair-share.ts';
-import { MAX_PAGES_PER_REQUEST } from './upstream/paging.ts';
 import type { Engine } from './upstream/answer.ts';
 
-/** Everything the app needs, passed in: tests build it with fakes, main.ts with the real parts. */
+/**
+ * Everything the app needs, passed in: tests build it with fakes, main.ts with the real parts.
+ * Settings arrive resolved (config/load.ts applies the defaults config/schema.ts assembles;
+ * DEFAULT_SETTINGS when there is no configuration), so nothing here has a fallback of its own.
+ */
 export interface ServerDeps {
   version: string;
   profileName: string;
   profiles: Record<string, string>;
   /**
-   * `quota` is the default per-key quota (`[auth] quota`), DEFAULT_QUOTA when absent;
-   * `upstreamShare` the default share of the Datadog budget, DEFAULT_UPSTREAM_SHARE when absent.
+   * `quota` is the quota of each key without its own (`[auth] quota`), `upstreamShare` the share
+   * of the Datadog budget of each key without its own (`[auth] upstream_share`).
    */
-  auth: { mode: 'keys' | 'none'; keys: readonly ApiKeyConfig[]; quota?: QuotaConfig; upstreamShare?: number };
-  /** `[server] cors_origins`: exact browser origins allowed; none when absent or empty. */
-  corsOrigins?: readonly string[];
+  auth: { mode: 'keys' | 'none'; keys: readonly ApiKeyConfig[]; quota: QuotaConfig; upstreamShare: number };
+  /** `[server] cors_origins`: exact browser origins allowed; none when empty. */
+  corsOrigins: readonly string[];
   requestTimeoutMs: number;
-  /** `[server] body_timeout_ms`: the whole request must arrive within it; default DEFAULT_BODY_TIMEOUT_MS. */
-  bodyTimeoutMs?: number;
+  /** `[server] body_timeout_ms`: the whole request must arrive within it. */
+  bodyTimeoutMs: number;
   maxRangeMs: { logs: number; traces: number; metrics: number };
-  /** Most upstream pages one search request may cost; default MAX_PAGES_PER_REQUEST. */
-  maxPages?: number;
+  /** `[upstream] max_pages`: most upstream pages one search request may cost. */
+  maxPages: number;
   /** Every finished answer and Datadog call (upstream/pipeline.ts builds the real one). */
   engine: Engine;
   clock: Clock;
@@ -75,16 +70,29 @@ export interface ServerDeps {
   tail?: Partial<TailOptions>;
 }
 
+/** What ServerDeps takes from the configuration (or from DEFAULT_SETTINGS), with the caller keys. */
+export function settingsDeps(
+  settings: Settings,
+  keys: readonly ApiKeyConfig[],
+): Pick<ServerDeps, 'auth' | 'corsOrigins' | 'requestTimeoutMs' | 'bodyTimeoutMs' | 'maxRangeMs' | 'maxPages'> {
+  return {
+    auth: { ...settings.auth, keys },
+    corsOrigins: settings.server.corsOrigins,
+    requestTimeoutMs: settings.server.requestTimeoutMs,
+    bodyTimeoutMs: settings.server.bodyTimeoutMs,
+    maxRangeMs: settings.maxRangeMs,
+    maxPages: settings.upstream.maxPages,
+  };
+}
+
 /** Largest request body: the Tinkr routes take a few small fields. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
-/** Builds the app without listening (DESIGN: server.ts builds, main.ts runs). */
+/** Builds the app without listening: boot.ts starts it, main.ts runs the process. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Node's requestTimeout covers receiving the request only, never the answer: a long response
   // (a live tail writing every 15 s) is not cut. No socket inactivity timeout is set for that reason.
-  const { requestTimeout, headersTimeout, keepAliveTimeout, connectionsCheckingInterval } = connectionTimeouts(
-    deps.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
-  );
+  const { requestTimeout, headersTimeout, keepAliveTimeout, connectionsCheckingInterval } = connectionTimeouts(deps.bodyTimeoutMs);
   const app: FastifyInstance = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
     // One access-log line per request is written by http/access-log.ts, with our own fields.
@@ -112,7 +120,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // read even a refusal), then refuse it cheaply if the server cannot serve it.
   await app.register(requestMetrics, { telemetry });
   await app.register(accessLog, { logger: deps.logger });
-  await registerCors(app, deps.corsOrigins ?? []);
+  await registerCors(app, deps.corsOrigins);
   await app.register(loadShedding, { limits: deps.loadShedding, telemetry, clock: deps.clock });
 
   await app.register(fastifySwagger, {
@@ -140,8 +148,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Hook order matters: CORS came first (so refusals below carry its headers and a preflight
   // needs no token), then the request limits, authentication and roles, then the caller's quota.
   registerQueryStringLimit(app);
-  const quota = deps.auth.quota ?? DEFAULT_QUOTA;
-  const upstreamShare = deps.auth.upstreamShare ?? DEFAULT_UPSTREAM_SHARE;
+  const { quota, upstreamShare } = deps.auth;
   await app.register(requestContext, {
     keyring: createKeyring(deps.auth.keys, quota, upstreamShare),
     authMode: deps.auth.mode,
@@ -163,7 +170,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       clock: deps.clock,
       cursors: createCursorCodec(deps.cursorSecret, deps.clock),
       maxRangeMs: deps.maxRangeMs,
-      maxPages: deps.maxPages ?? MAX_PAGES_PER_REQUEST,
+      maxPages: deps.maxPages,
     },
     telemetry,
     clock: deps.clock,

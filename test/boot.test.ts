@@ -1,16 +1,11 @@
 import { createServer } from 'node:net';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_DEMO_KEYS } from '@tinkr/datadog-simulator';
 import { sha256Hex } from '../src/auth/keyring.ts';
 import { startServer, type Running } from '../src/boot.ts';
 import type { Config } from '../src/config/load.ts';
-import { DEFAULT_QUOTA, DEFAULT_REQUEST_TIMEOUT_MS } from '../src/config/schema.ts';
-import { DEFAULT_UPSTREAM_SHARE } from '../src/upstream/fair-share.ts';
-import { DEFAULT_UPSTREAM_POLICY } from '../src/upstream/pipeline.ts';
-import { DEFAULT_BODY_TIMEOUT_MS } from '../src/http/limits.ts';
-import { DEFAULT_LOAD_SHEDDING } from '../src/http/load-shedding.ts';
-import { createLogger } from '../src/logging.ts';
-import { DEFAULT_DEMO_KEYS } from '../src/simulator/index.ts';
+import { capturedLog } from './helpers/captured-log.ts';
+import { configFromEnv } from './helpers/config.ts';
 import { eventually } from './helpers/eventually.ts';
 import { freePort } from './helpers/free-port.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
@@ -25,7 +20,6 @@ import { startTestSimulator, type TestSimulator } from './helpers/simulator.ts';
  */
 
 const TOKEN = 'boot-test-token';
-const DAY = 86_400_000;
 
 let sim: TestSimulator;
 beforeAll(async () => {
@@ -34,47 +28,18 @@ beforeAll(async () => {
 afterAll(() => sim.close());
 beforeEach(() => sim.faults.clear());
 
-
+/** The defaults of an environment-only start, in front of the simulator, on loopback. */
 function config(overrides: { metricsPort: number; shutdownTimeoutMs?: number }): Config {
-  return {
-    source: 'test',
-    profileName: 'test',
-    profiles: { test: 'datadog' },
-    listen: { host: '127.0.0.1', port: 0 },
-    metricsPort: overrides.metricsPort,
-    logLevel: 'info',
-    server: {
-      corsOrigins: [],
-      requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
-      bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS,
-      cursorSecret: undefined,
-      loadShedding: DEFAULT_LOAD_SHEDDING,
-      shutdownTimeoutMs: overrides.shutdownTimeoutMs ?? 10_000,
-    },
-    auth: { mode: 'keys', keys: [{ hash: sha256Hex(TOKEN), subject: 'boot', roles: ['viewer'] }], quota: DEFAULT_QUOTA, upstreamShare: DEFAULT_UPSTREAM_SHARE },
-    datadog: { site: undefined, envSite: undefined, apiUrl: sim.url, credentials: { kind: 'static', ...DEFAULT_DEMO_KEYS } },
-    maxRangeMs: { logs: 31 * DAY, traces: 31 * DAY, metrics: 455 * DAY },
-    upstream: DEFAULT_UPSTREAM_POLICY,
-  };
-}
-
-function capturedLogger(): { logger: ReturnType<typeof createLogger>; lines: () => Record<string, unknown>[] } {
-  const text: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      text.push(String(chunk));
-      done();
-    },
+  const loaded = configFromEnv({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    TINKR_METRICS_PORT: String(overrides.metricsPort),
+    DD_API_URL: sim.url,
+    DD_API_KEY: DEFAULT_DEMO_KEYS.apiKey,
+    DD_APP_KEY: DEFAULT_DEMO_KEYS.appKey,
+    TINKR_API_KEYS: JSON.stringify([{ hash: sha256Hex(TOKEN), subject: 'boot', roles: ['viewer'] }]),
   });
-  return {
-    logger: createLogger('info', sink),
-    lines: () =>
-      text
-        .join('')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
+  return { ...loaded, server: { ...loaded.server, shutdownTimeoutMs: overrides.shutdownTimeoutMs ?? loaded.server.shutdownTimeoutMs } };
 }
 
 const get = (running: Running, path: string, init?: RequestInit) =>
@@ -83,7 +48,7 @@ const get = (running: Running, path: string, init?: RequestInit) =>
 describe('startServer', () => {
   it('serves Prometheus metrics on TINKR_METRICS_PORT and closes everything, idempotently', async () => {
     const metricsPort = await freePort();
-    const { logger, lines } = capturedLogger();
+    const { logger, lines } = capturedLog();
     const running = await startServer(config({ metricsPort }), { logger });
     expect(running.metricsUrl).toBe(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(lines().find((l) => l.msg === 'listening')).toMatchObject({ url: running.url, metrics_url: running.metricsUrl, api_url: sim.url });
@@ -104,7 +69,7 @@ describe('startServer', () => {
   });
 
   it('starts no metrics listener when TINKR_METRICS_PORT is 0', async () => {
-    const { logger } = capturedLogger();
+    const { logger } = capturedLog();
     const running = await startServer(config({ metricsPort: 0 }), { logger });
     expect(running.metricsUrl).toBeUndefined();
     expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
@@ -115,7 +80,7 @@ describe('startServer', () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const { port } = taken.address() as { port: number };
-    const { logger } = capturedLogger();
+    const { logger } = capturedLog();
     await expect(startServer(config({ metricsPort: port }), { logger })).rejects.toMatchObject({
       code: 'EADDRINUSE',
       message: `the metrics port ${port} (TINKR_METRICS_PORT) is not available (EADDRINUSE); set TINKR_METRICS_PORT to a free port, or to 0 to turn the metrics listener off`,
@@ -124,7 +89,7 @@ describe('startServer', () => {
   });
 
   it('drains in-flight requests, answering /readyz 503 meanwhile, and cuts them at shutdown_timeout_ms', async () => {
-    const { logger, lines } = capturedLogger();
+    const { logger, lines } = capturedLog();
     // The server's clock is the test's: the drain's bound passes when the test says, so the
     // quick request finishes within it however slow the machine is.
     const clock = new ManualClock(Date.now());

@@ -26,7 +26,7 @@ const CONCURRENCY = 100;
 const WARMUP = 200;
 /** Retaining every answer (~10 kB each) would add ~20 MB to a ~30 MB heap, well past this ratio. */
 const MAX_HEAP_GROWTH_RATIO = 1.5;
-/** DESIGN §9's bound on RSS with the defaults, whatever the mix of queries. */
+/** The bound on RSS with the defaults, whatever the mix of queries (docs/budget-and-caching.md). */
 const MAX_RSS_BYTES = 384 * 1024 * 1024;
 /** A mix of every query route and the liveness probe; each query costs one upstream call. */
 const PATHS = [
@@ -140,7 +140,7 @@ describe(`a burst of ${BURST} requests at concurrency ${CONCURRENCY}`, () => {
         `upstream calls ${sim.callCount()}`,
     );
     expect(ratio).toBeLessThan(MAX_HEAP_GROWTH_RATIO);
-    // DESIGN §9: with the defaults a 512 MiB container keeps its headroom.
+    // With the defaults a 512 MiB container keeps its headroom (docs/budget-and-caching.md).
     expect(after.rss).toBeLessThan(MAX_RSS_BYTES);
   });
 });

@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { DEFAULT_DEMO_KEYS } from '@tinkr/datadog-simulator';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import { startServer, type Running } from '../../src/boot.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logging.ts';
-import { DEFAULT_DEMO_KEYS } from '../../src/simulator/index.ts';
 
 /**
  * The real server, started the way `tinkr-server` starts from the environment (loadConfig →

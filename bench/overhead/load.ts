@@ -8,7 +8,7 @@
  */
 import autocannon from 'autocannon';
 import { Client } from 'undici';
-import { DEFAULT_DEMO_KEYS } from '../../src/simulator/index.ts';
+import { DEFAULT_DEMO_KEYS } from '@tinkr/datadog-simulator';
 import { panelPath, panelUpstreamRequest, type Panel } from '../fleet/panels.ts';
 import { percentile } from '../lib/stats.ts';
 

@@ -16,7 +16,7 @@ import type { CpuSample, Listening, MemorySample } from './probe.ts';
 const CHILD_ANSWER_MS = 60_000;
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
-const SIMULATOR_MAIN = here('../../src/simulator/main.ts');
+const SIMULATOR_MAIN = here('../../packages/simulator/src/main.ts');
 const GATEWAY_CHILD = here('./gateway-child.ts');
 const BARE_CHILD = here('./bare-child.ts');
 
@@ -105,7 +105,7 @@ export interface SimulatorProcess {
   close(): Promise<void>;
 }
 
-/** The Datadog simulator in its own process (`src/simulator/main.ts`), with the given budgets. */
+/** The Datadog simulator in its own process (`packages/simulator/src/main.ts`), with the given budgets. */
 export async function startSimulatorProcess(rateLimits: Record<string, { limit: number; periodS: number }>): Promise<SimulatorProcess> {
   const child = spawn(process.execPath, [SIMULATOR_MAIN, '--port', '0'], {
     env: { PATH: process.env.PATH ?? '', SIM_RATE_LIMITS: JSON.stringify(rateLimits) },

@@ -9,10 +9,11 @@ import { VERSION } from '../version.ts';
 import { checkOnce, describeSite, KEY_CHECK_TIMEOUT_MS, verdictDetail } from './key-check.ts';
 
 /**
- * `tinkr-server --check` (DESIGN §10): everything the server needs before it can serve, checked
- * once, without listening: the configuration, the secrets, and whether Datadog accepts the keys.
- * Prints one line per step (never a secret) and returns the exit code: 0 all good, 78 the
- * configuration, a secret or the keys were rejected, 69 a secret manager or Datadog unreachable.
+ * `tinkr-server --check` (docs/configuration.md#checking-a-configuration): everything the server
+ * needs before it can serve, checked once, without listening: the configuration, the secrets, and
+ * whether Datadog accepts the keys. Prints one line per step (never a secret) and returns the exit
+ * code: 0 all good, 78 the configuration, a secret or the keys were rejected, 69 a secret manager
+ * or Datadog unreachable.
  */
 
 export interface CheckOptions {

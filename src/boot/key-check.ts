@@ -3,7 +3,7 @@ import type { KeyVerdict } from '../datadog/validate.ts';
 import type { DatadogCredentials } from '../secrets/types.ts';
 
 /**
- * Whether Datadog accepts the keys the server holds (DESIGN §10). Wrong keys used to give a
+ * Whether Datadog accepts the keys the server holds (docs/operations.md#keys-checked-at-boot). Wrong keys used to give a
  * ready server that answered 502 to every query; now `/readyz` stays 503 until Datadog accepts
  * them. Checked once the server listens, re-checked with back-off until they work (asking the
  * secret manager for new keys on the way), and again whenever the keys are re-read (a rotation,

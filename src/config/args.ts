@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { EXIT, StartupError } from './errors.ts';
 
-/** Command-line flags (DESIGN §2). */
+/** Command-line flags (docs/configuration.md#where-the-configuration-comes-from). */
 export interface Args {
   command: 'serve' | 'demo';
   config?: string | undefined;

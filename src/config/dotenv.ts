@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 
 /**
- * Variables from `~/.tinkr/.env` and `./.env` (DESIGN §2), earlier files winning; never over a
+ * Variables from `~/.tinkr/.env` and `./.env`
+ * (docs/configuration.md#where-the-configuration-comes-from), earlier files winning; never over a
  * variable that is already set. Returns only the ones to add.
  */
 export function readDotenvFiles(homeDir: string, cwd: string, current: Readonly<Record<string, string | undefined>>): Record<string, string> {

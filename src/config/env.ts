@@ -12,6 +12,7 @@ const optional = <T extends z.ZodType>(schema: T) =>
 const port = z.coerce.number().int().min(0).max(65_535);
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const envSchema = z.object({
   TINKR_BACKEND: optional(z.string()),

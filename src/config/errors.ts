@@ -1,4 +1,4 @@
-/** Exit codes (DESIGN §2). */
+/** Exit codes (docs/configuration.md#exit-codes). */
 export const EXIT = { ok: 0, usage: 64, unavailable: 69, config: 78 } as const;
 
 /** A mistake in how the server was started: flags (64) or configuration (78). */

@@ -2,26 +2,27 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { apiBaseUrl, DEFAULT_SITE, type DatadogSite } from '../datadog/sites.ts';
-import type { LoadSheddingOptions } from '../http/load-shedding.ts';
 import type { SecretsConfig } from '../secrets/schema.ts';
-import { parseDuration } from '../time/duration.ts';
-import { DEFAULT_UPSTREAM_SHARE } from '../upstream/fair-share.ts';
 import type { UpstreamPolicy } from '../upstream/pipeline.ts';
 import type { Args } from './args.ts';
-import { envSchema, type Env, LOG_LEVELS } from './env.ts';
+import { envSchema, type Env, type LogLevel } from './env.ts';
 import { configError } from './errors.ts';
 import { ConfigProblems } from './problems.ts';
+import { settingsOf, type ServerSettings, type Settings } from './settings.ts';
 import { checkStoreLiterals, storeConfig, type StoreConfig } from './store.ts';
 import {
   apiKeySchema,
-  DEFAULT_QUOTA,
+  DEFAULT_FILE,
+  DEFAULT_HOST,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_METRICS_PORT,
+  DEFAULT_PORT,
+  DEFAULT_PROFILE,
+  DEFAULT_STORE,
   fileSchema,
-  upstreamSchema,
   type ApiKeyConfig,
   type FileConfig,
   type ProfileConfig,
-  type QuotaConfig,
-  type UpstreamConfig,
 } from './schema.ts';
 
 /** Everything the server needs to start, validated. Built once, then passed down; never re-read. */
@@ -34,18 +35,9 @@ export interface Config {
   listen: { host: string; port: number };
   /** Prometheus self-metrics port; 0 disables. */
   metricsPort: number;
-  logLevel: (typeof LOG_LEVELS)[number];
-  server: {
-    corsOrigins: string[];
-    requestTimeoutMs: number;
-    /** The whole request (head and body) must arrive within it; past it the connection is closed. */
-    bodyTimeoutMs: number;
-    cursorSecret: string | undefined;
-    loadShedding: LoadSheddingOptions;
-    /** How long SIGTERM waits for in-flight requests. */
-    shutdownTimeoutMs: number;
-  };
-  auth: { mode: 'keys' | 'none'; keys: ApiKeyConfig[]; quota: QuotaConfig; upstreamShare: number };
+  logLevel: LogLevel;
+  server: ServerSettings;
+  auth: Settings['auth'] & { keys: ApiKeyConfig[] };
   datadog: {
     /** The profile's `site`; wins over everything else. */
     site: DatadogSite | undefined;
@@ -55,7 +47,7 @@ export interface Config {
     apiUrl: string | undefined;
     credentials: { kind: 'static'; apiKey: string; appKey: string } | { kind: 'secrets'; secrets: SecretsConfig };
   };
-  maxRangeMs: { logs: number; traces: number; metrics: number };
+  maxRangeMs: Settings['maxRangeMs'];
   /** `[upstream]`: cache, budget gate and concurrency limits. */
   upstream: UpstreamPolicy;
   /** The shared Redis (`TINKR_REDIS_URL` / `[store]`); absent: state stays in process. */
@@ -63,97 +55,47 @@ export interface Config {
 }
 
 export const SUPPORTED_BACKENDS = ['datadog'] as const;
-export const DEFAULT_PORT = 8000;
-export const DEFAULT_HOST = '0.0.0.0';
-export const DEFAULT_METRICS_PORT = 9464;
 /** Name of the profile an environment-only start runs as. */
 export const ENV_PROFILE = 'default';
 
 export interface LoadInputs {
   args: Args;
   env: Readonly<Record<string, string | undefined>>;
-  homeDir: string;
+  /** Where `~/.tinkr/config.toml` is looked for; undefined: nowhere (the demo, which reads no file). */
+  homeDir: string | undefined;
   cwd: string;
 }
 
 export function loadConfig(inputs: LoadInputs): Config {
   const env = parseEnv(inputs.env);
 
-  const file = configFile(inputs, env);
-  const parsed = file ? readConfigFile(file, inputs, env) : undefined;
+  const path = configFile(inputs, env);
+  const parsed = path ? readConfigFile(path, inputs, env) : undefined;
   const selected = parsed?.profile ?? envProfile(env);
+  const file = parsed?.file ?? DEFAULT_FILE;
   // What depends on the file and the environment together, again collected in one report.
-  const problems = new ConfigProblems(file ?? 'environment');
+  const problems = new ConfigProblems(path ?? 'environment');
   const datadog = datadogConfig(selected, env, problems);
-  const auth = authConfig(parsed?.file, env, problems);
+  const keys = callerKeys(file, env, problems);
   problems.throwIfAny();
 
-  const listen = {
-    host: inputs.args.host ?? env.HOST ?? DEFAULT_HOST,
-    port: inputs.args.port ?? env.PORT ?? DEFAULT_PORT,
-  };
-  const server = parsed?.file.server;
+  const settings = settingsOf(file, selected.profile);
   return {
-    source: file ?? 'environment',
+    source: path ?? 'environment',
     profileName: selected.name,
     profiles: parsed ? Object.fromEntries(Object.entries(parsed.file.profiles).map(([n, p]) => [n, p.backend])) : { [ENV_PROFILE]: 'datadog' },
-    listen,
+    listen: {
+      host: inputs.args.host ?? env.HOST ?? DEFAULT_HOST,
+      port: inputs.args.port ?? env.PORT ?? DEFAULT_PORT,
+    },
     metricsPort: env.TINKR_METRICS_PORT ?? DEFAULT_METRICS_PORT,
-    logLevel: env.TINKR_LOG_LEVEL ?? 'info',
-    server: {
-      corsOrigins: server?.cors_origins ?? [],
-      requestTimeoutMs: server?.request_timeout_ms ?? fileSchema.parse({}).server.request_timeout_ms,
-      bodyTimeoutMs: server?.body_timeout_ms ?? fileSchema.parse({}).server.body_timeout_ms,
-      cursorSecret: env.TINKR_CURSOR_SECRET ?? server?.cursor_secret,
-      ...operationLimits(server ?? fileSchema.parse({}).server),
-    },
-    auth: auth!,
+    logLevel: env.TINKR_LOG_LEVEL ?? DEFAULT_LOG_LEVEL,
+    server: { ...settings.server, cursorSecret: env.TINKR_CURSOR_SECRET ?? settings.server.cursorSecret },
+    auth: { ...settings.auth, keys },
     datadog: datadog!,
-    maxRangeMs: {
-      logs: parseDuration(selected.profile.max_range.logs)!,
-      traces: parseDuration(selected.profile.max_range.traces)!,
-      metrics: parseDuration(selected.profile.max_range.metrics)!,
-    },
-    upstream: upstreamPolicy(parsed?.file.upstream ?? upstreamSchema.parse({})),
-    store: storeConfig(env.TINKR_REDIS_URL, parsed?.file.store),
-  };
-}
-
-/** `[upstream]` with durations in ms, as the pipeline takes it. */
-export function upstreamPolicy(config: UpstreamConfig): UpstreamPolicy {
-  const ms = (text: string) => parseDuration(text)!;
-  return {
-    cache: {
-      enabled: config.cache.enabled,
-      steps: config.cache.steps.map((row) => ({ upToMs: ms(row.up_to), stepMs: ms(row.step) })),
-      ingestionDelayMs: ms(config.cache.ingestion_delay),
-      immutableTtlMs: ms(config.cache.immutable_ttl),
-      maxStaleMs: ms(config.cache.max_stale),
-      maxBytes: config.cache.max_bytes,
-      maxEntries: config.cache.max_entries,
-    },
-    budget: {
-      reserveFraction: config.budget.reserve_fraction,
-      maxWaitMs: config.budget.max_wait_ms,
-      resetJitterMs: config.budget.reset_jitter_ms,
-      pacing: config.budget.pacing,
-      burstFraction: config.budget.burst_fraction,
-      maxPacedAgeMs: ms(config.budget.max_paced_age),
-    },
-    concurrency: { maxActive: config.max_concurrent, maxQueued: config.max_queued },
-    maxPages: config.max_pages,
-  };
-}
-
-/** Load shedding and shutdown settings of `[server]`. */
-function operationLimits(server: FileConfig['server']): Pick<Config['server'], 'loadShedding' | 'shutdownTimeoutMs'> {
-  return {
-    loadShedding: {
-      maxEventLoopDelayMs: server.max_event_loop_delay_ms,
-      maxHeapUsedBytes: server.max_heap_used_bytes,
-      maxRssBytes: server.max_rss_bytes,
-    },
-    shutdownTimeoutMs: server.shutdown_timeout_ms,
+    maxRangeMs: settings.maxRangeMs,
+    upstream: settings.upstream,
+    store: storeConfig(env.TINKR_REDIS_URL, file.store ?? DEFAULT_STORE),
   };
 }
 
@@ -177,6 +119,7 @@ function checkBackend(path: string, backend: string | undefined, problems: Confi
 function configFile(inputs: LoadInputs, env: Env): string | undefined {
   const named = inputs.args.config ?? env.TINKR_CONFIG;
   if (named !== undefined) return resolve(inputs.cwd, named);
+  if (inputs.homeDir === undefined) return undefined;
   const home = join(inputs.homeDir, '.tinkr', 'config.toml');
   return existsSync(home) ? home : undefined;
 }
@@ -242,7 +185,11 @@ function readConfigFile(file: string, inputs: LoadInputs, env: Env): { file: Fil
   return { file: config, profile: chosen === undefined ? undefined : { name: chosen, profile: profile!, path: `profiles.${chosen}` } };
 }
 
-/** --profile, else TINKR_PROFILE, else active_profile, else the only profile (DESIGN §2); undefined with a problem when none fits. */
+/**
+ * --profile, else TINKR_PROFILE, else active_profile, else the only profile
+ * (docs/configuration.md#where-the-configuration-comes-from); undefined with a problem when none
+ * fits.
+ */
 function chooseProfile(names: string[], requested: string | undefined, active: unknown, problems: ConfigProblems): string | undefined {
   const wanted = requested ?? (typeof active === 'string' ? active : undefined);
   if (wanted !== undefined) {
@@ -298,7 +245,7 @@ function envProfile(env: Env): SelectedProfile {
       'no configuration file (none given with --config or TINKR_CONFIG, and no ~/.tinkr/config.toml); set TINKR_BACKEND=datadog with DD_API_KEY and DD_APP_KEY, or write a config file',
     );
   }
-  return { name: ENV_PROFILE, profile: fileSchema.parse({ profiles: { [ENV_PROFILE]: { backend: 'datadog' } } }).profiles[ENV_PROFILE]!, path: undefined };
+  return { name: ENV_PROFILE, profile: DEFAULT_PROFILE, path: undefined };
 }
 
 /** Where the Datadog keys come from; undefined with a problem when nowhere, or from two places. */
@@ -325,8 +272,8 @@ function datadogConfig(selected: SelectedProfile, env: Env, problems: ConfigProb
 }
 
 /** The caller keys; a problem when there are none and auth is on. A bad TINKR_API_KEYS is the environment's problem, reported at once. */
-function authConfig(file: FileConfig | undefined, env: Env, problems: ConfigProblems): Config['auth'] {
-  const keys = [...(file?.auth.api_keys ?? [])];
+function callerKeys(file: FileConfig, env: Env, problems: ConfigProblems): ApiKeyConfig[] {
+  const keys = [...file.auth.api_keys];
   if (env.TINKR_API_KEYS !== undefined) {
     let parsed: unknown;
     try {
@@ -342,11 +289,10 @@ function authConfig(file: FileConfig | undefined, env: Env, problems: ConfigProb
     }
     keys.push(...result.data!);
   }
-  const mode = file?.auth.mode ?? 'keys';
-  if (mode === 'keys' && keys.length === 0) {
+  if (file.auth.mode === 'keys' && keys.length === 0) {
     problems.add('auth.api_keys', 'no API keys: add [auth] api_keys (SHA-256 hashes of bearer tokens) or TINKR_API_KEYS; auth.mode = "none" is for local development only');
   }
-  return { mode, keys, quota: file?.auth.quota ?? DEFAULT_QUOTA, upstreamShare: file?.auth.upstream_share ?? DEFAULT_UPSTREAM_SHARE };
+  return keys;
 }
 
 function isTable(value: unknown): value is Record<string, unknown> {

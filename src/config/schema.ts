@@ -23,11 +23,13 @@ import { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED } from '../upstream/concurre
 import { DEFAULT_UPSTREAM_SHARE } from '../upstream/fair-share.ts';
 import { MAX_PAGES_PER_REQUEST } from '../upstream/paging.ts';
 import { checkStepTable, DEFAULT_STEPS } from '../upstream/step.ts';
-import { storeSchema } from './store.ts';
+import type { LogLevel } from './env.ts';
+import { storeSchema, type StoreFileConfig } from './store.ts';
 
 /**
- * The TOML configuration file (DESIGN §3). Every object is strict: an unknown key is an error,
- * because a typo must never pass silently. `env:NAME` references are resolved before this runs.
+ * The TOML configuration file (docs/configuration.md#the-configuration-file). Every object is
+ * strict: an unknown key is an error, because a typo must never pass silently. `env:NAME`
+ * references are resolved before this runs.
  */
 
 /** Roles a key may hold (what each allows: auth/roles.ts). Any other name is a config error. */
@@ -107,12 +109,12 @@ export const authSchema = z
     mode: z.enum(['keys', 'none']).default('keys'),
     /** The quota of every key that has none of its own (and of each client IP when mode = "none"). */
     quota: quotaSchema.default(DEFAULT_QUOTA),
-    /** The share of each Datadog limit of every key that has none of its own (DESIGN §10). */
+    /** The share of each Datadog limit of every key that has none of its own (docs/budget-and-caching.md#fair-share). */
     upstream_share: upstreamShareSchema.default(DEFAULT_UPSTREAM_SHARE),
   })
   .strict();
 
-/** Default end-to-end deadline of one request, upstream included (DESIGN §3). */
+/** Default end-to-end deadline of one request, upstream included (docs/configuration.md#the-configuration-file). */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /**
@@ -229,7 +231,7 @@ export const upstreamBudgetSchema = z
   })
   .strict();
 
-/** `[upstream]`: everything between the routes and Datadog (DESIGN §3; README "Budget, caching and coalescing"). */
+/** `[upstream]`: everything between the routes and Datadog (docs/budget-and-caching.md#configuration-upstream). */
 export const upstreamSchema = z
   .object({
     max_concurrent: z.number().int().min(1).max(1024).default(DEFAULT_MAX_CONCURRENT),
@@ -253,3 +255,25 @@ export const fileSchema = z
   })
   .strict();
 export type FileConfig = z.infer<typeof fileSchema>;
+
+/**
+ * What a configuration that sets nothing means. Every default of the server is assembled here,
+ * from the schemas above and the named constants beside the code each one governs (with its
+ * reason); config/load.ts applies them and nothing else keeps a fallback copy.
+ */
+
+/** `[server]`, `[upstream]` and `[auth]` of an empty file, which is also what no file at all means. */
+export const DEFAULT_FILE: FileConfig = fileSchema.parse({});
+/** A profile that names only its backend: the environment-only start runs as one. */
+export const DEFAULT_PROFILE: ProfileConfig = profileSchema.parse({ backend: 'datadog' });
+/** `[store]` with only the connection given (by `TINKR_REDIS_URL`). */
+export const DEFAULT_STORE: StoreFileConfig = storeSchema.parse({});
+
+/** Listen address without `--host` or `HOST`: every interface, as a container needs. */
+export const DEFAULT_HOST = '0.0.0.0';
+/** API port without `--port` or `PORT`. */
+export const DEFAULT_PORT = 8000;
+/** Prometheus self-metrics port without `TINKR_METRICS_PORT`: the OpenTelemetry Prometheus exporter's. */
+export const DEFAULT_METRICS_PORT = 9464;
+/** Log level without `TINKR_LOG_LEVEL`: one line per request and the lifecycle, no payloads. */
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ConfigProblems } from './problems.ts';
 
 /**
- * `[store]` and `TINKR_REDIS_URL` (DESIGN §7): the shared Redis (or Valkey) that lets several
+ * `[store]` and `TINKR_REDIS_URL` (docs/replicas.md#settings): the shared Redis (or Valkey) that lets several
  * replicas behave as one gateway. Without a URL, state stays in process. The URL may carry a
  * password, so no message here ever quotes it: errors name the setting and the expected form.
  */
@@ -101,19 +101,20 @@ export function checkStoreLiterals(raw: unknown, problems: ConfigProblems): void
 
 /**
  * The store to use: `TINKR_REDIS_URL`, else `[store] url`; none without either (state stays in
- * process). Both are already validated by their schemas.
+ * process). Both are already validated by their schemas; without a `[store]` table, `file` is
+ * its defaults (DEFAULT_STORE).
  */
-export function storeConfig(envUrl: string | undefined, file: StoreFileConfig | undefined): StoreConfig | undefined {
-  const text = envUrl ?? file?.url;
+export function storeConfig(envUrl: string | undefined, file: StoreFileConfig): StoreConfig | undefined {
+  const text = envUrl ?? file.url;
   if (text === undefined) return undefined;
   const address = parseRedisUrl(text)!;
-  const password = file?.password ?? address.password;
+  const password = file.password ?? address.password;
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
   return {
     ...address,
     password,
     endpoint: `${address.tls ? 'rediss' : 'redis'}://${host}:${address.port}/${address.db}`,
-    keyPrefix: file?.key_prefix ?? DEFAULT_KEY_PREFIX,
-    timeoutMs: file?.timeout_ms ?? DEFAULT_STORE_TIMEOUT_MS,
+    keyPrefix: file.key_prefix,
+    timeoutMs: file.timeout_ms,
   };
 }

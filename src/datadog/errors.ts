@@ -49,7 +49,7 @@ export function datadogMessage(text: string, scrub: Scrub): string | undefined {
   return joined.length > MAX_UPSTREAM_MESSAGE ? `${joined.slice(0, MAX_UPSTREAM_MESSAGE)}…` : joined;
 }
 
-/** The public error for a non-2xx answer from Datadog (DESIGN §4.6); Datadog's words are scrubbed. */
+/** The public error for a non-2xx answer from Datadog (docs/http-api.md#errors); Datadog's words are scrubbed. */
 export function errorForStatus(response: RawResponse, family: Family, scrub: Scrub): AppError {
   const signal = SIGNAL_NAME[family];
   const { status } = response;

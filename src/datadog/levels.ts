@@ -1,5 +1,5 @@
 /**
- * Log levels. Datadog keeps each log's raw `status`; callers see one of five levels (DESIGN §4.2).
+ * Log levels. Datadog keeps each log's raw `status`; callers see one of five levels (docs/http-api.md#get-logs).
  */
 export const LEVELS = ['debug', 'info', 'warn', 'error', 'critical'] as const;
 export type Level = (typeof LEVELS)[number];

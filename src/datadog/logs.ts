@@ -42,7 +42,7 @@ export function logsSearchRequest(q: LogsPageQuery): UpstreamRequest {
   };
 }
 
-/** One log as callers see it (DESIGN §4.2). */
+/** One log as callers see it (docs/http-api.md#get-logs). */
 export interface LogRecord {
   id: string;
   timestamp: string | null;

@@ -39,7 +39,7 @@ export function metricsQueryRequest(query: string, fromMs: number, toMs: number)
   return { family: 'metrics', method: 'GET', path: METRICS_QUERY_PATH, query: { from: String(from), to: String(to), query } };
 }
 
-/** One series as callers see it (DESIGN §4.3). */
+/** One series as callers see it (docs/http-api.md#get-metrics). */
 export interface SeriesRecord {
   metric: string | null;
   expression: string | null;
@@ -80,7 +80,7 @@ function readSeries(item: unknown): SeriesRecord {
 }
 
 /**
- * Every tag of the series' scope, its filters and its groups alike (DESIGN §4.3): for
+ * Every tag of the series' scope, its filters and its groups alike (docs/http-api.md#get-metrics): for
  * `{env:prod} by {service}` Datadog's scope is `env:prod,service:checkout` while `tag_set` holds
  * only the group, `service:checkout`. A negated filter (`!env:staging`) is not a tag the series
  * has, so it is left out. Scope order first, then any group tag the scope did not repeat.

@@ -36,7 +36,7 @@ export function spansSearchRequest(q: SpansPageQuery): UpstreamRequest {
   };
 }
 
-/** One span as callers see it (DESIGN §4.4). */
+/** One span as callers see it (docs/http-api.md#get-traces-and-get-tracestrace_id). */
 export interface SpanRecord {
   trace_id: string;
   span_id: string;

@@ -2,10 +2,10 @@ import type { DatadogCredentials } from '../secrets/types.ts';
 import type { DatadogRequest, DatadogTransport, RawResponse } from './transport.ts';
 
 /**
- * Asks Datadog whether a pair of keys works (DESIGN §10), in the two calls that tell the keys
- * apart: `GET /api/v1/validate` checks the API key alone (Datadog answers `{"valid":true}`, or
- * 403), then the cheapest read that needs the application key too: one `GET /api/v1/query` of
- * `avg:system.cpu.user{*}` over the last minute.
+ * Asks Datadog whether a pair of keys works (docs/operations.md#keys-checked-at-boot), in the two
+ * calls that tell the keys apart: `GET /api/v1/validate` checks the API key alone (Datadog answers
+ * `{"valid":true}`, or 403), then the cheapest read that needs the application key too: one `GET
+ * /api/v1/query` of `avg:system.cpu.user{*}` over the last minute.
  */
 
 export type KeyVerdict =

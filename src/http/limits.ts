@@ -8,7 +8,7 @@ import { problemOf, sendProblem } from './problem.ts';
 /**
  * Request limits at the edge, each answered with a 400 BAD_REQUEST problem naming what is too
  * large, too slow or not allowed (the body limit, 413, lives in server.ts). HTTP has 414 and 431
- * for long URLs and headers, but DESIGN §4.6's error table is the public contract and has
+ * for long URLs and headers, but the error table of docs/http-api.md#errors is the public contract and has
  * neither; clients branch on `code`, so these are BAD_REQUEST with `errors[].path` =
  * `querystring` / `headers`.
  */
@@ -84,8 +84,8 @@ export function requestIdOf(raw: IncomingMessage): string {
 /**
  * An `Expect` header other than `100-continue`: Node answers a bare 417 on its own, before any
  * route, unless the server listens for `checkExpectation`. Answered here as every other refusal
- * is: a 400 BAD_REQUEST problem on `headers.expect`, with an `x-request-id`. Not 417: DESIGN
- * §4.6's table is the contract, clients branch on `code`, and BAD_REQUEST is a 400 there (as
+ * is: a 400 BAD_REQUEST problem on `headers.expect`, with an `x-request-id`. Not 417: the table
+ * of docs/http-api.md#errors is the contract, clients branch on `code`, and BAD_REQUEST is a 400 there (as
  * the 414 and 431 cases above already are). The connection is closed: the client may be about
  * to send a body nobody will read.
  */

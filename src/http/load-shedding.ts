@@ -60,12 +60,6 @@ export interface LoadSheddingOptions {
   lagProbe?: LagProbe;
 }
 
-export const DEFAULT_LOAD_SHEDDING: LoadSheddingOptions = {
-  maxEventLoopDelayMs: DEFAULT_MAX_EVENT_LOOP_DELAY_MS,
-  maxHeapUsedBytes: undefined,
-  maxRssBytes: DEFAULT_MAX_RSS_BYTES,
-};
-
 /** The heap ceiling when none is configured: a share of this process's V8 heap limit. */
 export function defaultMaxHeapUsedBytes(): number {
   return Math.floor(getHeapStatistics().heap_size_limit * DEFAULT_HEAP_USED_FRACTION);

@@ -3,7 +3,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, badRequest, ERROR_CODES, type FieldError } from '../errors.ts';
 import { callerGone } from './caller-gone.ts';
 
-/** RFC 9457 problem details as sent (DESIGN §4.6). */
+/** RFC 9457 problem details as sent (docs/http-api.md#errors). */
 export interface Problem {
   type: 'about:blank';
   title: string;

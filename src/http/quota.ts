@@ -7,7 +7,7 @@ import { AppError } from '../errors.ts';
 import { formatDuration } from '../time/duration.ts';
 
 /**
- * Per-caller request quotas (DESIGN §4.6 `RATE_LIMITED`): each key gets its own count per fixed
+ * Per-caller request quotas (docs/http-api.md#errors `RATE_LIMITED`): each key gets its own count per fixed
  * window, so one noisy dashboard spends its own quota, not the Datadog budget everyone shares.
  * @fastify/rate-limit does the hook, the headers and the refusal; the counting lives in
  * `ClockStore` below, because the plugin's own store reads `Date.now()` and ours must follow

@@ -7,7 +7,7 @@ import type { StoreHealth } from './health.ts';
 import { createRedisStore, type RedisStore } from './store.ts';
 
 /**
- * The finished-answer cache shared by the replicas (DESIGN §7): answers and series pointers in
+ * The finished-answer cache shared by the replicas (docs/replicas.md): answers and series pointers in
  * Redis under `<prefix>cache:`, each with the TTL the engine gives it (how long the answer may
  * still be served, stale included) and at most DEFAULT_MAX_VALUE_BYTES (redis/store.ts). Beside
  * it, the replica's own in-process store (bounded by `upstream.cache.max_bytes`) holds:

@@ -7,7 +7,7 @@ import { createStoreHealth, type StoreHealth } from './health.ts';
 
 /**
  * The one connection of a replica to the shared Redis, and the rules every call through it
- * follows (DESIGN §7): a call is made only while the store is up; it is bounded by
+ * follows (docs/replicas.md): a call is made only while the store is up; it is bounded by
  * `timeout_ms` (ioredis's command timeout), so a hung Redis counts as down; commands are never
  * queued while disconnected, nor resent after a reconnect (a reservation or a counter must not
  * be applied twice); reconnection retries forever with a capped back-off, and a probe notices

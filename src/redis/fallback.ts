@@ -6,7 +6,7 @@ import type { StoreHealth } from './health.ts';
 /**
  * The shared implementation while Redis is up, the replica's own while it is degraded or when
  * a call to it fails (each call is bounded by `timeout_ms`): nothing fails a request because of
- * Redis (DESIGN §7). During an outage each replica works from what it alone has seen, as a
+ * Redis (docs/replicas.md). During an outage each replica works from what it alone has seen, as a
  * single replica does; what it kept locally stays local, and once Redis is back values are read
  * and written there again (a value missing from Redis is a miss).
  */

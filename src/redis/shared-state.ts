@@ -17,7 +17,7 @@ import { createRedisQuotaCounter } from './quota-counter.ts';
 import { createRedisShareLedger } from './share-ledger.ts';
 
 /**
- * Everything a replica shares with the others through Redis (DESIGN §7), each part falling
+ * Everything a replica shares with the others through Redis (docs/replicas.md), each part falling
  * back to the replica's own state while Redis cannot answer: the finished-answer cache and a
  * lease per cache key (one production per answer in the fleet), the budget ledger, each key's
  * fair share of it, the per-caller quota counts and the cursor signing key.

@@ -20,7 +20,7 @@ function panelOf(q: { compute: string; group_by?: string[] | undefined; limit: n
 const DESCRIPTION =
   'One upstream aggregate call per panel. `value` is the compute over the whole range; with `interval`, `points` has every bucket of the range (0 for an empty count, null for other computes). Groups are ordered by `value`, largest first.';
 
-/** `GET /logs/aggregate` and `GET /traces/aggregate` (DESIGN §8.1). */
+/** `GET /logs/aggregate` and `GET /traces/aggregate` (docs/analytics.md#get-logsaggregate-and-get-tracesaggregate). */
 export function registerAggregateRoutes(app: FastifyInstance, deps: RouteDeps): void {
   typed(app).get(
     '/logs/aggregate',

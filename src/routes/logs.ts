@@ -4,7 +4,7 @@ import { logsQuerySchema, logsResponseSchema } from '../schemas/routes.ts';
 import { searchLogs } from '../service/logs.ts';
 import { sendAnswer, typed, type RouteDeps } from './deps.ts';
 
-/** `GET /logs` (DESIGN §4.2). */
+/** `GET /logs` (docs/http-api.md#get-logs). */
 export function registerLogsRoute(app: FastifyInstance, deps: RouteDeps): void {
   typed(app).get(
     '/logs',

@@ -5,7 +5,7 @@ import { metricsQuerySchema, metricsResponseSchema } from '../schemas/routes.ts'
 import { queryMetrics, type MetricsParams } from '../service/metrics.ts';
 import { sendAnswer, typed, type RouteDeps } from './deps.ts';
 
-/** `GET /metrics` (DESIGN §4.3). */
+/** `GET /metrics` (docs/http-api.md#get-metrics). */
 export function registerMetricsRoute(app: FastifyInstance, deps: RouteDeps): void {
   typed(app).get(
     '/metrics',

@@ -8,7 +8,7 @@ import { isEventId, MAX_EVENT_ID_LENGTH } from '../tail/sse.ts';
 import { typed } from './deps.ts';
 
 /**
- * `GET /logs/tail` (DESIGN §8.3): a live tail as server-sent events. Everything that can refuse
+ * `GET /logs/tail` (docs/live-tail.md): a live tail as server-sent events. Everything that can refuse
  * (parameters, scope, bounds, a query Datadog rejects) is decided before the first byte, so a
  * refusal is an ordinary problem+json answer; once streaming, trouble arrives as `event: warning`.
  * The request deadline does not apply: the stream's polls carry their own.

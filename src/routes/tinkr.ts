@@ -17,7 +17,7 @@ import { tinkrSlo } from '../service/slo.ts';
 import { tinkrLogs, tinkrMetrics, tinkrTraces } from '../service/tinkr.ts';
 import { sendAnswer, typed, type RouteDeps } from './deps.ts';
 
-/** The routes the public Tinkr CLI calls (DESIGN §4.5). */
+/** The routes the public Tinkr CLI calls (docs/http-api.md#tinkr-compatible-routes). */
 export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const errors = { ...queryErrorResponses, 413: problemResponse('`PAYLOAD_TOO_LARGE`: the body is over 64 KiB') };
 

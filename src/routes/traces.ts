@@ -4,7 +4,7 @@ import { traceParamsSchema, traceQuerySchema, traceResponseSchema, tracesQuerySc
 import { getTrace, searchSpans } from '../service/traces.ts';
 import { sendAnswer, typed, type RouteDeps } from './deps.ts';
 
-/** `GET /traces` and `GET /traces/{trace_id}` (DESIGN §4.4). */
+/** `GET /traces` and `GET /traces/{trace_id}` (docs/http-api.md#get-traces-and-get-tracestrace_id). */
 export function registerTracesRoutes(app: FastifyInstance, deps: RouteDeps): void {
   typed(app).get(
     '/traces',

@@ -4,7 +4,7 @@ import { parseDuration } from '../time/duration.ts';
 import { bucketSchema, must, strictParams, timeParams, warningSchema } from './common.ts';
 import { logsQuerySchema, tracesQuerySchema } from './routes.ts';
 
-/** `GET /logs/aggregate` and `GET /traces/aggregate` (DESIGN §8.1). */
+/** `GET /logs/aggregate` and `GET /traces/aggregate` (docs/analytics.md#get-logsaggregate-and-get-tracesaggregate). */
 
 /** Facets per panel: Datadog nests top lists; three deep is as far as a panel can show. */
 export const MAX_GROUP_BY = 3;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors.ts';
 
-/** Shared pieces of the public request and response schemas (DESIGN §4). */
+/** Shared pieces of the public request and response schemas (docs/http-api.md). */
 
 /** Most values in one comma list: enough for any dashboard, bounded for the query built from it. */
 export const MAX_LIST_ITEMS = 50;
@@ -121,7 +121,7 @@ export const searchMetaSchema = z.object({
 
 export const jsonObject = z.record(z.string(), z.unknown());
 
-/** RFC 9457 problem details (DESIGN §4.6). */
+/** RFC 9457 problem details (docs/http-api.md#errors). */
 export const problemSchema = z
   .object({
     type: z.literal('about:blank'),

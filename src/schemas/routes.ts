@@ -19,7 +19,7 @@ import {
   bucketSchema,
 } from './common.ts';
 
-/** Request and response schemas of the native routes (DESIGN §4.2–4.4). */
+/** Request and response schemas of the native routes (docs/http-api.md). */
 
 /** Other names callers use for a level: `fatal` is what many loggers call `critical`. */
 const LEVEL_ALIASES: Readonly<Record<string, Level>> = { fatal: 'critical' };

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { must, strictParams } from './common.ts';
 import { logsQuerySchema } from './routes.ts';
 
-/** `GET /logs/tail` (DESIGN §8.3): the filters of `GET /logs`, and how many past lines to send first. */
+/** `GET /logs/tail` (docs/live-tail.md): the filters of `GET /logs`, and how many past lines to send first. */
 
 /** Most past lines a new subscriber may ask for: what a stream's replay buffer holds. */
 export const MAX_TAIL_BACKLOG = 1000;

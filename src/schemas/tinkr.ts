@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { countOf, must, plainValue, serviceName } from './common.ts';
 
 /**
- * The Tinkr-compatible routes (DESIGN §4.5; tinkr.md §1.2–1.3): Tinkr's own field names, and
+ * The Tinkr-compatible routes (docs/http-api.md#tinkr-compatible-routes; tinkr.md §1.2–1.3): Tinkr's own field names, and
  * unknown body fields are ignored (zod objects strip them) because the Tinkr CLI sends extras.
  */
 

@@ -1,6 +1,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseSecretArn } from './aws-arn.ts';
-import { describeRefs, idsOf, layoutOf, readCredentials } from './layout.ts';
+import { idsOf, layoutOf } from './layout.ts';
+import { secretManagerSource } from './manager.ts';
 import type { SecretContext } from './payload.ts';
 import { isAwsVersionId, type SecretsConfig } from './schema.ts';
 import {
@@ -15,7 +16,7 @@ import {
   unexpectedError,
 } from './sdk-errors.ts';
 import type { SecretSource } from './source.ts';
-import { SecretsBootError } from './types.ts';
+import type { SecretsBootError } from './types.ts';
 
 /**
  * AWS Secrets Manager. Credentials come from the SDK's default chain (environment, IRSA web
@@ -48,15 +49,11 @@ const UNAUTHENTICATED = new Set([
 const MISCONFIGURED = new Set(['InvalidRequestException', 'InvalidParameterException', 'ValidationException']);
 
 export function createAwsSource(config: SecretsConfig): SecretSource {
-  const layout = layoutOf(config);
   const version = config.version;
   const versionField = version === undefined ? {} : isAwsVersionId(version) ? { VersionId: version } : { VersionStage: version };
   /** The region inside an ARN wins (the SDK itself would ignore it); the schema refused disagreeing ones. */
   const regionOf = (id: string): string => parseSecretArn(id)?.region ?? config.region ?? '';
-  const via = config.endpoint === undefined ? '' : ` via ${config.endpoint}`;
-  const regions = [...new Set(idsOf(layout).map(({ id }) => regionOf(id)))];
-  const location = `${regions.length === 1 ? 'region' : 'regions'} ${regions.join(', ')}${via}`;
-  const secretRef = describeRefs(layout, version);
+  const regions = [...new Set(idsOf(layoutOf(config)).map(({ id }) => regionOf(id)))];
   const clients = new Map<string, Promise<SecretsManagerClient>>();
 
   const clientFor = (region: string): Promise<SecretsManagerClient> => {
@@ -76,41 +73,25 @@ export function createAwsSource(config: SecretsConfig): SecretSource {
     return client;
   };
 
-  const contextOf = (id: string, key?: string): SecretContext => ({
+  return secretManagerSource(config, {
     provider: 'aws',
-    secretRef: `${id}${key === undefined ? '' : ` (${key})`}${version === undefined ? '' : ` (version ${version})`}`,
-    location: `region ${regionOf(id)}${via}`,
-  });
-
-  return {
-    provider: 'aws',
-    secretRef,
-    location,
-    describe: () => `AWS Secrets Manager secret ${secretRef} (${location})`,
-    fetch: (signal) =>
-      readCredentials(
-        layout,
-        contextOf,
-        async (id, ctx, sig) => {
-          try {
-            const [client, sdk] = await Promise.all([clientFor(regionOf(id)), import('@aws-sdk/client-secrets-manager')]);
-            const out = await client.send(new sdk.GetSecretValueCommand({ SecretId: id, ...versionField }), { abortSignal: sig });
-            if (out.SecretString !== undefined) return out.SecretString;
-            if (out.SecretBinary !== undefined) return decodeBinary(out.SecretBinary, ctx);
-            return undefined;
-          } catch (err) {
-            if (err instanceof SecretsBootError) throw err;
-            throw classifyAwsError(err, ctx, sig, regionOf(id));
-          }
-        },
-        signal,
-      ),
+    version,
+    where: `${regions.length === 1 ? 'region' : 'regions'} ${regions.join(', ')}`,
+    whereOf: (id) => `region ${regionOf(id)}`,
+    read: async (id, ctx, signal) => {
+      const [client, sdk] = await Promise.all([clientFor(regionOf(id)), import('@aws-sdk/client-secrets-manager')]);
+      const out = await client.send(new sdk.GetSecretValueCommand({ SecretId: id, ...versionField }), { abortSignal: signal });
+      if (out.SecretString !== undefined) return out.SecretString;
+      if (out.SecretBinary !== undefined) return decodeBinary(out.SecretBinary, ctx);
+      return undefined;
+    },
+    classify: (err, ctx, signal, id) => classifyAwsError(err, ctx, signal, regionOf(id)),
     close: async () => {
       const pending = [...clients.values()];
       clients.clear();
       for (const client of await Promise.allSettled(pending)) if (client.status === 'fulfilled') client.value.destroy();
     },
-  };
+  });
 }
 
 /** A binary secret is accepted when it is UTF-8 text; its bytes are never shown. */

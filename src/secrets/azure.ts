@@ -1,6 +1,6 @@
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import { describeRefs, layoutOf, readCredentials } from './layout.ts';
+import { secretManagerSource } from './manager.ts';
 import type { SecretContext } from './payload.ts';
 import type { SecretsConfig } from './schema.ts';
 import {
@@ -15,7 +15,7 @@ import {
   unexpectedError,
 } from './sdk-errors.ts';
 import type { SecretSource } from './source.ts';
-import { SecretsBootError } from './types.ts';
+import type { SecretsBootError } from './types.ts';
 
 /**
  * Azure Key Vault. Credentials come from DefaultAzureCredential (environment service
@@ -37,12 +37,8 @@ const CHAIN =
 const CREDENTIAL_ERRORS = new Set(['CredentialUnavailableError', 'AuthenticationError', 'AggregateAuthenticationError', 'AuthenticationRequiredError']);
 
 export function createAzureSource(config: SecretsConfig): SecretSource {
-  const layout = layoutOf(config);
   const vault = config.vault_url ?? '';
   const version = config.version;
-  const via = config.endpoint === undefined ? '' : ` via ${config.endpoint}`;
-  const location = `vault ${vault}${via}`;
-  const secretRef = describeRefs(layout, version);
   let client: Promise<SecretClient> | undefined;
 
   const open = (): Promise<SecretClient> => {
@@ -58,42 +54,25 @@ export function createAzureSource(config: SecretsConfig): SecretSource {
     return client;
   };
 
-  const contextOf = (id: string, key?: string): SecretContext => ({
+  return secretManagerSource(config, {
     provider: 'azure',
-    secretRef: `${id}${key === undefined ? '' : ` (${key})`}${version === undefined ? '' : ` (version ${version})`}`,
-    location,
-  });
-
-  return {
-    provider: 'azure',
-    secretRef,
-    location,
-    describe: () => `Azure Key Vault secret ${secretRef} (${location})`,
-    fetch: (signal) =>
-      readCredentials(
-        layout,
-        contextOf,
-        async (id, ctx, sig) => {
-          try {
-            const c = await open();
-            const secret = await c.getSecret(id, {
-              ...(version !== undefined ? { version } : {}),
-              abortSignal: sig,
-              requestOptions: { timeout: ATTEMPT_TIMEOUT_MS },
-            });
-            return secret.value;
-          } catch (err) {
-            if (err instanceof SecretsBootError) throw err;
-            throw classifyAzureError(err, ctx, sig, vault);
-          }
-        },
-        signal,
-      ),
+    version,
+    where: `vault ${vault}`,
+    read: async (id, _ctx, signal) => {
+      const c = await open();
+      const secret = await c.getSecret(id, {
+        ...(version !== undefined ? { version } : {}),
+        abortSignal: signal,
+        requestOptions: { timeout: ATTEMPT_TIMEOUT_MS },
+      });
+      return secret.value;
+    },
+    classify: (err, ctx, signal) => classifyAzureError(err, ctx, signal, vault),
     // SecretClient holds no resources of its own; its keep-alive sockets are unreferenced.
     close: async () => {
       client = undefined;
     },
-  };
+  });
 }
 
 /** Maps an error of @azure/keyvault-secrets or @azure/identity to a SecretsBootError (research §4.1). */

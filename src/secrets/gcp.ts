@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { SecretManagerServiceClient } from '@google-cloud/secret-manager';
-import { describeRefs, layoutOf, readCredentials } from './layout.ts';
+import { secretManagerSource } from './manager.ts';
 import type { SecretContext } from './payload.ts';
 import type { SecretsConfig } from './schema.ts';
 import {
@@ -16,7 +16,7 @@ import {
   unexpectedError,
 } from './sdk-errors.ts';
 import type { SecretSource } from './source.ts';
-import { SecretsBootError } from './types.ts';
+import type { SecretsBootError } from './types.ts';
 
 /**
  * GCP Secret Manager. Credentials come from Application Default Credentials
@@ -61,12 +61,8 @@ const NO_TOKEN = 'Could not refresh access token';
 const ADC = 'Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, the gcloud ADC file, the metadata server / Workload Identity)';
 
 export function createGcpSource(config: SecretsConfig): SecretSource {
-  const layout = layoutOf(config);
   const project = config.project ?? '';
   const version = config.version ?? DEFAULT_VERSION;
-  const via = config.endpoint === undefined ? '' : ` via ${config.endpoint}`;
-  const location = `project ${project}${via}`;
-  const secretRef = describeRefs(layout, version);
   let client: Promise<SecretManagerServiceClient> | undefined;
 
   const open = (): Promise<SecretManagerServiceClient> => {
@@ -87,46 +83,29 @@ export function createGcpSource(config: SecretsConfig): SecretSource {
     return client;
   };
 
-  const contextOf = (id: string, key?: string): SecretContext => ({
+  return secretManagerSource(config, {
     provider: 'gcp',
-    secretRef: `${id}${key === undefined ? '' : ` (${key})`} (version ${version})`,
-    location,
-  });
-
-  return {
-    provider: 'gcp',
-    secretRef,
-    location,
-    describe: () => `GCP Secret Manager secret ${secretRef} (${location})`,
-    fetch: (signal) =>
-      readCredentials(
-        layout,
-        contextOf,
-        async (id, ctx, sig) => {
-          try {
-            const c = await open();
-            const [response] = await c.accessSecretVersion(
-              { name: c.secretVersionPath(project, id, version) },
-              { timeout: ATTEMPT_TIMEOUT_MS, retry: { backoffSettings: { ...BACKOFF } }, signal: sig },
-            );
-            const data = response.payload?.data;
-            if (data === undefined || data === null) return undefined;
-            // protobuf `bytes` arrive as a Buffer on both transports; a string form would be base64.
-            return (typeof data === 'string' ? Buffer.from(data, 'base64') : Buffer.from(data)).toString('utf8');
-          } catch (err) {
-            if (err instanceof SecretsBootError) throw err;
-            throw classifyGcpError(err, ctx, sig, project);
-          }
-        },
-        signal,
-      ),
+    version,
+    where: `project ${project}`,
+    read: async (id, _ctx, signal) => {
+      const c = await open();
+      const [response] = await c.accessSecretVersion(
+        { name: c.secretVersionPath(project, id, version) },
+        { timeout: ATTEMPT_TIMEOUT_MS, retry: { backoffSettings: { ...BACKOFF } }, signal },
+      );
+      const data = response.payload?.data;
+      if (data === undefined || data === null) return undefined;
+      // protobuf `bytes` arrive as a Buffer on both transports; a string form would be base64.
+      return (typeof data === 'string' ? Buffer.from(data, 'base64') : Buffer.from(data)).toString('utf8');
+    },
+    classify: (err, ctx, signal) => classifyGcpError(err, ctx, signal, project),
     close: async () => {
       const pending = client;
       client = undefined;
       // close() re-raises a failed initialisation (no credentials, say): already reported by fetch.
       await pending?.then((c) => c.close()).catch(() => {});
     },
-  };
+  });
 }
 
 type ClientOptions = NonNullable<ConstructorParameters<typeof SecretManagerServiceClient>[0]>;

@@ -3,7 +3,7 @@ import { parseDuration } from '../time/duration.ts';
 import { parseSecretArn } from './aws-arn.ts';
 import { isKeyVaultUrl, KEY_VAULT_SUFFIXES } from './vault-url.ts';
 
-/** Default bound on the whole secret fetch at boot (DESIGN §3), whatever the SDK's own retries. */
+/** Default bound on the whole secret fetch at boot (docs/secrets.md), whatever the SDK's own retries. */
 export const DEFAULT_SECRETS_TIMEOUT_MS = 15_000;
 
 const durationString = z
@@ -40,7 +40,7 @@ export type SecretProvider = (typeof SECRET_PROVIDERS)[number];
 /** Which keys belong to which provider; any other provider setting one is a mistake worth stopping for. */
 const PROVIDER_ONLY = { region: 'aws', project: 'gcp', vault_url: 'azure' } as const;
 
-/** `[profiles.NAME.secrets]` (DESIGN §3). Provider-specific rules are checked in superRefine below. */
+/** `[profiles.NAME.secrets]` (docs/secrets.md). Provider-specific rules are checked in superRefine below. */
 export const secretsSchema = z
   .object({
     provider: z.enum(['env', ...SECRET_PROVIDERS]).default('env'),

@@ -1,5 +1,5 @@
 /**
- * The one scrubber of text that comes from Datadog and is passed on (DESIGN §10): an error
+ * The one scrubber of text that comes from Datadog and is passed on (docs/secrets.md): an error
  * message, a search warning. Datadog may quote what it was sent, and a misconfigured proxy or a
  * key pasted in the wrong place can put a key into such text; every key and secret value known
  * now is replaced by `[redacted]` before the text reaches a caller, a log line or the cache.

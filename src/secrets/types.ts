@@ -32,7 +32,7 @@ export const SECRETS_ERROR_KINDS = [
 
 export type SecretsErrorKind = (typeof SECRETS_ERROR_KINDS)[number];
 
-/** Exit code of a boot failure of each kind (DESIGN §2: 69 unreachable dependency, 78 config). */
+/** Exit code of a boot failure of each kind (docs/configuration.md#exit-codes: 69 unreachable dependency, 78 config). */
 export function exitCodeOf(kind: SecretsErrorKind): 69 | 78 {
   return kind === 'unreachable' || kind === 'timeout' ? 69 : 78;
 }
@@ -43,6 +43,11 @@ const PROVIDER_LABELS: Record<string, string> = {
   gcp: 'GCP Secret Manager',
   azure: 'Azure Key Vault',
 };
+
+/** `AWS Secrets Manager` for `aws`; an unknown provider by its config value. */
+export function providerLabel(provider: string): string {
+  return PROVIDER_LABELS[provider] ?? provider;
+}
 
 /**
  * A secret could not be turned into credentials. The message names the provider, the secret
@@ -60,8 +65,7 @@ export class SecretsBootError extends Error {
     options?: { cause?: unknown },
   ) {
     const where = fields.location ? ` (${fields.location})` : '';
-    const label = PROVIDER_LABELS[fields.provider] ?? fields.provider;
-    super(`${label} secret ${fields.secretRef}${where}: ${explanation}`, options);
+    super(`${providerLabel(fields.provider)} secret ${fields.secretRef}${where}: ${explanation}`, options);
     this.name = 'SecretsBootError';
     this.provider = fields.provider;
     this.secretRef = fields.secretRef;

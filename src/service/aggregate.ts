@@ -23,11 +23,12 @@ import type { Scope } from './scope.ts';
 import { composeSpansQuery } from './traces.ts';
 
 /**
- * `GET /logs/aggregate` and `GET /traces/aggregate` (DESIGN §8.1): one panel, one upstream
- * aggregate call, an engine answer like every query (scope in the filter, time buckets, the
- * finished-answer cache, coalescing, budget gate). The answer is Datadog's numbers as sent, reshaped:
- * one item per group, largest value first, and with an interval every bucket of the range
- * (Datadog leaves empty buckets out: 0 for a count, null for any other compute).
+ * `GET /logs/aggregate` and `GET /traces/aggregate`
+ * (docs/analytics.md#get-logsaggregate-and-get-tracesaggregate): one panel, one upstream aggregate
+ * call, an engine answer like every query (scope in the filter, time buckets, the finished-answer
+ * cache, coalescing, budget gate). The answer is Datadog's numbers as sent, reshaped: one item per
+ * group, largest value first, and with an interval every bucket of the range (Datadog leaves empty
+ * buckets out: 0 for a count, null for any other compute).
  */
 
 export interface PanelParams {
@@ -64,7 +65,10 @@ export interface AggregateItem {
   points?: Array<[number, number | null]>;
 }
 
-/** The body of `GET /logs/aggregate` and `GET /traces/aggregate` (DESIGN §8.1). */
+/**
+ * The body of `GET /logs/aggregate` and `GET /traces/aggregate`
+ * (docs/analytics.md#get-logsaggregate-and-get-tracesaggregate).
+ */
 export interface AggregateBody {
   data: AggregateItem[];
   meta: { from: string; to: string; compute: string; interval_s: number | null; partial: boolean; warnings: Warning[]; bucket_s: number };

@@ -23,8 +23,9 @@ import { pyRound } from './py-round.ts';
 import type { Scope } from './scope.ts';
 
 /**
- * `POST /api/v1/anomalies` (DESIGN §8.2): the rules of anomaly-rules.ts over two aggregate calls,
- * both over the window and its baseline at once, plus a log search only when a log rule fires:
+ * `POST /api/v1/anomalies` (docs/analytics.md#post-apiv1anomalies): the rules of anomaly-rules.ts
+ * over two aggregate calls, both over the window and its baseline at once, plus a log search only
+ * when a log rule fires:
  *
  * 1. logs aggregate: count by status, as a timeseries (every error status of the window and
  *    of each baseline window, and all logs, from one call);

@@ -1,5 +1,5 @@
 /**
- * The anomaly rules of `POST /api/v1/anomalies` (DESIGN §8.2), as pure functions of the numbers
+ * The anomaly rules of `POST /api/v1/anomalies` (docs/analytics.md#post-apiv1anomalies), as pure functions of the numbers
  * the aggregates give. The window under test is the last `window_minutes`; its baseline is the
  * BASELINE_WINDOWS windows of the same length just before it. Three rules, each giving at most
  * one anomaly (docs/analytics.md states them for users):

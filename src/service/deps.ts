@@ -15,7 +15,7 @@ export interface QueryDeps {
   maxPages: number;
 }
 
-/** Response `meta` of the paged search routes (DESIGN §4.2, §4.4). */
+/** Response `meta` of the paged search routes (docs/http-api.md#get-logs, #get-traces-and-get-tracestrace_id). */
 export interface SearchMeta {
   from: string;
   to: string;
@@ -27,5 +27,5 @@ export interface SearchMeta {
   bucket_s: number;
 }
 
-/** Default `from` of the GET routes: `now-15m` (DESIGN §4.1). */
+/** Default `from` of the GET routes: `now-15m` (docs/http-api.md#time-and-common-parameters). */
 export const DEFAULT_SPAN_MS = 15 * 60 * 1000;

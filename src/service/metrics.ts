@@ -13,7 +13,7 @@ export type MetricsParams =
   | { kind: 'raw'; query: string; time: TimeParams }
   | { kind: 'built'; metric: string; service?: string | undefined; aggregation: Aggregation; groupBy: string[]; time: TimeParams };
 
-/** The body of `GET /metrics` (DESIGN §4.3). */
+/** The body of `GET /metrics` (docs/http-api.md#get-metrics). */
 export interface MetricsBody {
   series: SeriesRecord[];
   meta: { from: string; to: string; query: string; partial: boolean; warnings: Array<{ code: string; message: string }>; bucket_s: number };

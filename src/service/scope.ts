@@ -3,7 +3,7 @@ import { shortHash } from '../hash.ts';
 import { anyOf, type Token } from '../datadog/search-syntax.ts';
 
 /**
- * What a caller's key may read (DESIGN §3 `[auth]`): a set of services and optionally one env.
+ * What a caller's key may read (docs/access-control.md `[auth]`): a set of services and optionally one env.
  * Undefined fields mean "unrestricted". Every upstream query made for the key is constrained to
  * it, so the key cannot read past it whatever it writes in `query`:
  *

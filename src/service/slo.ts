@@ -9,7 +9,7 @@ import type { Scope } from './scope.ts';
 import { withTinkrTimeNames } from './tinkr.ts';
 
 /**
- * `POST /api/v1/slo` (DESIGN §8.2): Tinkr's log-based SLO (every log of the service is a
+ * `POST /api/v1/slo` (docs/analytics.md#post-apiv1slo): Tinkr's log-based SLO (every log of the service is a
  * request; errors are the logs whose status normalizes to error or critical), counted exactly
  * by one aggregate call, count by status over the window, instead of Tinkr's 5,000-line
  * sample. Field names, formulas and rounding are Tinkr's (its `routes/query.py`), rounding

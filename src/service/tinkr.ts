@@ -16,9 +16,9 @@ import { rewriteTinkrQuery } from './tinkr-query.ts';
 import { composeSpansQuery, readTraceSpans, spanSource, summarize, traceSpansSource } from './traces.ts';
 
 /**
- * The Tinkr-compatible operations (DESIGN §4.5): the same services as the native routes, with
- * Tinkr's field names and conventions (upper-case levels, "" for absent ids, no nulls where the
- * Tinkr CLI calls float()/int()).
+ * The Tinkr-compatible operations (docs/http-api.md#tinkr-compatible-routes): the same services as
+ * the native routes, with Tinkr's field names and conventions (upper-case levels, "" for absent
+ * ids, no nulls where the Tinkr CLI calls float()/int()).
  */
 
 type LevelName = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'CRITICAL';

@@ -85,7 +85,7 @@ export function searchSpans(params: SpanSearchParams, scope: Scope, deps: QueryD
   return deps.engine.answer(spansQuery(params, scope, deps), ctx);
 }
 
-/** Default range of `GET /traces/{id}`: the last 24 h (DESIGN §4.4). */
+/** Default range of `GET /traces/{id}`: the last 24 h (docs/http-api.md#get-traces-and-get-tracestrace_id). */
 export const TRACE_DEFAULT_SPAN_MS = 24 * 60 * 60 * 1000;
 /**
  * Most spans read for one trace. Traces beyond this are pathological (a runaway loop); the

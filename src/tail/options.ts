@@ -1,5 +1,5 @@
 /**
- * The live tail's knobs (`GET /logs/tail`, DESIGN §8.3), each with the reason for its default.
+ * The live tail's knobs (`GET /logs/tail`, docs/live-tail.md), each with the reason for its default.
  * They are not in the configuration file: the defaults fit an incident room, and tests pass
  * their own through `ServerDeps.tail`.
  */
@@ -45,7 +45,7 @@ export const MIN_POLL_INTERVAL_MS = 2_000;
  * with room to spare; it costs no extra call while the window holds less than a page.
  */
 export const DEFAULT_OVERLAP_MS = 30_000;
-/** DESIGN §8.3; well under the minute after which proxies and load balancers drop idle connections. */
+/** docs/live-tail.md; well under the minute after which proxies and load balancers drop idle connections. */
 export const DEFAULT_KEEP_ALIVE_MS = 15_000;
 /**
  * Every stream polls Datadog. Twenty streams at one poll every 2 s would be 36,000 searches an

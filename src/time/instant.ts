@@ -1,9 +1,10 @@
 import { parseDuration } from './duration.ts';
 
 /**
- * One end of a time range as a caller wrote it (DESIGN §4.1): ISO 8601 with an offset, epoch
- * milliseconds, `now`, or `now-15m`. A timestamp without an offset is refused, never guessed:
- * reading it in the server's zone is the classic gateway bug (peers.md, "Time zones").
+ * One end of a time range as a caller wrote it (docs/http-api.md#time-and-common-parameters): ISO
+ * 8601 with an offset, epoch milliseconds, `now`, or `now-15m`. A timestamp without an offset is
+ * refused, never guessed: reading it in the server's zone is the classic gateway bug (peers.md,
+ * "Time zones").
  */
 export type Instant = { kind: 'absolute'; ms: number } | { kind: 'relative'; offsetMs: number };
 

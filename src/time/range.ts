@@ -3,7 +3,10 @@ import { formatDuration, parseDuration } from './duration.ts';
 import { parseInstant, resolveInstant, type Instant } from './instant.ts';
 import { snapRange, stepFor, type StepTable } from '../upstream/step.ts';
 
-/** The time parameters of every GET query route (DESIGN §4.1), as the caller sent them. */
+/**
+ * The time parameters of every GET query route (docs/http-api.md#time-and-common-parameters), as
+ * the caller sent them.
+ */
 export interface TimeParams {
   from?: string | undefined;
   to?: string | undefined;

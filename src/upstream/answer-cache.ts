@@ -153,7 +153,7 @@ export function createAnswerCache(options: CacheOptions, store: Store<CacheRecor
       let freshMs: number;
       if (range.toMs <= fetchedAt - options.ingestionDelayMs) freshMs = options.immutableTtlMs;
       else freshMs = stepFor(range.toMs - range.fromMs, options.steps);
-      // One more step past freshness (DESIGN §9); settled data, one more freshness period.
+      // One more step past freshness (docs/budget-and-caching.md); settled data, one more freshness period.
       const revalidateMs = freshMs;
       return { freshMs, revalidateMs, keepMs: Math.max(freshMs + revalidateMs, options.maxStaleMs) };
     },

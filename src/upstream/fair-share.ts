@@ -7,7 +7,7 @@ import { BudgetDenied, type LimitState } from './budget.ts';
 import type { Family, UpstreamCaller, Warning } from './types.ts';
 
 /**
- * The fair share of Datadog's budget (DESIGN §10). Datadog's limits are per organisation, so
+ * The fair share of Datadog's budget (docs/budget-and-caching.md#fair-share). Datadog's limits are per organisation, so
  * one script sending hundreds of distinct queries would otherwise spend the budget every
  * dashboard needs for the rest of the hour. Each key may spend at most its share
  * (`upstream_share`, default half) of a limit in a period while another key is active (made a
@@ -24,7 +24,7 @@ import type { Family, UpstreamCaller, Warning } from './types.ts';
 
 /** Half of each limit: two busy keys split it evenly, and a third still finds some left. */
 export const DEFAULT_UPSTREAM_SHARE = 0.5;
-/** A key that made a request within this long is active (DESIGN §10). */
+/** A key that made a request within this long is active (docs/budget-and-caching.md#fair-share). */
 export const ACTIVE_KEY_WINDOW_MS = 5 * 60_000;
 /**
  * A key's activity is written to the ledger at most this often: every request counts, and a

@@ -3,7 +3,7 @@ import type { FleetFlightOutcome } from '../telemetry.ts';
 import type { Flight } from './coalesce.ts';
 
 /**
- * Coalescing across replicas (DESIGN §7): one flight per cache key in the whole fleet, not one
+ * Coalescing across replicas (docs/replicas.md): one flight per cache key in the whole fleet, not one
  * per replica. Each replica first coalesces its own callers (coalesce.ts); its one flight then
  * asks for the key's lease. The replica that gets it produces the answer and keeps it in the
  * shared cache before letting go; the others wait for the lease to be released (or to lapse,

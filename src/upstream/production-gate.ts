@@ -13,7 +13,7 @@ import { AppError } from '../errors.ts';
 /**
  * Records in production at once: two 5,000-log answers, or twenty of 500 (more than the
  * concurrency limit lets through anyway). About 20 MB of heap: with a full cache, RSS stays
- * under DESIGN §9's 384 MiB even when every request asks for 5,000 logs (measured: peak
+ * under docs/budget-and-caching.md's 384 MiB even when every request asks for 5,000 logs (measured: peak
  * 370 MiB at 16 at once, against 470 MiB unbounded).
  */
 export const DEFAULT_MAX_WEIGHT_IN_PRODUCTION = 10_000;

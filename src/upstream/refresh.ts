@@ -6,7 +6,7 @@ import type { Coalescer, Flight } from './coalesce.ts';
 import type { Family } from './types.ts';
 
 /**
- * Stale-while-revalidate (DESIGN §9): when an answer has just gone out of date, callers get it
+ * Stale-while-revalidate (docs/budget-and-caching.md): when an answer has just gone out of date, callers get it
  * at once (`stale`) while one refresh runs in the background. The refresh is a flight like any
  * other (coalesce.ts: callers that must wait join it), but it belongs to no caller: it has its
  * own deadline and no caller's signal. Its failure is only logged and counted; the old answer

@@ -24,7 +24,7 @@ export interface UpstreamRequest {
   body?: unknown;
 }
 
-/** How an answer was obtained; shown as `x-tinkr-cache` (DESIGN §4). */
+/** How an answer was obtained; shown as `x-tinkr-cache` (docs/http-api.md). */
 export type CacheStatus = 'hit' | 'miss' | 'coalesced' | 'stale' | 'bypass';
 
 /** One 2xx answer from Datadog. */

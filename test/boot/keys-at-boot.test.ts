@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ApiKeys, Fault } from '@tinkr/datadog-simulator';
 import { KEY_RECHECK_MIN_MS } from '../../src/boot/key-check.ts';
 import { startServer, type Running } from '../../src/boot.ts';
 import { parseCommandLine } from '../../src/config/args.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logging.ts';
-import type { ApiKeys, Fault } from '../../src/simulator/index.ts';
 import { envOnlyStart, parseLogLines, type LogLine } from '../helpers/cli.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
@@ -14,7 +14,7 @@ import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts'
 import { closedPort } from '../secrets/fakes/server.ts';
 
 /**
- * Keys checked at boot (DESIGN §10), through the real server booted from the environment as
+ * Keys checked at boot (docs/operations.md#keys-checked-at-boot), through the real server booted from the environment as
  * main.ts boots it, in front of the simulator (which validates every request against Datadog's
  * spec). The server and the simulator share an injected clock, so back-off re-checks come when
  * the test moves it. Rotation through a secret manager: test/boot/rotation.test.ts.

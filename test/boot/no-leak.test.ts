@@ -2,11 +2,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiKeys } from '@tinkr/datadog-simulator';
 import { startServer, type Running } from '../../src/boot.ts';
 import { parseCommandLine } from '../../src/config/args.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logging.ts';
-import type { ApiKeys } from '../../src/simulator/index.ts';
 import { awsSecretLines, secretsProfileToml } from '../helpers/profile-file.ts';
 import { parseLogLines } from '../helpers/cli.ts';
 import { untilReady } from '../helpers/ready.ts';
@@ -15,7 +15,7 @@ import { type AwsSecretsManagerFake, startAwsSecretsManager } from '../secrets/f
 import { openCloudSandbox, type CloudSandbox } from '../secrets/helpers/sandbox.ts';
 
 /**
- * A log-capture test (DESIGN §4.6: no response, log line or error ever contains a key): the
+ * A log-capture test (docs/http-api.md#errors: no response, log line or error ever contains a key): the
  * real server, its keys in AWS Secrets Manager (the loopback fake, real SDK), logging at
  * `trace` into a captured destination, driven through every path that could leak a key —
  * success, key rotation, refresh failures, 5xx with retries, 429, malformed JSON, timeouts,

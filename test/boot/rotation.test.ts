@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type ApiKeys } from '@tinkr/datadog-simulator';
 import { startServer, type Running } from '../../src/boot.ts';
 import type { Clock } from '../../src/clock.ts';
 import { parseCommandLine } from '../../src/config/args.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logging.ts';
-import { type ApiKeys } from '../../src/simulator/index.ts';
 import { awsSecretLines, secretsProfileToml } from '../helpers/profile-file.ts';
 import { parseLogLines, type LogLine } from '../helpers/cli.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
@@ -18,7 +18,7 @@ import { type AwsSecretsManagerFake, startAwsSecretsManager } from '../secrets/f
 import { openCloudSandbox, type CloudSandbox } from '../secrets/helpers/sandbox.ts';
 
 /**
- * Key rotation end to end (DESIGN §3): the real server, booted from a profile whose keys live
+ * Key rotation end to end (docs/secrets.md#rotation): the real server, booted from a profile whose keys live
  * in AWS Secrets Manager (the loopback fake, through the real SDK), in front of the simulator.
  * The secret changes at the fake and the simulator starts refusing the old key; the server
  * re-reads the secret once and carries on with the new keys.

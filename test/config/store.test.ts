@@ -8,7 +8,7 @@ import { StartupError } from '../../src/config/errors.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { DEFAULT_KEY_PREFIX, DEFAULT_STORE_TIMEOUT_MS, parseRedisUrl } from '../../src/config/store.ts';
 
-/** `TINKR_REDIS_URL` and `[store]` (DESIGN §7), through loadConfig as the server reads them. */
+/** `TINKR_REDIS_URL` and `[store]` (docs/replicas.md#settings), through loadConfig as the server reads them. */
 
 const SECRET = 'store-config-secret-9b2';
 const ENV = { TINKR_BACKEND: 'datadog', DD_API_KEY: 'a', DD_APP_KEY: 'b', TINKR_API_KEYS: JSON.stringify([{ hash: sha256Hex('t'), subject: 's', roles: ['viewer'] }]) };

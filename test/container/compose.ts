@@ -8,7 +8,8 @@ export interface ComposeService {
   user?: string;
   tmpfs?: string[];
   volumes?: string[];
-  build?: string;
+  /** `.` (the Dockerfile's last stage) or a context and a target stage. */
+  build?: string | { context: string; target?: string };
   image?: string;
   entrypoint?: string[];
   command?: string[];

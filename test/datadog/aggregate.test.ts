@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { RecordedRequest } from '@tinkr/datadog-simulator';
 import { logsAggregateRequest, readLogsAggregate, readSpansAggregate, spansAggregateRequest, type AggregateQuery } from '../../src/datadog/aggregate.ts';
 import { AppError } from '../../src/errors.ts';
-import type { RecordedRequest } from '../../src/simulator/index.ts';
 import type { UpstreamRequest } from '../../src/upstream/types.ts';
 import { validateDatadogRequest, validateDatadogResponse } from '../helpers/datadog-openapi.ts';
 

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_DEMO_KEYS } from '@tinkr/datadog-simulator';
 import { createDatadogTransport, type DatadogTransport } from '../../src/datadog/transport.ts';
 import { APP_KEY_PROBE_QUERY, validateKeys } from '../../src/datadog/validate.ts';
-import { DEFAULT_DEMO_KEYS } from '../../src/simulator/index.ts';
 import { closedPort } from '../secrets/fakes/server.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiKeys } from '../../src/simulator/index.ts';
+import type { ApiKeys } from '@tinkr/datadog-simulator';
 import { type RunningCli, type Scratch, scratchDirs, startCli } from '../helpers/cli.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { freePort } from '../helpers/free-port.ts';

@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const PAGES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+/** The READMEs of the repository's parts (the benchmarks, each package): checked alike, listed by the pages that need them. */
+const PART_READMES = ['bench', ...readdirSync(join(ROOT, 'packages')).map((name) => join('packages', name))].map((dir) => join(dir, 'README.md'));
 
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as dashes. */
 function slug(heading: string): string {
@@ -41,7 +43,11 @@ describe('documentation links', () => {
     for (const page of PAGES.filter((p) => p !== 'README.md')) expect(readme, page).toContain(`](${page.replace(/\\/g, '/')})`);
   });
 
-  for (const page of PAGES) {
+  it('has a README for every package', () => {
+    for (const readme of PART_READMES) expect(existsSync(join(ROOT, readme)), readme).toBe(true);
+  });
+
+  for (const page of [...PAGES, ...PART_READMES]) {
     it(`${page}: every relative link names an existing file and heading`, () => {
       const text = readFileSync(join(ROOT, page), 'utf8');
       const broken: string[] = [];

@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import { systemClock, type Clock } from '../../src/clock.ts';
+import { DEFAULT_SETTINGS } from '../../src/config/settings.ts';
 import type { ApiKeyConfig } from '../../src/config/schema.ts';
 import { AppError } from '../../src/errors.ts';
-import { buildServer, type ServerDeps } from '../../src/server.ts';
+import { buildServer, settingsDeps, type ServerDeps } from '../../src/server.ts';
 import type { Telemetry } from '../../src/telemetry.ts';
 import { uncachedEngine } from '../../src/upstream/pipeline.ts';
 import type { Upstream } from '../../src/upstream/types.ts';
@@ -22,26 +23,35 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-const DAY = 86_400_000;
-
 /** The request deadline of test apps. */
 export const TEST_REQUEST_TIMEOUT_MS = 10_000;
 
+/** What a test may change about the app; `auth` is merged over the default (keys, quota, share). */
+export type AppOverrides = Omit<Partial<ServerDeps>, 'auth'> & {
+  auth?: Partial<ServerDeps['auth']>;
+  upstream?: Upstream;
+  clock?: Clock;
+  logger?: Logger;
+  telemetry?: Telemetry;
+};
+
 /**
- * The real server on a real socket, with the given parts. Given an `upstream` (a fake Datadog
- * call) rather than an `engine`, every answer is produced afresh through it, uncached, so each
- * request shows up there.
+ * The real server on a real socket, with the given parts and otherwise the settings of a
+ * configuration that sets nothing (DEFAULT_SETTINGS), a shorter request deadline and the test
+ * key. Given an `upstream` (a fake Datadog call) rather than an `engine`, every answer is
+ * produced afresh through it, uncached, so each request shows up there.
  */
-export async function startApp(overrides: Partial<ServerDeps> & { upstream?: Upstream; clock?: Clock; logger?: Logger; telemetry?: Telemetry } = {}): Promise<TestApp> {
-  const { upstream, ...rest } = overrides;
+export async function startApp(overrides: AppOverrides = {}): Promise<TestApp> {
+  const { upstream, auth, ...rest } = overrides;
   const clock = overrides.clock ?? systemClock;
+  const defaults = settingsDeps(DEFAULT_SETTINGS, DEFAULT_KEYS);
   const app = await buildServer({
     version: '0.0.0-test',
     profileName: 'test',
     profiles: { test: 'datadog' },
-    auth: { mode: 'keys', keys: DEFAULT_KEYS },
+    ...defaults,
+    auth: { ...defaults.auth, ...auth },
     requestTimeoutMs: TEST_REQUEST_TIMEOUT_MS,
-    maxRangeMs: { logs: 31 * DAY, traces: 31 * DAY, metrics: 455 * DAY },
     engine: uncachedEngine(upstream ?? { send: () => Promise.reject(new AppError('INTERNAL', 'no upstream in this test')) }, clock, TEST_REQUEST_TIMEOUT_MS),
     clock,
     cursorSecret: Buffer.from('test-cursor-secret-test-cursor-secret'),

@@ -7,6 +7,8 @@ export interface CapturedLog {
   logger: Logger;
   text(): string;
   lines(): Array<Record<string, unknown>>;
+  /** Forgets what was written so far (between tests that share a server). */
+  clear(): void;
 }
 
 export function capturedLog(level = 'info'): CapturedLog {
@@ -26,5 +28,8 @@ export function capturedLog(level = 'info'): CapturedLog {
         .split('\n')
         .filter(Boolean)
         .map((line) => JSON.parse(line) as Record<string, unknown>),
+    clear: () => {
+      chunks.length = 0;
+    },
   };
 }

@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_DEMO_KEYS } from '@tinkr/datadog-simulator';
 import { sha256Hex } from '../../src/auth/keyring.ts';
-import { DEFAULT_DEMO_KEYS } from '../../src/simulator/index.ts';
 import { VIOLATIONS_MARKER } from '../secrets/helpers/loopback-guard.ts';
 
 export { VIOLATIONS_MARKER };

@@ -1,4 +1,4 @@
-import { DEFAULT_DEMO_KEYS, type ApiKeys } from '../../src/simulator/index.ts';
+import { DEFAULT_DEMO_KEYS, type ApiKeys } from '@tinkr/datadog-simulator';
 
 export interface DatadogAnswer {
   status: number;

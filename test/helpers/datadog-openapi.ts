@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import addFormats from 'ajv-formats';
 import { OpenAPIBackend } from 'openapi-backend';
 import { parse } from 'yaml';
-import type { RecordedRequest } from '../../src/simulator/index.ts';
+import type { RecordedRequest } from '@tinkr/datadog-simulator';
 
 /**
  * Datadog's own OpenAPI description of the three endpoints we call (openapi/datadog/, see its

@@ -8,12 +8,15 @@ interface Sleeper {
   onAbort: () => void;
 }
 
+/** Where a ManualClock starts unless told: the instant the tests' expected data is computed at. */
+export const TEST_NOW = Date.parse('2026-11-25T04:00:00.000Z');
+
 /** A Clock that only moves when the test says so; sleepers wake as time passes them. */
 export class ManualClock implements Clock {
   #now: number;
   #sleepers: Sleeper[] = [];
 
-  constructor(start = Date.parse('2026-11-25T04:00:00.000Z')) {
+  constructor(start = TEST_NOW) {
     this.#now = start;
   }
 

@@ -1,9 +1,9 @@
+import { DEFAULT_DEMO_KEYS } from '@tinkr/datadog-simulator';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import { startServer, type Running } from '../../src/boot.ts';
-import { parseCommandLine } from '../../src/config/args.ts';
-import { loadConfig, type Config } from '../../src/config/load.ts';
-import { DEFAULT_DEMO_KEYS } from '../../src/simulator/index.ts';
+import type { Config } from '../../src/config/load.ts';
 import { capturedLog, type CapturedLog } from './captured-log.ts';
+import { configFromEnv } from './config.ts';
 import { freePort } from './free-port.ts';
 import { scrape, type Sample } from './prometheus.ts';
 import { untilReady } from './ready.ts';
@@ -39,7 +39,6 @@ export interface ReplicaOptions {
 
 export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   const env: Record<string, string> = {
-    TINKR_BACKEND: 'datadog',
     DD_API_URL: options.simUrl,
     DD_API_KEY: DEFAULT_DEMO_KEYS.apiKey,
     DD_APP_KEY: DEFAULT_DEMO_KEYS.appKey,
@@ -52,7 +51,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     TINKR_METRICS_PORT: String(await freePort()),
     ...(options.redisUrl ? { TINKR_REDIS_URL: options.redisUrl } : {}),
   };
-  const loaded = loadConfig({ args: parseCommandLine([]), env, homeDir: '/nonexistent', cwd: '/nonexistent' });
+  const loaded = configFromEnv(env);
   const config = options.adjust ? options.adjust(loaded) : loaded;
   const log = capturedLog();
   const running = await startServer(config, { logger: log.logger });

@@ -1,7 +1,7 @@
-import type { RecordedRequest } from '../../src/simulator/index.ts';
-import { parseMetricQueries } from '../../src/simulator/metrics/query.ts';
-import { literalOf, type Node } from '../../src/simulator/search/ast.ts';
-import { parseSearchQuery } from '../../src/simulator/search/parse.ts';
+import type { RecordedRequest } from '@tinkr/datadog-simulator';
+import { literalOf, type Node } from '@tinkr/datadog-simulator/search/ast';
+import { parseMetricQueries } from '@tinkr/datadog-simulator/metrics/query';
+import { parseSearchQuery } from '@tinkr/datadog-simulator/search/parse';
 
 /**
  * Proves, from what the simulator received, that an upstream request cannot return data outside

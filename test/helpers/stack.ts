@@ -1,17 +1,18 @@
 import pino from 'pino';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { DEFAULT_DEMO_KEYS, type SimulatorOptions } from '@tinkr/datadog-simulator';
 import { systemClock, type Clock } from '../../src/clock.ts';
 import type { ApiKeyConfig } from '../../src/config/schema.ts';
 import { createDatadogTransport } from '../../src/datadog/transport.ts';
 import { createCredentialStore, type CredentialProvider } from '../../src/secrets/store.ts';
-import type { ServerDeps } from '../../src/server.ts';
-import { DEFAULT_DEMO_KEYS, type SimulatorOptions } from '../../src/simulator/index.ts';
 import { noTelemetry, type Telemetry } from '../../src/telemetry.ts';
 import type { Engine } from '../../src/upstream/answer.ts';
 import { createUpstreamPipeline, DEFAULT_UPSTREAM_POLICY, type UpstreamPolicy } from '../../src/upstream/pipeline.ts';
 import type { RetryPolicy } from '../../src/upstream/retry.ts';
 import type { RefreshLog } from '../../src/upstream/refresh.ts';
-import { startApp, TEST_REQUEST_TIMEOUT_MS, type TestApp } from './app.ts';
+import { startApp, TEST_REQUEST_TIMEOUT_MS, type AppOverrides, type TestApp } from './app.ts';
 import { eventually } from './eventually.ts';
+import { ManualClock, TEST_NOW } from './manual-clock.ts';
 import { startTestSimulator, type TestSimulator } from './simulator.ts';
 
 /** Quick retries so fault tests do not wait on production backoff. */
@@ -43,7 +44,7 @@ export interface StackOptions {
   random?: () => number;
   keys?: ApiKeyConfig[];
   telemetry?: Telemetry;
-  server?: Partial<ServerDeps>;
+  server?: AppOverrides;
   /** Where the engine reports failed background refreshes. */
   log?: RefreshLog;
 }
@@ -90,4 +91,49 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await sim.close();
     },
   };
+}
+
+export interface SharedStackOptions extends Omit<StackOptions, 'clock'> {
+  /** What to undo after each test besides the check: the clock back at TEST_NOW, armed faults, injected bursts. */
+  reset?: { clock?: boolean; faults?: boolean; bursts?: boolean };
+}
+
+/**
+ * One stack for all the tests of a file, on a ManualClock at TEST_NOW: started before the first
+ * test, closed after the last, and after each test checked that no request it sent broke
+ * Datadog's spec (then `reset` is applied). The stack returned stands for the one started, so a
+ * file declares it once at the top.
+ */
+export function sharedStack(options: SharedStackOptions = {}): { clock: ManualClock; stack: Stack } {
+  const { reset = {}, ...stackOptions } = options;
+  const clock = new ManualClock(TEST_NOW);
+  let started: Stack | undefined;
+  const current = (): Stack => {
+    if (started === undefined) throw new Error('the shared stack is used outside a test (it starts in beforeAll)');
+    return started;
+  };
+  beforeAll(async () => {
+    started = await startStack({ ...stackOptions, clock });
+  });
+  afterAll(() => started?.close());
+  afterEach(() => {
+    current().sim.assertNoViolations();
+    if (reset.faults) current().sim.faults.clear();
+    if (reset.bursts) current().sim.bursts.clear();
+    if (reset.clock) clock.set(TEST_NOW);
+  });
+  const stack: Stack = {
+    get sim() {
+      return current().sim;
+    },
+    get app() {
+      return current().app;
+    },
+    get engine() {
+      return current().engine;
+    },
+    settle: () => current().settle(),
+    close: () => current().close(),
+  };
+  return { clock, stack };
 }

@@ -1,9 +1,8 @@
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CLIENT_CLOSED_STATUS } from '../../src/http/access-log.ts';
-import { createLogger } from '../../src/logging.ts';
 import { TEST_TOKEN } from '../helpers/app.ts';
+import { capturedLog } from '../helpers/captured-log.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { openSocket, rawGet } from '../helpers/raw-http.ts';
 import { openSse } from '../helpers/sse.ts';
@@ -14,30 +13,21 @@ import { startStack, type Stack } from '../helpers/stack.ts';
  * object a strict parser accepts (no key twice), through the real server and simulator.
  */
 
-const text: string[] = [];
-const logger = createLogger(
-  'debug',
-  new Writable({
-    write(chunk, _enc, done) {
-      text.push(String(chunk));
-      done();
-    },
-  }),
-);
+const log = capturedLog('debug');
 /**
  * Every line, parsed strictly. JSON is YAML 1.2, and the `yaml` parser with unique keys enforced
  * refuses an object with a key twice, which JSON.parse silently accepts (last one wins).
  */
 const lines = () =>
-  text
-    .join('')
+  log
+    .text()
     .split('\n')
     .filter(Boolean)
     .map((line) => parse(line, { uniqueKeys: true, schema: 'json' }) as Record<string, unknown>);
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ server: { logger } });
+  stack = await startStack({ server: { logger: log.logger } });
 });
 afterAll(() => stack.close());
 beforeEach(() => stack.sim.faults.clear());

@@ -10,7 +10,7 @@ import { trickle } from '../helpers/raw-http.ts';
 import { openSse } from '../helpers/sse.ts';
 
 /**
- * Slow clients (DESIGN §10): a request whose head and body have not fully arrived within
+ * Slow clients (docs/operations.md#slow-clients): a request whose head and body have not fully arrived within
  * `server.body_timeout_ms` gets a 400 problem and its connection closed, through the real server
  * on a real socket, byte by byte. Nothing here measures time: each test asserts what happened.
  */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiKeys } from '@tinkr/datadog-simulator';
 import { sha256Hex } from '../../src/auth/keyring.ts';
-import type { ApiKeys } from '../../src/simulator/index.ts';
 import { type CliResult, runCli, type Scratch, scratchDirs, VIOLATIONS_MARKER } from '../helpers/cli.ts';
 import { awsSecretLines, secretsProfileToml } from '../helpers/profile-file.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
@@ -9,10 +9,10 @@ import { closedPort } from '../secrets/fakes/server.ts';
 import { offlineDefaults } from '../secrets/helpers/env.ts';
 
 /**
- * `tinkr-server --check` as a real child process (DESIGN §10): configuration, secrets and the
- * keys checked with Datadog (the simulator), one line each, and the exit code: 0 all good, 78
- * something was rejected, 69 something could not be reached. It never listens, and never
- * prints a key or a secret.
+ * `tinkr-server --check` as a real child process (docs/configuration.md#checking-a-configuration):
+ * configuration, secrets and the keys checked with Datadog (the simulator), one line each, and the
+ * exit code: 0 all good, 78 something was rejected, 69 something could not be reached. It never
+ * listens, and never prints a key or a secret.
  */
 
 const KEYS: ApiKeys = { apiKey: 'check-api-key-c4n4ry-1a2b', appKey: 'check-app-key-c4n4ry-3c4d' };

@@ -10,7 +10,7 @@ import { untilReady } from '../helpers/ready.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 
 /**
- * `tinkr-server` started the ways DESIGN §2 documents, as a real child process with a clean
+ * `tinkr-server` started the ways docs/configuration.md documents, as a real child process with a clean
  * environment: env-only as the Datadog docs say, from a TOML profile, and every way of
  * failing before listening, with its exit code and a message that names the file and key
  * and never a planted secret.

@@ -2,6 +2,8 @@ import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_proces
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import * as simulatorPackage from '@tinkr/datadog-simulator';
+import { loadSimulatorPackage, SIMULATOR_PACKAGE, type DemoSimulatorPackage } from '../../src/demo.ts';
 import { parseLogLines, scratchDirs } from '../helpers/cli.ts';
 
 /**
@@ -12,7 +14,11 @@ import { parseLogLines, scratchDirs } from '../helpers/cli.ts';
  */
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  scripts: Record<string, string>;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 /** npm, a cold Node and the simulator; generous because CI machines are shared. */
 const START_TIMEOUT_MS = 60_000;
 const HAS_CURL = spawnSync('curl', ['--version']).status === 0;
@@ -103,6 +109,16 @@ const runShell = (line: string) =>
 describe('npm run demo', () => {
   it('is `node src/main.ts demo`, as the README says', () => {
     expect(pkg.scripts.demo).toBe('node src/main.ts demo');
+  });
+
+  it('imports the simulator package, a dev dependency only, which has what the demo uses', async () => {
+    expect(pkg.devDependencies[SIMULATOR_PACKAGE]).toBeDefined();
+    expect(pkg.dependencies[SIMULATOR_PACKAGE]).toBeUndefined();
+    // Type-checked (npm run typecheck): the package fits the demo's view of it.
+    const fits: DemoSimulatorPackage = simulatorPackage;
+    const loaded = await loadSimulatorPackage();
+    expect(loaded.DEFAULT_DEMO_KEYS).toEqual(fits.DEFAULT_DEMO_KEYS);
+    expect(typeof loaded.startSimulator).toBe('function');
   });
 
   it('prints the real URL, a token and curl calls that each answer 200 with data, verbatim', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ApiKeys } from '@tinkr/datadog-simulator';
 import { sha256Hex } from '../../src/auth/keyring.ts';
-import type { ApiKeys } from '../../src/simulator/index.ts';
 import { awsSecretLines, secretsProfileToml } from '../helpers/profile-file.ts';
 import { parseLogLines, type CliResult, runCli, type Scratch, scratchDirs, startCli, VIOLATIONS_MARKER } from '../helpers/cli.ts';
 import { untilNotReady } from '../helpers/ready.ts';

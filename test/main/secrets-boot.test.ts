@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiKeys } from '../../src/simulator/index.ts';
+import type { ApiKeys } from '@tinkr/datadog-simulator';
 import { secretsProfileToml } from '../helpers/profile-file.ts';
 import { type CliResult, runCli, type Scratch, scratchDirs, startCli, VIOLATIONS_MARKER } from '../helpers/cli.ts';
 import { untilReady } from '../helpers/ready.ts';

@@ -7,7 +7,7 @@ import { startReplicas, type Replica } from '../helpers/replicas.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 
 /**
- * Redis failing under three serving replicas (DESIGN §7): killed, hung (SIGSTOP) and restarted
+ * Redis failing under three serving replicas (docs/replicas.md): killed, hung (SIGSTOP) and restarted
  * while requests flow, and unreachable when a replica starts. No request fails or outlives its
  * deadline because of it, `/readyz` stays 200 and says `degraded`, each replica logs one
  * warning per change, sharing resumes when Redis is back, and the password is in no output.

@@ -7,7 +7,7 @@ import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts'
 
 /**
  * Three replicas of the real server in front of one Datadog simulator and one real Redis
- * behave as one gateway (DESIGN §7): one cache, one flight per answer, one view of the budget,
+ * behave as one gateway (docs/replicas.md): one cache, one flight per answer, one view of the budget,
  * one quota per key, cursors that work on any replica. Each replica starts as production does,
  * from the environment.
  */

@@ -9,7 +9,7 @@ import { startReplicas, type Replica } from '../helpers/replicas.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
 
 /**
- * A replica dies while it holds the fleet's lease on an answer (DESIGN §7): it was fetching
+ * A replica dies while it holds the fleet's lease on an answer (docs/replicas.md): it was fetching
  * (Datadog slow to answer), the others were waiting for it. Its lease is no longer renewed and
  * lapses; one of the waiting replicas takes over and fetches, the other reads its answer, and
  * every caller still gets a 200 within its deadline. The holder is `tinkr-server` in a child

@@ -1,9 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/auth/keyring.ts';
-import type { ApiKeyConfig } from '../../src/config/schema.ts';
-import { ManualClock } from '../helpers/manual-clock.ts';
-import { provenWithinScope, upstreamQueryOf, type OracleScope } from '../helpers/scope-oracle.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { describe, expect, it } from 'vitest';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { scopedCalls, scopedKey, type ScopedAnswer } from '../helpers/scoped-keys.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * Scoped keys on the analytics routes (aggregates, SLO, anomalies): the same guarantees as on
@@ -11,61 +9,16 @@ import { startStack, type Stack } from '../helpers/stack.ts';
  * simulator received (scope-oracle.ts), and injection through `query`, `group_by` and `compute`
  * is refused before anything is sent.
  */
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
-const clock = new ManualClock(NOW);
 
-interface Key {
-  token: string;
-  scope: OracleScope;
-  config: ApiKeyConfig;
-}
+const PAY = scopedKey('token-payments', 'team-payments', { services: ['payments-api'] });
+const PAY_PROD = scopedKey('token-payments-prod', 'payments-prod', { services: ['payments-api', 'ledger'], env: 'prod' });
+const STAGING = scopedKey('token-staging', 'staging-only', { env: 'staging' });
 
-function key(token: string, subject: string, scope: OracleScope): Key {
-  const { services, env } = scope;
-  return { token, scope, config: { hash: sha256Hex(token), subject, roles: ['viewer'], ...(services ? { services: [...services] } : {}), ...(env ? { env } : {}), quota: 'off' } };
-}
-
-const PAY = key('token-payments', 'team-payments', { services: ['payments-api'] });
-const PAY_PROD = key('token-payments-prod', 'payments-prod', { services: ['payments-api', 'ledger'], env: 'prod' });
-const STAGING = key('token-staging', 'staging-only', { env: 'staging' });
-
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack({ clock, keys: [PAY, PAY_PROD, STAGING].map((k) => k.config) });
-});
-afterAll(() => stack.close());
-afterEach(() => stack.sim.assertNoViolations());
-
-interface Answer {
-  status: number;
-  body: any;
-  upstream: string[];
-}
-
-async function call(as: Key, path: string, body?: unknown): Promise<Answer> {
-  stack.sim.resetRequests();
-  const headers = { authorization: `Bearer ${as.token}`, 'cache-control': 'no-cache' };
-  const res = body === undefined ? await stack.app.get(path, { headers }) : await stack.app.post(path, body, { headers });
-  const json = await res.json();
-  const upstream: string[] = [];
-  for (const request of stack.sim.requests) {
-    const verdict = provenWithinScope(request, as.scope);
-    if (!verdict.ok) throw new Error(`${path}: ${verdict.why}`);
-    upstream.push(upstreamQueryOf(request)!);
-  }
-  return { status: res.status, body: json, upstream };
-}
-
-async function refused(as: Key, path: string, status: 400 | 403, body?: unknown): Promise<any> {
-  const answer = await call(as, path, body);
-  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
-  expect(answer.body.code).toBe(status === 403 ? 'FORBIDDEN' : 'BAD_REQUEST');
-  expect(answer.upstream).toEqual([]);
-  return answer.body;
-}
+const { stack } = sharedStack({ keys: [PAY, PAY_PROD, STAGING].map((k) => k.config) });
+const { call, refused } = scopedCalls(stack);
 
 const q = (text: string) => encodeURIComponent(text);
-const groups = (answer: Answer, facet: string) => new Set(answer.body.data.map((item: { group: Record<string, unknown> }) => item.group[facet]));
+const groups = (answer: ScopedAnswer, facet: string) => new Set(answer.body.data.map((item: { group: Record<string, unknown> }) => item.group[facet]));
 
 describe('aggregates for a scoped key', () => {
   it('with no service named, the panel covers the scope and nothing else, even grouped by service', async () => {

@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AggregateTruthGroup, AggregateTruthQuery } from '../../src/simulator/index.ts';
-import { ManualClock } from '../helpers/manual-clock.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { describe, expect, it } from 'vitest';
+import type { AggregateTruthGroup, AggregateTruthQuery } from '@tinkr/datadog-simulator';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * `GET /logs/aggregate` and `GET /traces/aggregate` against the simulator's ground truth: each
@@ -9,23 +9,13 @@ import { startStack, type Stack } from '../helpers/stack.ts';
  * answers must agree to the last number and bucket.
  */
 
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-const clock = new ManualClock(NOW);
 const iso = (ms: number) => new Date(ms).toISOString();
 const FROM = NOW - HOUR;
 const RANGE = `from=${iso(FROM)}&to=${iso(NOW)}`;
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack({ clock });
-});
-afterAll(() => stack.close());
-afterEach(() => {
-  stack.sim.assertNoViolations();
-  clock.set(NOW);
-});
+const { stack } = sharedStack({ reset: { clock: true } });
 
 interface Item {
   group: Record<string, unknown>;

@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { levelOf } from '../../src/datadog/levels.ts';
 import { BASELINE_WINDOWS, severityOf } from '../../src/service/anomaly-rules.ts';
 import { pyRound } from '../../src/service/py-round.ts';
-import { ManualClock } from '../helpers/manual-clock.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * `POST /api/v1/anomalies` with the body `tinkr anomaly` sends, over the simulator's data: a
@@ -11,20 +11,9 @@ import { startStack, type Stack } from '../helpers/stack.ts';
  * error-count anomaly whose numbers and severity follow from the simulator's own logs.
  */
 
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
 const MINUTE = 60_000;
-const clock = new ManualClock(NOW);
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack({ clock });
-});
-afterAll(() => stack.close());
-afterEach(() => {
-  stack.sim.assertNoViolations();
-  stack.sim.bursts.clear();
-  clock.set(NOW);
-});
+const { clock, stack } = sharedStack({ reset: { bursts: true, clock: true } });
 
 /** `fresh`: bypass the cache, for data injected after an earlier test asked the same question. */
 async function anomalies(body: unknown, fresh = false) {

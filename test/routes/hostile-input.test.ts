@@ -1,11 +1,10 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/auth/keyring.ts';
-import type { ApiKeyConfig } from '../../src/config/schema.ts';
+import { describe, expect, it } from 'vitest';
 import { problemSchema } from '../../src/schemas/common.ts';
-import { ManualClock } from '../helpers/manual-clock.ts';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
 import { provenWithinScope, type OracleScope } from '../helpers/scope-oracle.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { scopedKey } from '../helpers/scoped-keys.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * Property-based hostile input over every route: random and Unicode strings, huge values,
@@ -22,23 +21,12 @@ const SEED = 20_261_125;
 /** Runs per route: enough to mix hostile and valid inputs many times over, in a few seconds. */
 const RUNS = 60;
 
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
-const clock = new ManualClock(NOW);
-
 interface Caller {
   name: string;
   token: string | undefined;
   scope: OracleScope | undefined;
 }
 
-const config = (token: string, scope: OracleScope): ApiKeyConfig => ({
-  hash: sha256Hex(token),
-  subject: token,
-  roles: ['viewer'],
-  ...(scope.services ? { services: [...scope.services] } : {}),
-  ...(scope.env ? { env: scope.env } : {}),
-  quota: 'off',
-});
 const CALLERS: Caller[] = [
   { name: 'unrestricted', token: 'hostile-full', scope: {} },
   { name: 'payments', token: 'hostile-payments', scope: { services: ['payments-api'] } },
@@ -48,12 +36,7 @@ const CALLERS: Caller[] = [
   { name: 'wrong token', token: 'not-a-key', scope: undefined },
 ];
 
-let stack: Stack;
-beforeAll(async () => {
-  const keys = CALLERS.filter((c) => c.scope && c.token !== 'not-a-key').map((c) => config(c.token!, c.scope!));
-  stack = await startStack({ clock, keys });
-});
-afterAll(() => stack.close());
+const { stack } = sharedStack({ keys: CALLERS.filter((c) => c.scope && c.token !== 'not-a-key').map((c) => scopedKey(c.token!, c.token!, c.scope!).config) });
 
 // ---- arbitraries ----------------------------------------------------------------------------
 
@@ -265,7 +248,7 @@ const bodies = {
 
 // ---- the property -----------------------------------------------------------------------------
 
-/** Documented answers (DESIGN §4.6) a caller can get from inputs alone, with a healthy upstream. */
+/** Documented answers (docs/http-api.md#errors) a caller can get from inputs alone, with a healthy upstream. */
 const DOCUMENTED = new Set([200, 400, 401, 403, 404, 413]);
 const LEAK = /\n\s+at |\.ts:\d+|node_modules|file:\/\/|\/(?:work|home|usr|tmp)\/|DD-API-KEY|DD-APPLICATION-KEY/i;
 

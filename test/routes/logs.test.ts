@@ -1,26 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { QUIRKY_SERVICE, type LogEvent } from '@tinkr/datadog-simulator';
 import { levelOf } from '../../src/datadog/levels.ts';
-import { QUIRKY_SERVICE, type LogEvent } from '../../src/simulator/index.ts';
-import { ManualClock } from '../helpers/manual-clock.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * GET /logs against the simulator. Expected answers come from the simulator's ground truth
  * (every log in the range, filtered here in the test), never from what the code returns.
  */
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
-const clock = new ManualClock(NOW);
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack({ clock });
-});
-afterAll(() => stack.close());
-afterEach(() => {
-  stack.sim.assertNoViolations();
-  stack.sim.faults.clear();
-  clock.set(NOW);
-});
+const { clock, stack } = sharedStack({ reset: { faults: true, clock: true } });
 
 /** Every log of the range, newest first, as a complete client would see it. */
 function allLogs(fromMs: number, toMs: number): LogEvent[] {

@@ -1,17 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../helpers/manual-clock.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { describe, expect, it } from 'vitest';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /** GET /metrics against the simulator; expected series come from its ground truth. */
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
-const clock = new ManualClock(NOW);
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack({ clock });
-});
-afterAll(() => stack.close());
-afterEach(() => stack.sim.assertNoViolations());
+const { stack } = sharedStack();
 
 async function getMetrics(path: string): Promise<{ status: number; body: any }> {
   const res = await stack.app.get(path);

@@ -4,7 +4,7 @@ import { ManualClock } from '../helpers/manual-clock.ts';
 import { startStack, type Stack, type StackOptions } from '../helpers/stack.ts';
 
 /**
- * Every reason an answer can be incomplete (DESIGN §4.2): it is a 200 with `meta.partial: true`,
+ * Every reason an answer can be incomplete (docs/http-api.md#get-logs): it is a 200 with `meta.partial: true`,
  * a warning naming the reason, and a cursor to continue where the data is there; never a
  * silent truncation.
  */

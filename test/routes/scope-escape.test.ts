@@ -1,77 +1,23 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/auth/keyring.ts';
-import type { ApiKeyConfig } from '../../src/config/schema.ts';
-import { ManualClock } from '../helpers/manual-clock.ts';
-import { provenWithinScope, upstreamQueryOf, type OracleScope } from '../helpers/scope-oracle.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { describe, expect, it } from 'vitest';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { scopedCalls, scopedKey } from '../helpers/scoped-keys.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * Scoped keys against the real server and the simulator: every way out of a scope we know of,
  * one test each. Each test asserts the answer (403/400/200) and, from what the simulator
  * received, that no upstream query could return data outside the key's scope.
  */
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
-const clock = new ManualClock(NOW);
 
-interface Key {
-  token: string;
-  scope: OracleScope;
-  config: ApiKeyConfig;
-}
+const FULL = scopedKey('token-full', 'everything', {});
+const PAY = scopedKey('token-payments', 'team-payments', { services: ['payments-api'] });
+const PAY_PROD = scopedKey('token-payments-prod', 'payments-prod', { services: ['payments-api', 'ledger'], env: 'prod' });
+const STAGING = scopedKey('token-staging', 'staging-only', { env: 'staging' });
+const NO_ROLE = scopedKey('token-parked', 'parked', {}, []);
+const ONCALL = scopedKey('token-oncall', 'oncall', { services: ['payments-api'] }, ['oncall']);
 
-function key(token: string, subject: string, scope: OracleScope, roles: ApiKeyConfig['roles'] = ['viewer']): Key {
-  const { services, env } = scope;
-  return { token, scope, config: { hash: sha256Hex(token), subject, roles, ...(services ? { services: [...services] } : {}), ...(env ? { env } : {}), quota: 'off' } };
-}
-
-const FULL = key('token-full', 'everything', {});
-const PAY = key('token-payments', 'team-payments', { services: ['payments-api'] });
-const PAY_PROD = key('token-payments-prod', 'payments-prod', { services: ['payments-api', 'ledger'], env: 'prod' });
-const STAGING = key('token-staging', 'staging-only', { env: 'staging' });
-const NO_ROLE = key('token-parked', 'parked', {}, []);
-const ONCALL = key('token-oncall', 'oncall', { services: ['payments-api'] }, ['oncall']);
-
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack({ clock, keys: [FULL, PAY, PAY_PROD, STAGING, NO_ROLE, ONCALL].map((k) => k.config) });
-});
-afterAll(() => stack.close());
-afterEach(() => {
-  stack.sim.assertNoViolations();
-  clock.set(NOW);
-});
-
-interface Answer {
-  status: number;
-  body: any;
-  /** The queries the simulator received for this request, each proven inside the key's scope. */
-  upstream: string[];
-}
-
-/** One request as `key`; every upstream request it caused must be provably inside the scope. */
-async function call(as: Key, path: string, body?: unknown): Promise<Answer> {
-  stack.sim.resetRequests();
-  // no-cache: every call must reach the simulator, where its upstream query is proven in scope.
-  const headers = { authorization: `Bearer ${as.token}`, 'cache-control': 'no-cache' };
-  const res = body === undefined ? await stack.app.get(path, { headers }) : await stack.app.post(path, body, { headers });
-  const json = await res.json();
-  const upstream: string[] = [];
-  for (const request of stack.sim.requests) {
-    const verdict = provenWithinScope(request, as.scope);
-    if (!verdict.ok) throw new Error(`${path}: ${verdict.why}`);
-    upstream.push(upstreamQueryOf(request)!);
-  }
-  if (res.status >= 400) expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  return { status: res.status, body: json, upstream };
-}
-
-async function refused(as: Key, path: string, status: 400 | 403, body?: unknown): Promise<any> {
-  const answer = await call(as, path, body);
-  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
-  expect(answer.body.code).toBe(status === 403 ? 'FORBIDDEN' : 'BAD_REQUEST');
-  expect(answer.upstream).toEqual([]);
-  return answer.body;
-}
+const { stack } = sharedStack({ keys: [FULL, PAY, PAY_PROD, STAGING, NO_ROLE, ONCALL].map((k) => k.config), reset: { clock: true } });
+const { call, refused } = scopedCalls(stack);
 
 const q = (query: string) => encodeURIComponent(query);
 const services = (data: Array<{ service: string | null }>) => new Set(data.map((d) => d.service));

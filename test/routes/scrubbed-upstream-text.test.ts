@@ -1,33 +1,23 @@
-import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logging.ts';
+import { DEFAULT_DEMO_KEYS } from '@tinkr/datadog-simulator';
 import { problemSchema } from '../../src/schemas/common.ts';
 import { credentialsFromJson } from '../../src/secrets/payload.ts';
 import { REDACTED } from '../../src/secrets/scrub.ts';
 import { createCredentialStore } from '../../src/secrets/store.ts';
 import { systemClock } from '../../src/clock.ts';
-import { DEFAULT_DEMO_KEYS } from '../../src/simulator/index.ts';
+import { capturedLog } from '../helpers/captured-log.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 /**
- * Upstream text is scrubbed (DESIGN §10): whatever Datadog says that is passed on to a caller
+ * Upstream text is scrubbed (docs/http-api.md#errors): whatever Datadog says that is passed on to a caller
  * (an error message, a metrics error, a search warning) has every key and secret value replaced
  * by `[redacted]`, in the answer and in the log, through the real server and the simulator.
  */
 
 const OTHER_SECRET = 'client-token-0f3c9a7e';
 const SECRETS = [DEFAULT_DEMO_KEYS.apiKey, DEFAULT_DEMO_KEYS.appKey, OTHER_SECRET];
-const text: string[] = [];
-const logger = createLogger(
-  'debug',
-  new Writable({
-    write(chunk, _enc, done) {
-      text.push(String(chunk));
-      done();
-    },
-  }),
-);
+const log = capturedLog('debug');
 
 let stack: Stack;
 beforeAll(async () => {
@@ -35,12 +25,12 @@ beforeAll(async () => {
   const secret = JSON.stringify({ DD_API_KEY: DEFAULT_DEMO_KEYS.apiKey, DD_APP_KEY: DEFAULT_DEMO_KEYS.appKey, DD_CLIENT_TOKEN: OTHER_SECRET });
   const initial = credentialsFromJson(secret, { provider: 'aws', secretRef: 'test/datadog', location: 'region eu-west-1' });
   const credentials = createCredentialStore({ initial, clock: systemClock, timeoutMs: 0, log: pino({ level: 'silent' }) });
-  stack = await startStack({ credentials, server: { logger } });
+  stack = await startStack({ credentials, server: { logger: log.logger } });
 });
 afterAll(() => stack.close());
 beforeEach(() => {
   stack.sim.faults.clear();
-  text.length = 0;
+  log.clear();
 });
 
 /** Every secret, as sent and upper-cased (an echo may change case). */
@@ -67,7 +57,7 @@ describe('Datadog text passed on to callers', () => {
     expect(problem.code).toBe('UPSTREAM_BAD_QUERY');
     expect(problem.detail).toBe(`Datadog rejected the ${endpoint} query: query rejected: key ${REDACTED} with app key ${REDACTED} and token ${REDACTED}`);
     expectNoSecret(raw);
-    expectNoSecret(text.join(''));
+    expectNoSecret(log.text());
   });
 
   it('scrubs a key that straddles the length cut of a long message: no prefix of it is left', async () => {
@@ -85,7 +75,7 @@ describe('Datadog text passed on to callers', () => {
     expect(res.status).toBe(400);
     expect(JSON.parse(raw).detail).toContain(`key ${REDACTED} with app key ${REDACTED}`);
     expectNoSecret(raw);
-    expectNoSecret(text.join(''));
+    expectNoSecret(log.text());
   });
 
   it('scrubs search warnings, and the cached copy too', async () => {
@@ -103,6 +93,6 @@ describe('Datadog text passed on to callers', () => {
     const again = await stack.app.get('/logs?service=checkout&since=8m');
     expect(again.headers.get('x-tinkr-cache')).toBe('hit');
     expectNoSecret(await again.text());
-    expectNoSecret(text.join(''));
+    expectNoSecret(log.text());
   });
 });

@@ -1,8 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { levelOf } from '../../src/datadog/levels.ts';
 import { pyRound } from '../../src/service/py-round.ts';
-import { ManualClock } from '../helpers/manual-clock.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * `POST /api/v1/slo` with the bodies the real `tinkr slo` sends (tinkr.md §5.1), counted against
@@ -10,16 +10,9 @@ import { startStack, type Stack } from '../helpers/stack.ts';
  * whose status normalizes to error or critical, and Tinkr's formulas and rounding apply.
  */
 
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
 const DAY = 86_400_000;
-const clock = new ManualClock(NOW);
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack({ clock });
-});
-afterAll(() => stack.close());
-afterEach(() => stack.sim.assertNoViolations());
+const { stack } = sharedStack();
 
 async function slo(body: unknown) {
   stack.sim.resetRequests();

@@ -1,10 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LOOKBACK_MS } from '../../src/tail/options.ts';
 import { BOUND_RETRY_AFTER_S } from '../../src/tail/hub.ts';
 import { createPrometheusTelemetry } from '../../src/telemetry/prometheus.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { ManualClock } from '../helpers/manual-clock.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { sharedStack } from '../helpers/stack.ts';
 import { tailHarness } from '../helpers/tail.ts';
 
 /**
@@ -13,24 +12,15 @@ import { tailHarness } from '../helpers/tail.ts';
  * lifetime of a subscription (ended with `event: end`, resumable with Last-Event-ID), and
  * shutdown (every stream ended, so closing the server does not wait on them).
  */
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
 const LIFETIME_MS = 60_000;
 
-const clock = new ManualClock(NOW);
 const telemetry = createPrometheusTelemetry({ version: 'test', defaultMetrics: false });
-let stack: Stack;
-const tail = tailHarness(() => stack, clock, telemetry);
-
-beforeAll(async () => {
-  stack = await startStack({
-    clock,
-    telemetry,
-    simulator: { rateLimits: { logs: { limit: 1_000_000, periodS: 3_600 } } },
-    server: { tail: { maxStreams: 1, maxSubscribersPerStream: 2, maxLifetimeMs: LIFETIME_MS } },
-  });
+const { clock, stack } = sharedStack({
+  telemetry,
+  simulator: { rateLimits: { logs: { limit: 1_000_000, periodS: 3_600 } } },
+  server: { tail: { maxStreams: 1, maxSubscribersPerStream: 2, maxLifetimeMs: LIFETIME_MS } },
 });
-afterAll(() => stack.close());
-afterEach(() => stack.sim.assertNoViolations());
+const tail = tailHarness(() => stack, clock, telemetry);
 
 describe('GET /logs/tail bounds', () => {
   afterEach(() => tail.closeAll());

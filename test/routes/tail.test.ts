@@ -1,13 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LogEvent } from '@tinkr/datadog-simulator';
 import { sha256Hex } from '../../src/auth/keyring.ts';
-import type { LogEvent } from '../../src/simulator/index.ts';
 import { DEFAULT_LOOKBACK_MS, DEFAULT_OVERLAP_MS, MIN_POLL_INTERVAL_MS } from '../../src/tail/options.ts';
 import { createPrometheusTelemetry } from '../../src/telemetry/prometheus.ts';
 import { DEFAULT_KEYS } from '../helpers/app.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { ManualClock } from '../helpers/manual-clock.ts';
 import { openSse } from '../helpers/sse.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { sharedStack } from '../helpers/stack.ts';
 import { tailHarness } from '../helpers/tail.ts';
 
 /**
@@ -15,7 +14,6 @@ import { tailHarness } from '../helpers/tail.ts';
  * of its clock, so new logs "arrive" as the test moves the shared ManualClock; what each
  * subscriber must get is the simulator's ground truth of the logs that appeared meanwhile.
  */
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
 const INTERVAL = MIN_POLL_INTERVAL_MS;
 const SCOPED_TOKEN = 'tail-test-scoped-token';
 const QUOTA_TOKEN = 'tail-test-quota-token';
@@ -23,34 +21,25 @@ const OTHER_TOKEN = 'tail-test-other-viewer-token';
 const ORIGIN = 'https://grafana.example.com';
 const REQUEST_TIMEOUT_MS = 10_000;
 
-const clock = new ManualClock(NOW);
 const telemetry = createPrometheusTelemetry({ version: 'test', defaultMetrics: false });
-let stack: Stack;
+const { clock, stack } = sharedStack({
+  telemetry,
+  // A budget no test here reaches: pacing has its own tests.
+  simulator: { rateLimits: { logs: { limit: 1_000_000, periodS: 3_600 } } },
+  keys: [
+    ...DEFAULT_KEYS,
+    { hash: sha256Hex(SCOPED_TOKEN), subject: 'team-checkout', roles: ['viewer'], services: ['checkout'] },
+    { hash: sha256Hex(QUOTA_TOKEN), subject: 'quota', roles: ['viewer'], quota: { requests: 2, per: '1h' } },
+    { hash: sha256Hex(OTHER_TOKEN), subject: 'other-viewer', roles: ['viewer'] },
+  ],
+  server: { corsOrigins: [ORIGIN], requestTimeoutMs: REQUEST_TIMEOUT_MS },
+  reset: { faults: true },
+});
 const tail = tailHarness(() => stack, clock, telemetry);
+// Registered after the shared stack's hook, so it runs before it: streams close, then the check.
+afterEach(() => tail.closeAll());
 const { subscribe, step } = tail;
 const gauge = tail.metric;
-
-beforeAll(async () => {
-  stack = await startStack({
-    clock,
-    telemetry,
-    // A budget no test here reaches: pacing has its own tests.
-    simulator: { rateLimits: { logs: { limit: 1_000_000, periodS: 3_600 } } },
-    keys: [
-      ...DEFAULT_KEYS,
-      { hash: sha256Hex(SCOPED_TOKEN), subject: 'team-checkout', roles: ['viewer'], services: ['checkout'] },
-      { hash: sha256Hex(QUOTA_TOKEN), subject: 'quota', roles: ['viewer'], quota: { requests: 2, per: '1h' } },
-      { hash: sha256Hex(OTHER_TOKEN), subject: 'other-viewer', roles: ['viewer'] },
-    ],
-    server: { corsOrigins: [ORIGIN], requestTimeoutMs: REQUEST_TIMEOUT_MS },
-  });
-});
-afterAll(() => stack.close());
-afterEach(async () => {
-  await tail.closeAll();
-  stack.sim.assertNoViolations();
-  stack.sim.faults.clear();
-});
 
 const ids = (logs: LogEvent[]) => logs.map((l) => l.id);
 const visible = tail.visible;

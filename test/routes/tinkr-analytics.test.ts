@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { levelOf } from '../../src/datadog/levels.ts';
-import { ManualClock } from '../helpers/manual-clock.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * `tinkr slo`, `tinkr anomaly` and `tinkr diff` as the real CLI drives them (tinkr.md §5.1; its
@@ -9,16 +9,8 @@ import { startStack, type Stack } from '../helpers/stack.ts';
  * json.dumps, with its spaces), and every field it reads back in the form it reads it, so a
  * missing key (KeyError), a null (float(None)) or a timestamp fromisoformat() refuses fails here.
  */
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
 const HOUR = 3_600_000;
-const clock = new ManualClock(NOW);
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack({ clock });
-});
-afterAll(() => stack.close());
-afterEach(() => stack.sim.assertNoViolations());
+const { stack } = sharedStack();
 
 /** Python's isoformat() with microseconds and +00:00, as the CLI sends. */
 const pyIso = (ms: number) => new Date(ms).toISOString().replace('Z', '000+00:00');

@@ -1,7 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_STEPS, stepFor } from '../../src/upstream/step.ts';
-import { ManualClock } from '../helpers/manual-clock.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * `tinkr tail` as the real CLI runs it (tinkr.md §5.1): an optional first fetch of the last 30
@@ -10,15 +9,7 @@ import { startStack, type Stack } from '../helpers/stack.ts';
  * printing each (timestamp, message) once. Five of them at once, each on a slightly different
  * clock, must cost Datadog one search per time bucket, and none may miss a line.
  */
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
-const clock = new ManualClock(NOW);
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack({ clock, simulator: { rateLimits: { logs: { limit: 1_000_000, periodS: 3_600 } } } });
-});
-afterAll(() => stack.close());
-afterEach(() => stack.sim.assertNoViolations());
+const { clock, stack } = sharedStack({ simulator: { rateLimits: { logs: { limit: 1_000_000, periodS: 3_600 } } } });
 
 /** `datetime.isoformat()` of a UTC datetime: microseconds only when not zero, then +00:00. */
 function pyIso(ms: number, micros = 0): string {

@@ -1,21 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { levelOf } from '../../src/datadog/levels.ts';
-import { ManualClock } from '../helpers/manual-clock.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /**
  * The routes the public Tinkr CLI calls, with the request bodies it was seen to send
  * (including fields our models do not know) and the exact field names it reads back.
  */
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
-const clock = new ManualClock(NOW);
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack({ clock });
-});
-afterAll(() => stack.close());
-afterEach(() => stack.sim.assertNoViolations());
+const { stack } = sharedStack();
 
 /** Python's isoformat() with microseconds and +00:00, as the CLI sends. */
 const pyIso = (ms: number) => new Date(ms).toISOString().replace('Z', '000+00:00');

@@ -1,21 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { SpanEvent } from '../../src/simulator/index.ts';
-import { ManualClock } from '../helpers/manual-clock.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { describe, expect, it } from 'vitest';
+import type { SpanEvent } from '@tinkr/datadog-simulator';
+import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
+import { sharedStack } from '../helpers/stack.ts';
 
 /** GET /traces and GET /traces/{id} against the simulator's ground truth. */
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
-const clock = new ManualClock(NOW);
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack({ clock });
-});
-afterAll(() => stack.close());
-afterEach(() => {
-  stack.sim.assertNoViolations();
-  clock.set(NOW);
-});
+const { clock, stack } = sharedStack({ reset: { clock: true } });
 
 async function get(path: string): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await stack.app.get(path);

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Fault } from '../../src/simulator/index.ts';
+import type { Fault } from '@tinkr/datadog-simulator';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 /**
- * Every upstream fault of DESIGN §4.6, injected at the simulator: the caller gets the mapped
+ * Every upstream fault of docs/http-api.md#errors, injected at the simulator: the caller gets the mapped
  * problem, and the very next request is answered normally.
  */
 let stack: Stack;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_DEMO_KEYS, startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import { DEFAULT_DEMO_KEYS, startSimulator, type Simulator } from '@tinkr/datadog-simulator';
 import { callDatadog } from '../helpers/datadog-fetch.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RecordedRequest } from '../../src/simulator/index.ts';
+import type { RecordedRequest } from '@tinkr/datadog-simulator';
 import { validateDatadogRequest, validateDatadogResponse } from '../helpers/datadog-openapi.ts';
 
 const KEYS = { 'dd-api-key': 'k', 'dd-application-key': 'a', 'content-type': 'application/json' };

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { LogEvent } from '../../src/simulator/index.ts';
-import { FaultQueue, parseFault } from '../../src/simulator/faults.ts';
+import type { LogEvent } from '@tinkr/datadog-simulator';
+import { FaultQueue, parseFault } from '@tinkr/datadog-simulator/faults';
 import { callDatadog } from '../helpers/datadog-fetch.ts';
 import { validateDatadogResponse } from '../helpers/datadog-openapi.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';

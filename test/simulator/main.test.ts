@@ -3,13 +3,13 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_DEMO_KEYS, startSimulator, type Simulator } from '@tinkr/datadog-simulator';
+import { simulatorBanner } from '@tinkr/datadog-simulator/banner';
 import { sha256Hex } from '../../src/auth/keyring.ts';
-import { simulatorBanner } from '../../src/simulator/banner.ts';
-import { DEFAULT_DEMO_KEYS, startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import { runCli, scratchDirs } from '../helpers/cli.ts';
 import { callDatadog } from '../helpers/datadog-fetch.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/simulator/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../packages/simulator/src/main.ts', import.meta.url));
 
 function run(args: string[], env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -31,7 +31,7 @@ function assignments(line: string): Record<string, string> {
   return Object.fromEntries(line.trim().split(/\s+/).map((word) => [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)]));
 }
 
-describe('npm run simulator (src/simulator/main.ts)', () => {
+describe('npm run simulator (packages/simulator/src/main.ts)', () => {
   let child: ChildProcess;
   let url: string;
   let printed: string[];

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_DEMO_KEYS, DEFAULT_RATE_LIMITS } from '../../src/simulator/index.ts';
+import { DEFAULT_DEMO_KEYS, DEFAULT_RATE_LIMITS } from '@tinkr/datadog-simulator';
 import { callDatadog, type DatadogAnswer } from '../helpers/datadog-fetch.ts';
 import { validateDatadogResponse } from '../helpers/datadog-openapi.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';

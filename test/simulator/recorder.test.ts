@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
-import { MAX_RECORDED_REQUESTS, MAX_RECORDED_VIOLATIONS, Recorder, type RecordedRequest } from '../../src/simulator/recorder.ts';
+import { MAX_RECORDED_REQUESTS, MAX_RECORDED_VIOLATIONS, Recorder, type RecordedRequest } from '@tinkr/datadog-simulator/recorder';
+import { startSimulator, type Simulator } from '@tinkr/datadog-simulator';
 import { ManualClock } from '../helpers/manual-clock.ts';
 
 const NOW = Date.parse('2026-11-25T04:00:00.000Z');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createGroundTruth, MAX_TRUTH_EVENTS } from '../../src/simulator/truth.ts';
+import { createGroundTruth, MAX_TRUTH_EVENTS } from '@tinkr/datadog-simulator/truth';
 import { ManualClock } from '../helpers/manual-clock.ts';
 
 const NOW = Date.parse('2026-11-25T04:00:00.000Z');

@@ -1,10 +1,10 @@
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_DEMO_KEYS, RATE_LIMIT_NAMES } from '@tinkr/datadog-simulator';
 import { systemClock } from '../../src/clock.ts';
 import { createCredentialStore } from '../../src/secrets/store.ts';
 import type { SecretSource } from '../../src/secrets/source.ts';
 import type { DatadogCredentials } from '../../src/secrets/types.ts';
-import { DEFAULT_DEMO_KEYS, RATE_LIMIT_NAMES } from '../../src/simulator/index.ts';
 import { startMetricsListener, type MetricsListener } from '../../src/telemetry/metrics-listener.ts';
 import { createPrometheusTelemetry, MAX_RATE_LIMIT_NAMES, type PrometheusTelemetry } from '../../src/telemetry/prometheus.ts';
 import { eventually } from '../helpers/eventually.ts';

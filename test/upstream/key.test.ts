@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_DEMO_KEYS } from '../../src/simulator/index.ts';
+import { DEFAULT_DEMO_KEYS } from '@tinkr/datadog-simulator';
 import { canonicalJson, keyFingerprint, requestKey } from '../../src/upstream/key.ts';
 import type { UpstreamRequest } from '../../src/upstream/types.ts';
 

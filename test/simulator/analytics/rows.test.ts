@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { projectRow, RowCache, type Row } from '../../../src/simulator/analytics/rows.ts';
+import { projectRow, RowCache, type Row } from '@tinkr/datadog-simulator/analytics/rows';
 
 const row = (ms: number): Row => ({ ms, target: { values: () => [ms], text: () => '' } });
 

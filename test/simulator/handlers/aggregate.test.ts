@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type LogEvent, type SpanEvent } from '../../../src/simulator/index.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startSimulator, type LogEvent, type SpanEvent } from '@tinkr/datadog-simulator';
 import { callDatadog } from '../../helpers/datadog-fetch.ts';
 import { validateDatadogResponse } from '../../helpers/datadog-openapi.ts';
-import { ManualClock } from '../../helpers/manual-clock.ts';
-import { startTestSimulator, type TestSimulator } from '../../helpers/simulator.ts';
+import { TEST_NOW as NOW } from '../../helpers/manual-clock.ts';
+import { sharedTestSimulator } from '../../helpers/simulator.ts';
 
 /**
  * The simulator's analytics endpoints against a naive recount of the ground truth's events:
@@ -11,27 +11,17 @@ import { startTestSimulator, type TestSimulator } from '../../helpers/simulator.
  * from the engine the endpoints use.
  */
 
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const LOGS = '/api/v2/logs/analytics/aggregate';
 const SPANS = '/api/v2/spans/analytics/aggregate';
 const iso = (ms: number) => new Date(ms).toISOString();
 
-let sim: TestSimulator;
-const clock = new ManualClock(NOW);
-
-beforeAll(async () => {
-  sim = await startTestSimulator({ clock });
-});
+const { clock, sim } = sharedTestSimulator();
 afterEach(() => {
   sim.faults.clear();
   sim.bursts.clear();
   sim.rateLimit.reset();
-});
-afterAll(async () => {
-  sim.assertNoViolations();
-  await sim.close();
 });
 
 const logs = (body: unknown) => callDatadog(sim.url, LOGS, { body });

@@ -1,25 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type LogEvent, type Simulator } from '../../../src/simulator/index.ts';
-import { ARCHIVE_MIN_AGE_MS, INDEX_RETENTION_MS } from '../../../src/simulator/data/log-indexes.ts';
+import { ARCHIVE_MIN_AGE_MS, INDEX_RETENTION_MS } from '@tinkr/datadog-simulator/data/log-indexes';
+import { startSimulator, type LogEvent, type Simulator } from '@tinkr/datadog-simulator';
 import { callDatadog } from '../../helpers/datadog-fetch.ts';
 import { validateDatadogResponse } from '../../helpers/datadog-openapi.ts';
-import { ManualClock } from '../../helpers/manual-clock.ts';
-import { startTestSimulator, type TestSimulator } from '../../helpers/simulator.ts';
+import { TEST_NOW as NOW } from '../../helpers/manual-clock.ts';
+import { sharedTestSimulator, startTestSimulator } from '../../helpers/simulator.ts';
 
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
 const HOUR = 3_600_000;
 const SEARCH = '/api/v2/logs/events/search';
 
-let sim: TestSimulator;
-const clock = new ManualClock(NOW);
-
-beforeAll(async () => {
-  sim = await startTestSimulator({ clock, rateLimits: { logs: { limit: 100_000, periodS: 3_600 } } });
-});
-afterAll(async () => {
-  sim.assertNoViolations();
-  await sim.close();
-});
+const { clock, sim } = sharedTestSimulator({ rateLimits: { logs: { limit: 100_000, periodS: 3_600 } } });
 
 async function search(body: unknown) {
   return callDatadog(sim.url, SEARCH, { body });

@@ -1,23 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type MetricSeries, type Simulator } from '../../../src/simulator/index.ts';
+import { startSimulator, type MetricSeries, type Simulator } from '@tinkr/datadog-simulator';
 import { callDatadog } from '../../helpers/datadog-fetch.ts';
 import { validateDatadogResponse } from '../../helpers/datadog-openapi.ts';
-import { ManualClock } from '../../helpers/manual-clock.ts';
-import { startTestSimulator, type TestSimulator } from '../../helpers/simulator.ts';
+import { TEST_NOW as NOW } from '../../helpers/manual-clock.ts';
+import { sharedTestSimulator } from '../../helpers/simulator.ts';
 
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
 const NOW_S = NOW / 1000;
 
-let sim: TestSimulator;
-const clock = new ManualClock(NOW);
-
-beforeAll(async () => {
-  sim = await startTestSimulator({ clock });
-});
-afterAll(async () => {
-  sim.assertNoViolations();
-  await sim.close();
-});
+const { clock, sim } = sharedTestSimulator();
 
 async function query(q: string, fromS: number, toS: number) {
   return callDatadog(sim.url, `/api/v1/query?${new URLSearchParams({ from: String(fromS), to: String(toS), query: q })}`);

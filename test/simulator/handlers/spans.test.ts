@@ -1,25 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator, type SpanEvent } from '../../../src/simulator/index.ts';
-import { createGroundTruth } from '../../../src/simulator/truth.ts';
+import { createGroundTruth } from '@tinkr/datadog-simulator/truth';
+import { startSimulator, type Simulator, type SpanEvent } from '@tinkr/datadog-simulator';
 import { callDatadog } from '../../helpers/datadog-fetch.ts';
 import { validateDatadogResponse } from '../../helpers/datadog-openapi.ts';
-import { ManualClock } from '../../helpers/manual-clock.ts';
-import { startTestSimulator, type TestSimulator } from '../../helpers/simulator.ts';
+import { ManualClock, TEST_NOW as NOW } from '../../helpers/manual-clock.ts';
+import { sharedTestSimulator } from '../../helpers/simulator.ts';
 
-const NOW = Date.parse('2026-11-25T04:00:00.000Z');
 const HOUR = 3_600_000;
 const SEARCH = '/api/v2/spans/events/search';
 
-let sim: TestSimulator;
-const clock = new ManualClock(NOW);
-
-beforeAll(async () => {
-  sim = await startTestSimulator({ clock, rateLimits: { spans: { limit: 100_000, periodS: 3_600 } } });
-});
-afterAll(async () => {
-  sim.assertNoViolations();
-  await sim.close();
-});
+const { clock, sim } = sharedTestSimulator({ rateLimits: { spans: { limit: 100_000, periodS: 3_600 } } });
 
 function body(attributes: Record<string, unknown>) {
   return { data: { type: 'search_request', attributes } };

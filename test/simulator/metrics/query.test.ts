@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseIntervalS, defaultIntervalS, MAX_POINTS_PER_SERIES } from '../../../src/simulator/metrics/evaluate.ts';
-import { MetricQueryError, parseMetricQueries } from '../../../src/simulator/metrics/query.ts';
+import { MetricQueryError, parseMetricQueries } from '@tinkr/datadog-simulator/metrics/query';
+import { chooseIntervalS, defaultIntervalS, MAX_POINTS_PER_SERIES } from '@tinkr/datadog-simulator/metrics/evaluate';
 
 describe('parseMetricQueries', () => {
   it('reads aggregator, metric, scope, grouping and functions', () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { QUIRKY_SERVICE } from '../../../src/simulator/data/catalog.ts';
-import { QuerySyntaxError } from '../../../src/simulator/search/ast.ts';
-import { matches } from '../../../src/simulator/search/evaluate.ts';
-import { parseSearchQuery } from '../../../src/simulator/search/parse.ts';
-import { pinnedValues } from '../../../src/simulator/search/pin.ts';
-import { logTarget, spanTarget } from '../../../src/simulator/search/targets.ts';
-import type { LogEvent, SpanEvent } from '../../../src/simulator/wire.ts';
+import type { LogEvent, SpanEvent } from '@tinkr/datadog-simulator/wire';
+import { QUIRKY_SERVICE } from '@tinkr/datadog-simulator/data/catalog';
+import { QuerySyntaxError } from '@tinkr/datadog-simulator/search/ast';
+import { logTarget, spanTarget } from '@tinkr/datadog-simulator/search/targets';
+import { matches } from '@tinkr/datadog-simulator/search/evaluate';
+import { parseSearchQuery } from '@tinkr/datadog-simulator/search/parse';
+import { pinnedValues } from '@tinkr/datadog-simulator/search/pin';
 
 function log(overrides: Partial<LogEvent['attributes']> = {}): LogEvent {
   return {

@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.ts';
+import type { Clock } from './clock.ts';
 import { resolveIndexes, SPANS_RETENTION_MS, tierWindow } from './data/log-indexes.ts';
 import { slotOfTraceId, uses128BitTraceId } from './data/ids.ts';
 import { scan } from './data/scan.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Clock } from '../clock.ts';
+import type { Clock } from './clock.ts';
 import type { SimData } from './data/source.ts';
 import type { Fault, FaultQueue } from './faults.ts';
 import { aggregateLogsEndpoint, aggregateSpansEndpoint } from './handlers/aggregate.ts';

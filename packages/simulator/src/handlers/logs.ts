@@ -1,9 +1,9 @@
 import { resolveIndexes, tierWindow, UNKNOWN_INDEX_TITLE } from '../data/log-indexes.ts';
 import { apiError, JSON_TYPE, type Reply } from '../http/reply.ts';
-import { runPage, truncatePage, type PageRequest } from '../search/page.ts';
+import { runPage, type PageRequest } from '../search/page.ts';
 import { logTarget } from '../search/targets.ts';
 import { LOGS_STORAGE_TIERS, type LogEvent, type LogsStorageTier, type SortOrder } from '../wire.ts';
-import { readSearchBasics, type SearchContext } from './search-input.ts';
+import { readSearchBasics, searchPageBody, type SearchContext } from './search-input.ts';
 
 /**
  * `POST /api/v2/logs/events/search` (body `LogsListRequest`, optional) and its GET twin
@@ -60,12 +60,7 @@ export function searchLogs(input: LogsInput, ctx: SearchContext): Reply {
   const { searched, unknown } = resolveIndexes(input.indexes);
   const request: PageRequest<LogEvent> = {
     family: 'logs',
-    query: input.query,
-    from: input.from,
-    to: input.to,
-    sort: input.sort,
-    limit: input.limit,
-    cursor: input.cursor,
+    ...input,
     scope: [[...input.indexes].sort(), input.storageTier],
     nowMs: ctx.nowMs,
     window: (fromMs, toMs) =>
@@ -80,26 +75,22 @@ export function searchLogs(input: LogsInput, ctx: SearchContext): Reply {
     if (result.kind === 'syntax') return apiError(400, `Invalid query: ${result.message}`);
     return apiError(400, result.message);
   }
-  const { page, after } = ctx.timedOut ? truncatePage(result, Math.floor(result.page.length / 2)) : result;
-  const meta: Record<string, unknown> = {
-    elapsed: ctx.elapsedMs(),
-    request_id: ctx.requestId,
-    status: ctx.timedOut ? 'timeout' : 'done',
-  };
-  if (after) meta['page'] = { after };
-  if (unknown.length > 0) meta['warnings'] = [{ code: 'unknown_index', title: UNKNOWN_INDEX_TITLE, detail: `indexes: ${unknown.join(', ')}` }];
-  const body: Record<string, unknown> = { data: page.map((t) => t.event), meta };
-  if (after) {
-    const next = new URL('/api/v2/logs/events', ctx.origin);
-    next.searchParams.set('filter[query]', input.query);
-    next.searchParams.set('filter[from]', input.from);
-    next.searchParams.set('filter[to]', input.to);
-    next.searchParams.set('filter[indexes]', input.indexes.join(','));
-    next.searchParams.set('filter[storage_tier]', input.storageTier);
-    next.searchParams.set('page[cursor]', after);
-    next.searchParams.set('page[limit]', String(input.limit));
-    next.searchParams.set('sort', input.sort);
-    body['links'] = { next: next.toString() };
-  }
+  const warnings = unknown.length > 0 ? { warnings: [{ code: 'unknown_index', title: UNKNOWN_INDEX_TITLE, detail: `indexes: ${unknown.join(', ')}` }] } : {};
+  const body = searchPageBody(
+    ctx,
+    result,
+    input,
+    {
+      path: '/api/v2/logs/events',
+      filter: {
+        'filter[query]': input.query,
+        'filter[from]': input.from,
+        'filter[to]': input.to,
+        'filter[indexes]': input.indexes.join(','),
+        'filter[storage_tier]': input.storageTier,
+      },
+    },
+    warnings,
+  );
   return { status: 200, body, contentType: JSON_TYPE };
 }

@@ -150,7 +150,7 @@ const hits: MetricDef = {
 
 export const METRICS: readonly MetricDef[] = [
   hits,
-  // Not a real Datadog metric name, but the one DESIGN §4.3 uses in its examples: served as hits.
+  // Not a real Datadog metric name, but the one tinkr-server's docs/http-api.md#get-metrics uses in its examples: served as hits.
   { ...hits, name: 'trace.web.request' },
   {
     name: 'trace.web.request.errors',

@@ -1,10 +1,10 @@
 import { SPANS_RETENTION_MS } from '../data/log-indexes.ts';
 import { spansInSlot } from '../data/spans.ts';
 import { JSON_API_TYPE, jsonApiError, type Reply } from '../http/reply.ts';
-import { runPage, truncatePage, type PageRequest } from '../search/page.ts';
+import { runPage, type PageRequest } from '../search/page.ts';
 import { spanTarget } from '../search/targets.ts';
 import type { SpanEvent } from '../wire.ts';
-import { readSearchBasics, type SearchBasics, type SearchContext } from './search-input.ts';
+import { readSearchBasics, searchPageBody, type SearchBasics, type SearchContext } from './search-input.ts';
 
 /**
  * `POST /api/v2/spans/events/search` (body `SpansListRequest`, required) and its GET twin
@@ -70,24 +70,10 @@ export function searchSpans(input: SpansInput, ctx: SearchContext): Reply {
     if (result.kind === 'syntax') return jsonApiError(400, `invalid_argument(Invalid query: ${result.message})`);
     return jsonApiError(400, result.message);
   }
-  const { page, after } = ctx.timedOut ? truncatePage(result, Math.floor(result.page.length / 2)) : result;
-  const meta: Record<string, unknown> = {
-    elapsed: ctx.elapsedMs(),
-    request_id: ctx.requestId,
-    status: ctx.timedOut ? 'timeout' : 'done',
-  };
-  if (after) meta['page'] = { after };
-  const body: Record<string, unknown> = { data: page.map((t) => t.event), meta };
-  if (after) {
-    // The range stays as sent (Datadog rewrites it to epoch ms); the cursor pins it either way.
-    const next = new URL('/api/v2/spans/events', ctx.origin);
-    next.searchParams.set('filter[query]', input.query);
-    next.searchParams.set('filter[from]', input.from);
-    next.searchParams.set('filter[to]', input.to);
-    next.searchParams.set('page[cursor]', after);
-    next.searchParams.set('page[limit]', String(input.limit));
-    next.searchParams.set('sort', input.sort);
-    body['links'] = { next: next.toString() };
-  }
+  // The range stays as sent (Datadog rewrites it to epoch ms); the cursor pins it either way.
+  const body = searchPageBody(ctx, result, input, {
+    path: '/api/v2/spans/events',
+    filter: { 'filter[query]': input.query, 'filter[from]': input.from, 'filter[to]': input.to },
+  });
   return { status: 200, body, contentType: JSON_API_TYPE };
 }

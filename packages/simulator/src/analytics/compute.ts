@@ -45,7 +45,10 @@ export function fieldsOf(computes: readonly ComputeSpec[], groupBy: readonly Gro
   return [...new Set([...groupBy.map((g) => g.facet), ...needs.numbers, ...needs.distinct])];
 }
 
-/** Points a timeseries may have: as many as the gateway allows a panel (DESIGN §8.1). */
+/**
+ * Points a timeseries may have: as many as the gateway allows a panel (tinkr-server's
+ * docs/analytics.md#get-logsaggregate-and-get-tracesaggregate).
+ */
 export const MAX_TIMESERIES_POINTS = 1_500;
 /** Without an interval Datadog aims at about this many points. */
 const DEFAULT_POINTS = 150;

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { systemClock, type Clock } from '../clock.ts';
+import { systemClock, type Clock } from './clock.ts';
 import { handleControl, type ControlTarget } from './control.ts';
 import { BurstSet, type ErrorBurst } from './data/bursts.ts';
 import { simData } from './data/source.ts';

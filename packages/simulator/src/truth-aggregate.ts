@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.ts';
+import type { Clock } from './clock.ts';
 import type { FacetValue } from './analytics/compute.ts';
 import type { Aggregation, AggregateInput } from './analytics/request.ts';
 import { runLogsAggregate, runSpansAggregate, type RunEnv } from './analytics/run.ts';

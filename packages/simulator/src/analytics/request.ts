@@ -1,3 +1,4 @@
+import { readFilter } from '../handlers/search-input.ts';
 import { LOGS_STORAGE_TIERS, type LogsStorageTier } from '../wire.ts';
 
 /**
@@ -89,12 +90,9 @@ function readCommon(
   prefix: string,
   where: { indexes: string[]; storageTier: LogsStorageTier },
 ): AggregateInput | string {
-  const query = filter['query'] ?? '*';
-  if (typeof query !== 'string') return `${prefix}filter.query must be a string`;
-  const from = filter['from'] ?? 'now-15m';
-  if (typeof from !== 'string') return `${prefix}filter.from must be a string (date math, ISO 8601 or epoch milliseconds)`;
-  const to = filter['to'] ?? 'now';
-  if (typeof to !== 'string') return `${prefix}filter.to must be a string (date math, ISO 8601 or epoch milliseconds)`;
+  const range = readFilter(filter, prefix);
+  if (typeof range === 'string') return range;
+  const { query, from, to } = range;
 
   const rawComputes = holder['compute'] ?? [{ aggregation: 'count' }];
   if (!Array.isArray(rawComputes) || rawComputes.length === 0) return `${prefix}compute must be a non-empty array`;

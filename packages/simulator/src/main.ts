@@ -3,7 +3,8 @@ import { simulatorBanner } from './banner.ts';
 import { DEFAULT_DEMO_KEYS, DEFAULT_SIMULATOR_HOST, startSimulator, type Endpoint, type RateLimit } from './index.ts';
 
 /**
- * `npm run simulator` / `node src/simulator/main.ts --port 8126 [--host 127.0.0.1]`.
+ * `node src/main.ts --port 8126 [--host 127.0.0.1]` in this package (what its image runs), or
+ * `npm run simulator -- --port 8126` at the repository's root.
  *
  * Environment (flags win): PORT or SIM_PORT, SIM_HOST, SIM_API_KEY + SIM_APP_KEY (default: the
  * demo keys), SIM_RATE_LIMITS as JSON (`{"logs":{"limit":30,"periodS":60}}`).
@@ -11,7 +12,7 @@ import { DEFAULT_DEMO_KEYS, DEFAULT_SIMULATOR_HOST, startSimulator, type Endpoin
  * SIGINT/SIGTERM.
  */
 
-const USAGE = `usage: node src/simulator/main.ts [--port N] [--host H]
+const USAGE = `usage: node src/main.ts [--port N] [--host H]
 
   --port N   port to listen on (default PORT or SIM_PORT, else 8126; 0 picks a free one)
   --host H   address to bind (default SIM_HOST, else ${DEFAULT_SIMULATOR_HOST})
