@@ -101,18 +101,33 @@ export function checkFleetOptions(o: FleetOptions): void {
   within('jitter', o.jitter, 0, 0.9);
 }
 
-export async function runFleet(options: FleetOptions): Promise<FleetReport> {
-  checkFleetOptions(options);
+/**
+ * What both fleet comparisons start from: the dashboards and their schedule (checked against
+ * the request cap before anything starts), and two simulators with the same budgets, one per side.
+ */
+export async function prepareFleetRun(options: FleetOptions): Promise<{
+  startMs: number;
+  dashboards: Dashboard[];
+  schedule: ReturnType<typeof fleetSchedule>;
+  rateLimits: Record<Endpoint, RateLimit>;
+  simA: Simulator;
+  simB: Simulator;
+}> {
   const startMs = Date.now();
   const dashboards = buildDashboards(options.dashboards, options.panels, options.mix, startMs);
   const schedule = fleetSchedule(options);
   if (schedule.length * options.panels > FLEET_LIMITS.maxRequests) {
     throw new RangeError(`${schedule.length * options.panels} panel requests per side is over ${FLEET_LIMITS.maxRequests}; shorten the run`);
   }
-
   const rateLimits = { ...options.rateLimits };
   const simA = await startSimulator({ rateLimits });
   const simB = await startSimulator({ rateLimits });
+  return { startMs, dashboards, schedule, rateLimits, simA, simB };
+}
+
+export async function runFleet(options: FleetOptions): Promise<FleetReport> {
+  checkFleetOptions(options);
+  const { startMs, dashboards, schedule, rateLimits, simA, simB } = await prepareFleetRun(options);
   let gateway: Gateway | undefined;
   const sides: Side[] = [];
   try {

@@ -6,9 +6,9 @@ import { startTestRedis, type TestRedis } from '../test/helpers/redis-server.ts'
 import {
   budgetFacts,
   checkFleetOptions,
-  FLEET_LIMITS,
   MAX_CLIENT_CONNECTIONS,
   playSchedule,
+  prepareFleetRun,
   Recorder,
   upstreamOf,
   viaGateway,
@@ -18,9 +18,8 @@ import {
   type Side,
   type SideReport,
 } from './fleet.ts';
-import { buildDashboards, summarizeMix } from './fleet/mix.ts';
+import { summarizeMix } from './fleet/mix.ts';
 import { panelPath } from './fleet/panels.ts';
-import { fleetSchedule } from './fleet/schedule.ts';
 import { startGateway, type Gateway } from './lib/gateway.ts';
 import { ratio } from './lib/stats.ts';
 import { compare, gatewayEnv, OVERHEAD_CALLERS, OVERHEAD_PANEL, UNLIMITED, type Comparison, type Contender, type OverheadOptions } from './overhead.ts';
@@ -98,15 +97,7 @@ export async function runReplicas(options: ReplicasOptions): Promise<ReplicasRep
 
 async function runReplicaFleet(options: ReplicasOptions, redis: TestRedis): Promise<ReplicaFleetReport> {
   const fleetOptions = { ...options.fleet, progress: options.progress };
-  const startMs = Date.now();
-  const dashboards = buildDashboards(fleetOptions.dashboards, fleetOptions.panels, fleetOptions.mix, startMs);
-  const schedule = fleetSchedule(fleetOptions);
-  if (schedule.length * fleetOptions.panels > FLEET_LIMITS.maxRequests) {
-    throw new RangeError(`${schedule.length * fleetOptions.panels} panel requests per side is over ${FLEET_LIMITS.maxRequests}; shorten the run`);
-  }
-  const rateLimits = { ...fleetOptions.rateLimits };
-  const simA = await startSimulator({ rateLimits });
-  const simB = await startSimulator({ rateLimits });
+  const { startMs, dashboards, schedule, rateLimits, simA, simB } = await prepareFleetRun(fleetOptions);
   const gateways: Gateway[] = [];
   const sides: Side[] = [];
   try {
