@@ -18,20 +18,7 @@ export const DEFAULT_STORE_TIMEOUT_MS = 250;
 
 const URL_FORM = 'expected redis://[[user]:password@]host[:port][/db] or rediss://… (TLS)';
 
-/** Where Redis is and how to reach it, parsed once. */
-export interface StoreConfig {
-  host: string;
-  port: number;
-  db: number;
-  tls: boolean;
-  username: string | undefined;
-  password: string | undefined;
-  /** `redis://host:port/db`: where the store is, for logs. Never has the password. */
-  endpoint: string;
-  keyPrefix: string;
-  timeoutMs: number;
-}
-
+/** Where Redis is and who the server is to it: a `redis://` URL's parts. */
 interface RedisAddress {
   host: string;
   port: number;
@@ -39,6 +26,14 @@ interface RedisAddress {
   tls: boolean;
   username: string | undefined;
   password: string | undefined;
+}
+
+/** Where Redis is and how to reach it, parsed once. */
+export interface StoreConfig extends RedisAddress {
+  /** `redis://host:port/db`: where the store is, for logs. Never has the password. */
+  endpoint: string;
+  keyPrefix: string;
+  timeoutMs: number;
 }
 
 /** The parts of a `redis://` / `rediss://` URL, or undefined when it is not one. */
