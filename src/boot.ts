@@ -13,7 +13,7 @@ import type { DatadogCredentials } from './secrets/types.ts';
 import { buildServer, settingsDeps } from './server.ts';
 import { startMetricsListener, type MetricsListener } from './telemetry/metrics-listener.ts';
 import { createPrometheusTelemetry } from './telemetry/prometheus.ts';
-import { noTelemetry } from './telemetry.ts';
+import { noTelemetry } from './telemetry/telemetry.ts';
 import type { CacheRecord } from './upstream/answer-cache.ts';
 import { createUpstreamPipeline } from './upstream/pipeline.ts';
 import { createMemoryStore } from './upstream/store.ts';

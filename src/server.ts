@@ -24,11 +24,11 @@ import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerTailRoute } from './routes/tail.ts';
 import { registerTinkrRoutes } from './routes/tinkr.ts';
 import { registerTracesRoutes } from './routes/traces.ts';
-import { createCursorCodec, type CursorKeys } from './service/cursor.ts';
+import { createCursorCodec, type CursorKeys } from './signals/cursor.ts';
 import { createTailHub } from './tail/hub.ts';
 import { tailOptions, type TailOptions } from './tail/options.ts';
 import { createTailSource } from './tail/source.ts';
-import { noTelemetry, type Telemetry } from './telemetry.ts';
+import { noTelemetry, type Telemetry } from './telemetry/telemetry.ts';
 import type { Engine } from './upstream/answer.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { queryErrorResponses } from '../schemas/common.ts';
 import { aggregateResponseSchema, logsAggregateQuerySchema, parseCompute, tracesAggregateQuerySchema } from '../schemas/aggregate.ts';
-import { aggregateLogs, aggregateSpans, type PanelParams } from '../service/aggregate.ts';
+import { aggregateLogs, aggregateSpans, type PanelParams } from '../signals/aggregate.ts';
 import { parseDuration } from '../time/duration.ts';
 import { sendAnswer, typed, type RouteDeps } from './deps.ts';
 

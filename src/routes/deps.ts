@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Clock } from '../clock.ts';
-import type { QueryDeps } from '../service/deps.ts';
-import type { Telemetry } from '../telemetry.ts';
+import type { QueryDeps } from '../signals/deps.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { Answer } from '../upstream/answer.ts';
 import type { Family } from '../upstream/types.ts';
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { queryErrorResponses } from '../schemas/common.ts';
 import { logsQuerySchema, logsResponseSchema } from '../schemas/routes.ts';
-import { searchLogs } from '../service/logs.ts';
+import { searchLogs } from '../signals/logs.ts';
 import { sendAnswer, typed, type RouteDeps } from './deps.ts';
 
 /** `GET /logs` (docs/http-api.md#get-logs). */

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { badRequest } from '../errors.ts';
 import { queryErrorResponses } from '../schemas/common.ts';
 import { metricsQuerySchema, metricsResponseSchema } from '../schemas/routes.ts';
-import { queryMetrics, type MetricsParams } from '../service/metrics.ts';
+import { queryMetrics, type MetricsParams } from '../signals/metrics.ts';
 import { sendAnswer, typed, type RouteDeps } from './deps.ts';
 
 /** `GET /metrics` (docs/http-api.md#get-metrics). */

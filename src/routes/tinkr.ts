@@ -12,9 +12,9 @@ import {
   tinkrTracesBody,
   tinkrTracesResponse,
 } from '../schemas/tinkr.ts';
-import { tinkrAnomalies } from '../service/anomalies.ts';
-import { tinkrSlo } from '../service/slo.ts';
-import { tinkrLogs, tinkrMetrics, tinkrTraces } from '../service/tinkr.ts';
+import { tinkrAnomalies } from '../tinkr/anomalies.ts';
+import { tinkrSlo } from '../tinkr/slo.ts';
+import { tinkrLogs, tinkrMetrics, tinkrTraces } from '../tinkr/operations.ts';
 import { sendAnswer, typed, type RouteDeps } from './deps.ts';
 
 /** The routes the public Tinkr CLI calls (docs/http-api.md#tinkr-compatible-routes). */

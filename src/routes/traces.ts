@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { problemResponse, queryErrorResponses } from '../schemas/common.ts';
 import { traceParamsSchema, traceQuerySchema, traceResponseSchema, tracesQuerySchema, tracesResponseSchema } from '../schemas/routes.ts';
-import { getTrace, searchSpans } from '../service/traces.ts';
+import { getTrace, searchSpans } from '../signals/traces.ts';
 import { sendAnswer, typed, type RouteDeps } from './deps.ts';
 
 /** `GET /traces` and `GET /traces/{trace_id}` (docs/http-api.md#get-traces-and-get-tracestrace_id). */

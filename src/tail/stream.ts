@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { LogRecord } from '../datadog/logs.ts';
 import { AppError } from '../errors.ts';
-import type { Telemetry } from '../telemetry.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { CallContext, UpstreamCaller, Warning } from '../upstream/types.ts';
 import type { TailOptions } from './options.ts';
 import { classifyFailure, readWindow, type WindowRead } from './poll.ts';

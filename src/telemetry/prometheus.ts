@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { KeyStatus } from '../boot/key-check.ts';
 import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
 import type { RefreshOutcome } from '../secrets/store.ts';
-import type { BudgetGateOutcome, CacheRefreshOutcome, FleetFlightOutcome, HttpExchange, ShedReason, TailPollOutcome, Telemetry } from '../telemetry.ts';
+import type { BudgetGateOutcome, CacheRefreshOutcome, FleetFlightOutcome, HttpExchange, ShedReason, TailPollOutcome, Telemetry } from './telemetry.ts';
 import type { CacheStatus, Family } from '../upstream/types.ts';
 
 /**

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.ts';
 import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
-import type { Telemetry } from '../telemetry.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import { createLocalLedger, type BudgetLedger, type LimitSnapshot } from './budget-ledger.ts';
 import { judge, mostInFlight, PENDING_RECHECK_MS, type Verdict } from './budget-verdict.ts';
 import type { FairShare } from './fair-share.ts';

@@ -6,7 +6,7 @@ import type { DatadogTransport, RawResponse } from '../datadog/transport.ts';
 import { AppError } from '../errors.ts';
 import { createScrubber, type SecretValues } from '../secrets/scrub.ts';
 import type { DatadogCredentials } from '../secrets/types.ts';
-import type { Telemetry } from '../telemetry.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.ts';
 import type { CallContext, Upstream, UpstreamReply, UpstreamRequest } from './types.ts';
 

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.ts';
 import { errorForFailure, signalName } from '../datadog/errors.ts';
 import { AppError, isAppError } from '../errors.ts';
-import type { Telemetry } from '../telemetry.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import { resolveTimeSpec, type TimeRange } from '../time/range.ts';
 import { createAnswerCache, type CachedAnswer, type CacheKeys, type CacheLookup, type CacheOptions, type CacheRecord } from './answer-cache.ts';
 import { DEFAULT_ANSWER_WEIGHT, type Answer, type AnswerIO, type AnswerQuery, type Engine } from './answer.ts';

@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.ts';
 import { signalName } from '../datadog/errors.ts';
 import { AppError } from '../errors.ts';
-import type { Telemetry } from '../telemetry.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import { BudgetDenied, type LimitState } from './budget.ts';
 import type { Family, UpstreamCaller, Warning } from './types.ts';
 

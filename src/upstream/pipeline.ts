@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.ts';
 import type { DatadogTransport } from '../datadog/transport.ts';
 import { shortHash } from '../hash.ts';
-import { noTelemetry, type Telemetry } from '../telemetry.ts';
+import { noTelemetry, type Telemetry } from '../telemetry/telemetry.ts';
 import {
   DEFAULT_CACHE_MAX_BYTES,
   DEFAULT_CACHE_MAX_ENTRIES,

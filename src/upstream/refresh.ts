@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.ts';
 import { isAppError } from '../errors.ts';
-import type { Telemetry } from '../telemetry.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import { BudgetDenied } from './budget.ts';
 import type { Coalescer, Flight } from './coalesce.ts';
 import type { Family } from './types.ts';

@@ -6,7 +6,7 @@ import { DEFAULT_SETTINGS } from '../../src/config/settings.ts';
 import type { ApiKeyConfig } from '../../src/config/schema.ts';
 import { AppError } from '../../src/errors.ts';
 import { buildServer, settingsDeps, type ServerDeps } from '../../src/server.ts';
-import type { Telemetry } from '../../src/telemetry.ts';
+import type { Telemetry } from '../../src/telemetry/telemetry.ts';
 import { uncachedEngine } from '../../src/upstream/pipeline.ts';
 import type { Upstream } from '../../src/upstream/types.ts';
 

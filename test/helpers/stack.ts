@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '../../src/clock.ts';
 import type { ApiKeyConfig } from '../../src/config/schema.ts';
 import { createDatadogTransport } from '../../src/datadog/transport.ts';
 import { createCredentialStore, type CredentialProvider } from '../../src/secrets/store.ts';
-import { noTelemetry, type Telemetry } from '../../src/telemetry.ts';
+import { noTelemetry, type Telemetry } from '../../src/telemetry/telemetry.ts';
 import type { Engine } from '../../src/upstream/answer.ts';
 import { createUpstreamPipeline, DEFAULT_UPSTREAM_POLICY, type UpstreamPolicy } from '../../src/upstream/pipeline.ts';
 import type { RetryPolicy } from '../../src/upstream/retry.ts';

@@ -5,7 +5,7 @@ import { storeConfig, storeSchema } from '../../src/config/store.ts';
 import { createRedisLedger } from '../../src/redis/budget-ledger.ts';
 import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
 import { createFallbackLedger } from '../../src/redis/fallback.ts';
-import { noTelemetry } from '../../src/telemetry.ts';
+import { noTelemetry } from '../../src/telemetry/telemetry.ts';
 import { createBudgetGate, type BudgetDenied, type LimitState } from '../../src/upstream/budget.ts';
 import { createMemoryLedger, versionOf } from '../../src/upstream/budget-ledger.ts';
 import { DEFAULT_UPSTREAM_POLICY } from '../../src/upstream/pipeline.ts';

@@ -5,7 +5,7 @@ import { storeConfig, storeSchema } from '../../src/config/store.ts';
 import { sharedCacheStore } from '../../src/redis/cache-store.ts';
 import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
 import { createCacheLeases, type CacheLeases } from '../../src/redis/lease.ts';
-import { noTelemetry, type CacheRefreshOutcome, type Telemetry } from '../../src/telemetry.ts';
+import { noTelemetry, type CacheRefreshOutcome, type Telemetry } from '../../src/telemetry/telemetry.ts';
 import type { AnswerQuery, Engine } from '../../src/upstream/answer.ts';
 import type { CacheRecord } from '../../src/upstream/answer-cache.ts';
 import { createEngine } from '../../src/upstream/engine.ts';

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { systemClock } from '../../src/clock.ts';
 import { storeConfig, storeSchema } from '../../src/config/store.ts';
 import type { RateLimitInfo } from '../../src/datadog/rate-limit-headers.ts';
-import { noTelemetry, type BudgetGateOutcome, type Telemetry } from '../../src/telemetry.ts';
+import { noTelemetry, type BudgetGateOutcome, type Telemetry } from '../../src/telemetry/telemetry.ts';
 import { BudgetDenied, createBudgetGate, type BudgetRecord, type Entitlement } from '../../src/upstream/budget.ts';
 import { DEFAULT_UPSTREAM_POLICY, type UpstreamPolicy } from '../../src/upstream/pipeline.ts';
 import { createRedisLedger } from '../../src/redis/budget-ledger.ts';

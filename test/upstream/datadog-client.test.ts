@@ -5,7 +5,7 @@ import { systemClock } from '../../src/clock.ts';
 import { createDatadogTransport, type DatadogTransport } from '../../src/datadog/transport.ts';
 import { AppError } from '../../src/errors.ts';
 import { secretValuesOf, type DatadogCredentials } from '../../src/secrets/types.ts';
-import { noTelemetry } from '../../src/telemetry.ts';
+import { noTelemetry } from '../../src/telemetry/telemetry.ts';
 import { createDatadogClient, type Credentials } from '../../src/upstream/datadog-client.ts';
 import type { CallContext, UpstreamRequest } from '../../src/upstream/types.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../src/errors.ts';
-import { noTelemetry, type CacheRefreshOutcome, type Telemetry } from '../../src/telemetry.ts';
+import { noTelemetry, type CacheRefreshOutcome, type Telemetry } from '../../src/telemetry/telemetry.ts';
 import type { TimeRange } from '../../src/time/range.ts';
 import type { AnswerIO, AnswerQuery } from '../../src/upstream/answer.ts';
 import { BudgetDenied } from '../../src/upstream/budget.ts';

@@ -8,8 +8,8 @@ import type { PagingResult } from '../upstream/paging.ts';
 import type { CallContext, UpstreamRequest } from '../upstream/types.ts';
 import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
 import { pagedSearch, searchPages, type PageSource } from './paged-search.ts';
-import { validQuery } from './query-check.ts';
-import { checkQuotedValue, envWithin, scopeClauses, servicesWithin, type Scope } from './scope.ts';
+import { validQuery } from '../auth/query-check.ts';
+import { checkQuotedValue, envWithin, scopeClauses, servicesWithin, type Scope } from '../auth/scope.ts';
 
 /** `GET /traces`: span search. */
 export interface SpanSearchParams {

@@ -19,7 +19,7 @@ import type { CallContext, UpstreamRequest, Warning } from '../upstream/types.ts
 import { bucketGrid, MAX_BUCKETS, MAX_POINTS } from './aggregate-grid.ts';
 import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
 import { composeLogsQuery } from './logs.ts';
-import type { Scope } from './scope.ts';
+import type { Scope } from '../auth/scope.ts';
 import { composeSpansQuery } from './traces.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pyRound } from '../../src/service/py-round.ts';
+import { pyRound } from '../../src/tinkr/py-round.ts';
 
 /** Expected values are what CPython 3 prints for round(x, n). */
 describe("Python's round()", () => {

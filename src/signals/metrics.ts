@@ -6,7 +6,7 @@ import { parseTimeSpec, type TimeParams } from '../time/range.ts';
 import type { Answer, AnswerQuery } from '../upstream/answer.ts';
 import type { CallContext } from '../upstream/types.ts';
 import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
-import { servicesWithin, type Scope } from './scope.ts';
+import { servicesWithin, type Scope } from '../auth/scope.ts';
 
 /** `GET /metrics`: either a raw Datadog query or a metric built from parts (validated by the route). */
 export type MetricsParams =
@@ -50,7 +50,7 @@ export function metricsQueryFor(params: MetricsParams, scope: Scope): string {
 
 /**
  * The engine query of a metric: one Datadog call. `route` and `render` let the Tinkr route
- * shape the same series its own way (service/tinkr.ts).
+ * shape the same series its own way (tinkr/operations.ts).
  */
 export function metricsQuery(
   params: MetricsParams,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { liveWindow } from '../../src/service/live-window.ts';
+import { liveWindow } from '../../src/tinkr/live-window.ts';
 import { DEFAULT_STEPS } from '../../src/upstream/step.ts';
 
 const NOW = Date.parse('2026-11-25T04:00:02.345Z');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketGrid } from '../../src/service/aggregate-grid.ts';
+import { bucketGrid } from '../../src/signals/aggregate-grid.ts';
 
 const M = 60_000;
 

@@ -6,14 +6,14 @@ import { parseDuration } from '../time/duration.ts';
 import { parseTimeSpec, type TimeParams } from '../time/range.ts';
 import type { Answer } from '../upstream/answer.ts';
 import type { CallContext } from '../upstream/types.ts';
-import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
+import { DEFAULT_SPAN_MS, type QueryDeps } from '../signals/deps.ts';
 import { liveWindow } from './live-window.ts';
-import { logsQuery, type LogsParams } from './logs.ts';
-import { metricsQuery, type MetricsParams } from './metrics.ts';
-import { searchPages, type SearchResult } from './paged-search.ts';
-import { servicesWithin, type Scope } from './scope.ts';
-import { rewriteTinkrQuery } from './tinkr-query.ts';
-import { composeSpansQuery, readTraceSpans, spanSource, summarize, traceSpansSource } from './traces.ts';
+import { logsQuery, type LogsParams } from '../signals/logs.ts';
+import { metricsQuery, type MetricsParams } from '../signals/metrics.ts';
+import { searchPages, type SearchResult } from '../signals/paged-search.ts';
+import { servicesWithin, type Scope } from '../auth/scope.ts';
+import { rewriteTinkrQuery } from './query-rewrite.ts';
+import { composeSpansQuery, readTraceSpans, spanSource, summarize, traceSpansSource } from '../signals/traces.ts';
 
 /**
  * The Tinkr-compatible operations (docs/http-api.md#tinkr-compatible-routes): the same services as

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorCountRule, errorRateRule, latencyRule, median, severityOf, type WindowCounts } from '../../src/service/anomaly-rules.ts';
+import { errorCountRule, errorRateRule, latencyRule, median, severityOf, type WindowCounts } from '../../src/tinkr/anomaly-rules.ts';
 
 const steady = (errors: number, total = 200): WindowCounts => ({ total, errors });
 /** Six baseline windows then the window under test. */

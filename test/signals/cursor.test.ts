@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
-import { createCursorCodec, CURSOR_TTL_MS, fingerprint } from '../../src/service/cursor.ts';
+import { createCursorCodec, CURSOR_TTL_MS, fingerprint } from '../../src/signals/cursor.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 
 const secret = Buffer.from('0123456789abcdef0123456789abcdef');

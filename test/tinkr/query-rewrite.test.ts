@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
-import { rewriteTinkrQuery } from '../../src/service/tinkr-query.ts';
+import { rewriteTinkrQuery } from '../../src/tinkr/query-rewrite.ts';
 
 describe('rewriteTinkrQuery', () => {
   it.each([

@@ -6,8 +6,8 @@ import type { Answer, AnswerQuery } from '../upstream/answer.ts';
 import type { CallContext } from '../upstream/types.ts';
 import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
 import { pagedSearch, searchBody, type PageSource, type SearchResult } from './paged-search.ts';
-import { validQuery } from './query-check.ts';
-import { envWithin, scopeClauses, servicesWithin, type Scope } from './scope.ts';
+import { validQuery } from '../auth/query-check.ts';
+import { envWithin, scopeClauses, servicesWithin, type Scope } from '../auth/scope.ts';
 
 /** `GET /logs` and the Tinkr-compatible logs route, as one operation. */
 export interface LogsParams {
@@ -60,7 +60,7 @@ export function logsSource(params: Pick<LogsParams, 'services' | 'levels' | 'que
 
 /**
  * The engine query of a logs search; `route` and `render` let the Tinkr route shape the same
- * search its own way (service/tinkr.ts).
+ * search its own way (tinkr/operations.ts).
  */
 export function logsQuery(
   params: LogsParams,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../src/datadog/logs.ts';
-import { messageTemplate, summarizeLogs } from '../../src/service/log-summary.ts';
+import { messageTemplate, summarizeLogs } from '../../src/tinkr/log-summary.ts';
 
 function log(message: string, timestamp: string, extra: Partial<LogRecord> = {}): LogRecord {
   return {
