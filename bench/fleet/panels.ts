@@ -4,7 +4,7 @@ import { LOGS_PAGE_MAX, logsSearchRequest } from '../../src/datadog/logs.ts';
 import { metricsQueryRequest, type Aggregation } from '../../src/datadog/metrics.ts';
 import { SPANS_PAGE_MAX, spansSearchRequest } from '../../src/datadog/spans.ts';
 import { DEFAULT_GROUP_LIMIT, parseCompute } from '../../src/schemas/aggregate.ts';
-import { DEFAULT_SPAN_MS } from '../../src/signals/deps.ts';
+import { DEFAULT_SPAN_MS } from '../../src/signals/default-range.ts';
 import { composeLogsQuery } from '../../src/signals/logs.ts';
 import { metricsQueryFor } from '../../src/signals/metrics.ts';
 import { UNRESTRICTED } from '../../src/auth/scope.ts';

@@ -5,7 +5,7 @@ import { tailEventStream, tailQuerySchema } from '../schemas/tail.ts';
 import { composeLogsQuery } from '../signals/logs.ts';
 import type { TailHub } from '../tail/hub.ts';
 import { isEventId, MAX_EVENT_ID_LENGTH } from '../tail/sse.ts';
-import { typed } from './deps.ts';
+import { typed } from './typed.ts';
 
 /**
  * `GET /logs/tail` (docs/live-tail.md): a live tail as server-sent events. Everything that can refuse

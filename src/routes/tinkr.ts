@@ -15,7 +15,9 @@ import {
 import { tinkrAnomalies } from '../tinkr/anomalies.ts';
 import { tinkrSlo } from '../tinkr/slo.ts';
 import { tinkrLogs, tinkrMetrics, tinkrTraces } from '../tinkr/operations.ts';
-import { sendAnswer, typed, type RouteDeps } from './deps.ts';
+import type { RouteDeps } from './deps.ts';
+import { sendAnswer } from './send-answer.ts';
+import { typed } from './typed.ts';
 
 /** The routes the public Tinkr CLI calls (docs/http-api.md#tinkr-compatible-routes). */
 export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void {

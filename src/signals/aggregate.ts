@@ -17,7 +17,8 @@ import { parseTimeSpec, type TimeParams, type TimeRange } from '../time/range.ts
 import type { Answer, AnswerIO, AnswerQuery } from '../upstream/answer.ts';
 import type { CallContext, UpstreamRequest, Warning } from '../upstream/types.ts';
 import { bucketGrid, MAX_BUCKETS, MAX_POINTS } from './aggregate-grid.ts';
-import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
+import { DEFAULT_SPAN_MS } from './default-range.ts';
+import type { QueryDeps } from './deps.ts';
 import { composeLogsQuery } from './logs.ts';
 import type { Scope } from '../auth/scope.ts';
 import { composeSpansQuery } from './traces.ts';

@@ -14,18 +14,3 @@ export interface QueryDeps {
   /** Most upstream pages one search request may cost (upstream/paging.ts). */
   maxPages: number;
 }
-
-/** Response `meta` of the paged search routes (docs/http-api.md#get-logs, #get-traces-and-get-tracestrace_id). */
-export interface SearchMeta {
-  from: string;
-  to: string;
-  count: number;
-  next_cursor: string | null;
-  partial: boolean;
-  warnings: Array<{ code: string; message: string }>;
-  /** The time bucket a relative range was snapped to, in seconds; 0 for an absolute range. */
-  bucket_s: number;
-}
-
-/** Default `from` of the GET routes: `now-15m` (docs/http-api.md#time-and-common-parameters). */
-export const DEFAULT_SPAN_MS = 15 * 60 * 1000;

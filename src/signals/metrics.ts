@@ -5,7 +5,8 @@ import { isoMs } from '../time/instant.ts';
 import { parseTimeSpec, type TimeParams } from '../time/range.ts';
 import type { Answer, AnswerQuery } from '../upstream/answer.ts';
 import type { CallContext } from '../upstream/types.ts';
-import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
+import { DEFAULT_SPAN_MS } from './default-range.ts';
+import type { QueryDeps } from './deps.ts';
 import { servicesWithin, type Scope } from '../auth/scope.ts';
 
 /** `GET /metrics`: either a raw Datadog query or a metric built from parts (validated by the route). */

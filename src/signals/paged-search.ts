@@ -4,7 +4,7 @@ import type { AnswerIO, AnswerQuery } from '../upstream/answer.ts';
 import { collectPages, type Page, type PagingResult } from '../upstream/paging.ts';
 import type { UpstreamRequest } from '../upstream/types.ts';
 import { fingerprint } from './cursor.ts';
-import type { QueryDeps, SearchMeta } from './deps.ts';
+import type { QueryDeps } from './deps.ts';
 
 /** How one search reads its pages from Datadog. */
 export interface PageSource<T> {
@@ -28,6 +28,18 @@ export interface PagedSearchSpec<T> extends PageSource<T> {
   limit: number;
   maxRangeMs: number;
   defaultSpanMs: number;
+}
+
+/** Response `meta` of the paged search routes (docs/http-api.md#get-logs, #get-traces-and-get-tracestrace_id). */
+export interface SearchMeta {
+  from: string;
+  to: string;
+  count: number;
+  next_cursor: string | null;
+  partial: boolean;
+  warnings: Array<{ code: string; message: string }>;
+  /** The time bucket a relative range was snapped to, in seconds; 0 for an absolute range. */
+  bucket_s: number;
 }
 
 export interface SearchResult<T> {

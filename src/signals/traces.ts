@@ -6,7 +6,8 @@ import { parseTimeSpec, type TimeParams, type TimeRange } from '../time/range.ts
 import type { Answer, AnswerIO, AnswerQuery } from '../upstream/answer.ts';
 import type { PagingResult } from '../upstream/paging.ts';
 import type { CallContext, UpstreamRequest } from '../upstream/types.ts';
-import { DEFAULT_SPAN_MS, type QueryDeps } from './deps.ts';
+import { DEFAULT_SPAN_MS } from './default-range.ts';
+import type { QueryDeps } from './deps.ts';
 import { pagedSearch, searchPages, type PageSource } from './paged-search.ts';
 import { validQuery } from '../auth/query-check.ts';
 import { checkQuotedValue, envWithin, scopeClauses, servicesWithin, type Scope } from '../auth/scope.ts';
