@@ -1,3 +1,4 @@
+import { UNRESTRICTED } from '../../src/auth/scope.ts';
 import { logsAggregateRequest, spansAggregateRequest } from '../../src/datadog/aggregate.ts';
 import type { Level } from '../../src/datadog/levels.ts';
 import { LOGS_PAGE_MAX, logsSearchRequest } from '../../src/datadog/logs.ts';
@@ -7,11 +8,10 @@ import { DEFAULT_GROUP_LIMIT, parseCompute } from '../../src/schemas/aggregate.t
 import { DEFAULT_SPAN_MS } from '../../src/signals/default-range.ts';
 import { composeLogsQuery } from '../../src/signals/logs.ts';
 import { metricsQueryFor } from '../../src/signals/metrics.ts';
-import { UNRESTRICTED } from '../../src/auth/scope.ts';
 import { composeSpansQuery } from '../../src/signals/traces.ts';
 import { parseDuration } from '../../src/time/duration.ts';
 import { resolveRange, type TimeParams } from '../../src/time/range.ts';
-import type { UpstreamRequest } from '../../src/upstream/types.ts';
+import type { UpstreamRequest } from '../../src/upstream-call.ts';
 
 /**
  * A dashboard panel: one GET on the gateway, and the one Datadog request a pass-through proxy

@@ -1,5 +1,5 @@
-import { badRequest } from '../errors.ts';
 import { checkQuery } from '../datadog/search-syntax.ts';
+import { badRequest } from '../errors.ts';
 import { checkNamedScope, isScoped, UNRESTRICTED, type Scope } from './scope.ts';
 
 /**

@@ -1,6 +1,6 @@
+import { anyOf, type Token } from '../datadog/search-syntax.ts';
 import { AppError, badRequest } from '../errors.ts';
 import { shortHash } from '../hash.ts';
-import { anyOf, type Token } from '../datadog/search-syntax.ts';
 
 /**
  * What a caller's key may read (docs/access-control.md `[auth]`): a set of services and optionally one env.

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { queryErrorResponses } from '../schemas/common.ts';
 import { aggregateResponseSchema, logsAggregateQuerySchema, parseCompute, tracesAggregateQuerySchema } from '../schemas/aggregate.ts';
+import { queryErrorResponses } from '../schemas/common.ts';
 import { aggregateLogs, aggregateSpans, type PanelParams } from '../signals/aggregate.ts';
 import { parseDuration } from '../time/duration.ts';
 import type { RouteDeps } from './deps.ts';

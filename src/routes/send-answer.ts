@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify';
+import type { Family } from '../upstream-call.ts';
 import type { Answer } from '../upstream/answer.ts';
-import type { Family } from '../upstream/types.ts';
 import type { RouteDeps } from './deps.ts';
 
 /** Content type of every finished answer (what Fastify would set for a JSON body). */

@@ -13,8 +13,8 @@ import {
   tinkrTracesResponse,
 } from '../schemas/tinkr.ts';
 import { tinkrAnomalies } from '../tinkr/anomalies.ts';
-import { tinkrSlo } from '../tinkr/slo.ts';
 import { tinkrLogs, tinkrMetrics, tinkrTraces } from '../tinkr/operations.ts';
+import { tinkrSlo } from '../tinkr/slo.ts';
 import type { RouteDeps } from './deps.ts';
 import { sendAnswer } from './send-answer.ts';
 import { typed } from './typed.ts';

@@ -1,3 +1,4 @@
+import type { Scope } from '../auth/scope.ts';
 import {
   logsAggregateRequest,
   readLogsAggregate,
@@ -14,13 +15,14 @@ import { badRequest } from '../errors.ts';
 import { formatDuration } from '../time/duration.ts';
 import { isoMs } from '../time/instant.ts';
 import { parseTimeSpec, type TimeParams, type TimeRange } from '../time/range.ts';
+import type { UpstreamRequest } from '../upstream-call.ts';
 import type { Answer, AnswerIO, AnswerQuery } from '../upstream/answer.ts';
-import type { CallContext, UpstreamRequest, Warning } from '../upstream/types.ts';
+import type { CallContext } from '../upstream/types.ts';
+import type { Warning } from '../warnings.ts';
 import { bucketGrid, MAX_BUCKETS, MAX_POINTS } from './aggregate-grid.ts';
 import { DEFAULT_SPAN_MS } from './default-range.ts';
 import type { QueryDeps } from './deps.ts';
 import { composeLogsQuery } from './logs.ts';
-import type { Scope } from '../auth/scope.ts';
 import { composeSpansQuery } from './traces.ts';
 
 /**

@@ -1,3 +1,5 @@
+import { validQuery } from '../auth/query-check.ts';
+import { envWithin, scopeClauses, servicesWithin, type Scope } from '../auth/scope.ts';
 import { statusesFor, type Level } from '../datadog/levels.ts';
 import { LOGS_PAGE_MAX, logsSearchRequest, readLogsPage, type LogRecord, type StorageTier } from '../datadog/logs.ts';
 import { allOf, anyOf, group } from '../datadog/search-syntax.ts';
@@ -7,8 +9,6 @@ import type { CallContext } from '../upstream/types.ts';
 import { DEFAULT_SPAN_MS } from './default-range.ts';
 import type { QueryDeps } from './deps.ts';
 import { pagedSearch, searchBody, type PageSource, type SearchResult } from './paged-search.ts';
-import { validQuery } from '../auth/query-check.ts';
-import { envWithin, scopeClauses, servicesWithin, type Scope } from '../auth/scope.ts';
 
 /** `GET /logs` and the Tinkr-compatible logs route, as one operation. */
 export interface LogsParams {

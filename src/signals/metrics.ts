@@ -1,3 +1,4 @@
+import { servicesWithin, type Scope } from '../auth/scope.ts';
 import { metricQueryOutsideScope } from '../datadog/metric-scope.ts';
 import { buildMetricQuery, metricsQueryRequest, readMetrics, type Aggregation, type SeriesRecord } from '../datadog/metrics.ts';
 import { AppError } from '../errors.ts';
@@ -5,9 +6,9 @@ import { isoMs } from '../time/instant.ts';
 import { parseTimeSpec, type TimeParams } from '../time/range.ts';
 import type { Answer, AnswerQuery } from '../upstream/answer.ts';
 import type { CallContext } from '../upstream/types.ts';
+import type { Warning } from '../warnings.ts';
 import { DEFAULT_SPAN_MS } from './default-range.ts';
 import type { QueryDeps } from './deps.ts';
-import { servicesWithin, type Scope } from '../auth/scope.ts';
 
 /** `GET /metrics`: either a raw Datadog query or a metric built from parts (validated by the route). */
 export type MetricsParams =
@@ -17,7 +18,7 @@ export type MetricsParams =
 /** The body of `GET /metrics` (docs/http-api.md#get-metrics). */
 export interface MetricsBody {
   series: SeriesRecord[];
-  meta: { from: string; to: string; query: string; partial: boolean; warnings: Array<{ code: string; message: string }>; bucket_s: number };
+  meta: { from: string; to: string; query: string; partial: boolean; warnings: Warning[]; bucket_s: number };
 }
 
 /** The query sent upstream for these parameters, confined to the key's scope. */

@@ -1,8 +1,9 @@
 import { isoMs } from '../time/instant.ts';
 import { parseTimeSpec, timeSpecKey, type TimeParams, type TimeRange, type TimeSpec } from '../time/range.ts';
+import type { UpstreamRequest } from '../upstream-call.ts';
 import type { AnswerIO, AnswerQuery } from '../upstream/answer.ts';
 import { collectPages, type Page, type PagingResult } from '../upstream/paging.ts';
-import type { UpstreamRequest } from '../upstream/types.ts';
+import type { Warning } from '../warnings.ts';
 import { fingerprint } from './cursor.ts';
 import type { QueryDeps } from './deps.ts';
 
@@ -37,7 +38,7 @@ export interface SearchMeta {
   count: number;
   next_cursor: string | null;
   partial: boolean;
-  warnings: Array<{ code: string; message: string }>;
+  warnings: Warning[];
   /** The time bucket a relative range was snapped to, in seconds; 0 for an absolute range. */
   bucket_s: number;
 }

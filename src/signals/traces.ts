@@ -1,16 +1,18 @@
+import { validQuery } from '../auth/query-check.ts';
+import { checkQuotedValue, envWithin, scopeClauses, servicesWithin, type Scope } from '../auth/scope.ts';
 import { allOf, anyOf, group } from '../datadog/search-syntax.ts';
 import { readSpansPage, SPANS_PAGE_MAX, spansSearchRequest, type SpanRecord } from '../datadog/spans.ts';
 import { AppError } from '../errors.ts';
 import { isoMs } from '../time/instant.ts';
 import { parseTimeSpec, type TimeParams, type TimeRange } from '../time/range.ts';
+import type { UpstreamRequest } from '../upstream-call.ts';
 import type { Answer, AnswerIO, AnswerQuery } from '../upstream/answer.ts';
 import type { PagingResult } from '../upstream/paging.ts';
-import type { CallContext, UpstreamRequest } from '../upstream/types.ts';
+import type { CallContext } from '../upstream/types.ts';
+import type { Warning } from '../warnings.ts';
 import { DEFAULT_SPAN_MS } from './default-range.ts';
 import type { QueryDeps } from './deps.ts';
 import { pagedSearch, searchPages, type PageSource } from './paged-search.ts';
-import { validQuery } from '../auth/query-check.ts';
-import { checkQuotedValue, envWithin, scopeClauses, servicesWithin, type Scope } from '../auth/scope.ts';
 
 /** `GET /traces`: span search. */
 export interface SpanSearchParams {
@@ -104,7 +106,7 @@ export interface Trace {
   error_count: number;
   services: string[];
   spans: SpanRecord[];
-  meta: { partial: boolean; warnings: Array<{ code: string; message: string }>; bucket_s: number };
+  meta: { partial: boolean; warnings: Warning[]; bucket_s: number };
 }
 
 /**

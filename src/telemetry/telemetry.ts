@@ -1,6 +1,6 @@
 import type { KeyStatus } from '../boot/key-check.ts';
-import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
-import type { CacheStatus, Family } from '../upstream/types.ts';
+import type { Family, RateLimitInfo } from '../upstream-call.ts';
+import type { CacheStatus } from '../upstream/types.ts';
 
 /** Why a request was answered 503 without being served (see http/load-shedding.ts). */
 export type ShedReason = 'event_loop_delay' | 'heap_used' | 'rss' | 'shutting_down';

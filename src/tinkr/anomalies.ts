@@ -1,11 +1,15 @@
+import type { Scope } from '../auth/scope.ts';
 import { levelOf } from '../datadog/levels.ts';
 import { badRequest } from '../errors.ts';
+import { MAX_BUCKETS } from '../signals/aggregate-grid.ts';
+import { logsPanel, readPanel, spansPanel, type AggregateItem } from '../signals/aggregate.ts';
+import type { QueryDeps } from '../signals/deps.ts';
+import { logsSource } from '../signals/logs.ts';
+import { searchPages } from '../signals/paged-search.ts';
 import { formatDuration } from '../time/duration.ts';
 import { isoMs } from '../time/instant.ts';
 import type { Answer } from '../upstream/answer.ts';
 import type { CallContext } from '../upstream/types.ts';
-import { logsPanel, readPanel, spansPanel, type AggregateItem } from '../signals/aggregate.ts';
-import { MAX_BUCKETS } from '../signals/aggregate-grid.ts';
 import {
   BASELINE_WINDOWS,
   errorCountRule,
@@ -15,12 +19,8 @@ import {
   type Severity,
   type WindowCounts,
 } from './anomaly-rules.ts';
-import type { QueryDeps } from '../signals/deps.ts';
 import { summarizeLogs, type LogSummary } from './log-summary.ts';
-import { logsSource } from '../signals/logs.ts';
-import { searchPages } from '../signals/paged-search.ts';
 import { pyRound } from './py-round.ts';
-import type { Scope } from '../auth/scope.ts';
 
 /**
  * `POST /api/v1/anomalies` (docs/analytics.md#post-apiv1anomalies): the rules of anomaly-rules.ts

@@ -1,20 +1,20 @@
+import { servicesWithin, type Scope } from '../auth/scope.ts';
 import type { LogRecord } from '../datadog/logs.ts';
 import { AGGREGATIONS, METRIC_NAME, SCOPE_VALUE, TAG_KEY, type SeriesRecord } from '../datadog/metrics.ts';
 import { SPANS_PAGE_MAX, type SpanRecord } from '../datadog/spans.ts';
 import { AppError, badRequest, type FieldError } from '../errors.ts';
+import { DEFAULT_SPAN_MS } from '../signals/default-range.ts';
+import type { QueryDeps } from '../signals/deps.ts';
+import { logsQuery, type LogsParams } from '../signals/logs.ts';
+import { metricsQuery, type MetricsParams } from '../signals/metrics.ts';
+import { searchPages, type SearchResult } from '../signals/paged-search.ts';
+import { composeSpansQuery, readTraceSpans, spanSource, summarize, traceSpansSource } from '../signals/traces.ts';
 import { parseDuration } from '../time/duration.ts';
 import { parseTimeSpec, type TimeParams } from '../time/range.ts';
 import type { Answer } from '../upstream/answer.ts';
 import type { CallContext } from '../upstream/types.ts';
-import { DEFAULT_SPAN_MS } from '../signals/default-range.ts';
-import type { QueryDeps } from '../signals/deps.ts';
 import { liveWindow } from './live-window.ts';
-import { logsQuery, type LogsParams } from '../signals/logs.ts';
-import { metricsQuery, type MetricsParams } from '../signals/metrics.ts';
-import { searchPages, type SearchResult } from '../signals/paged-search.ts';
-import { servicesWithin, type Scope } from '../auth/scope.ts';
 import { rewriteTinkrQuery } from './query-rewrite.ts';
-import { composeSpansQuery, readTraceSpans, spanSource, summarize, traceSpansSource } from '../signals/traces.ts';
 
 /**
  * The Tinkr-compatible operations (docs/http-api.md#tinkr-compatible-routes): the same services as

@@ -1,6 +1,6 @@
-import { badRequest } from '../errors.ts';
 import { isLevel, statusesFor } from '../datadog/levels.ts';
 import { anyOf, checkQuery, type Token } from '../datadog/search-syntax.ts';
+import { badRequest } from '../errors.ts';
 
 /** Tinkr's field aliases for the log level (tinkr.md §2.2). */
 const LEVEL_ALIASES = /^(level|lvl|severity):/i;

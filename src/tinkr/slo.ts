@@ -1,12 +1,12 @@
+import type { Scope } from '../auth/scope.ts';
 import { levelOf } from '../datadog/levels.ts';
 import { badRequest } from '../errors.ts';
-import type { Answer } from '../upstream/answer.ts';
-import type { CallContext } from '../upstream/types.ts';
 import { logsPanel, panelQuery, type AggregateItem } from '../signals/aggregate.ts';
 import type { QueryDeps } from '../signals/deps.ts';
-import { pyRound } from './py-round.ts';
-import type { Scope } from '../auth/scope.ts';
+import type { Answer } from '../upstream/answer.ts';
+import type { CallContext } from '../upstream/types.ts';
 import { withTinkrTimeNames } from './operations.ts';
+import { pyRound } from './py-round.ts';
 
 /**
  * `POST /api/v1/slo` (docs/analytics.md#post-apiv1slo): Tinkr's log-based SLO (every log of the service is a

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { checkNamedScope, envWithin, scopePartition, servicesWithin, type Scope } from '../../src/auth/scope.ts';
 import { checkQuery } from '../../src/datadog/search-syntax.ts';
 import { AppError } from '../../src/errors.ts';
-import { checkNamedScope, envWithin, scopePartition, servicesWithin, type Scope } from '../../src/auth/scope.ts';
 
 describe('scopePartition', () => {
   it('is empty for an unrestricted scope and distinct for every other shape', () => {

@@ -1,15 +1,15 @@
+import { DEFAULT_DEMO_KEYS, type SimulatorOptions } from '@tinkr/datadog-simulator';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { DEFAULT_DEMO_KEYS, type SimulatorOptions } from '@tinkr/datadog-simulator';
 import { systemClock, type Clock } from '../../src/clock.ts';
 import type { ApiKeyConfig } from '../../src/config/schema.ts';
-import { createDatadogTransport } from '../../src/datadog/transport.ts';
+import { createDatadogTransport } from '../../src/datadog/client.ts';
 import { createCredentialStore, type CredentialProvider } from '../../src/secrets/store.ts';
 import { noTelemetry, type Telemetry } from '../../src/telemetry/telemetry.ts';
 import type { Engine } from '../../src/upstream/answer.ts';
 import { createUpstreamPipeline, DEFAULT_UPSTREAM_POLICY, type UpstreamPolicy } from '../../src/upstream/pipeline.ts';
-import type { RetryPolicy } from '../../src/upstream/retry.ts';
 import type { RefreshLog } from '../../src/upstream/refresh.ts';
+import type { RetryPolicy } from '../../src/upstream/retry.ts';
 import { startApp, TEST_REQUEST_TIMEOUT_MS, type AppOverrides, type TestApp } from './app.ts';
 import { eventually } from './eventually.ts';
 import { ManualClock, TEST_NOW } from './manual-clock.ts';

@@ -2,12 +2,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
-import { createDatadogTransport, type DatadogTransport } from '../../src/datadog/transport.ts';
+import { createDatadogClient, createDatadogTransport, type DatadogTransport } from '../../src/datadog/client.ts';
 import { AppError } from '../../src/errors.ts';
 import { secretValuesOf, type DatadogCredentials } from '../../src/secrets/types.ts';
 import { noTelemetry } from '../../src/telemetry/telemetry.ts';
-import { createDatadogClient, type Credentials } from '../../src/upstream/datadog-client.ts';
-import type { CallContext, UpstreamRequest } from '../../src/upstream/types.ts';
+import type { UpstreamRequest } from '../../src/upstream-call.ts';
+import type { RetryPolicy } from '../../src/upstream/retry.ts';
+import { createRetryingCall, type Credentials } from '../../src/upstream/retrying-call.ts';
+import type { CallContext } from '../../src/upstream/types.ts';
 
 /**
  * The client against a scripted loopback server: each test queues the answers the "Datadog"
@@ -79,13 +81,19 @@ function context(timeoutMs = 5_000): CallContext {
 }
 
 function client(keys: Credentials = new Keys({ apiKey: 'key-1', appKey: 'app-1' })) {
-  return createDatadogClient({
+  return retryingCall({
     transport,
     credentials: keys,
     clock: systemClock,
     telemetry: noTelemetry,
     retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
   });
+}
+
+/** The production chain below the gate: the retrying call over the Datadog client. */
+function retryingCall(deps: { transport: DatadogTransport; credentials: Credentials; clock: typeof systemClock; telemetry: typeof noTelemetry; retry: RetryPolicy }) {
+  const datadog = createDatadogClient({ transport: deps.transport, secrets: deps.credentials, clock: deps.clock, telemetry: deps.telemetry });
+  return createRetryingCall({ client: datadog, credentials: deps.credentials, clock: deps.clock, retry: deps.retry });
 }
 
 async function failure(promise: Promise<unknown>): Promise<AppError> {
@@ -183,7 +191,7 @@ describe('Datadog client', () => {
 
   it('does not retry when the backoff would pass the deadline', async () => {
     answers = [json(503, {}), json(200, {})];
-    const slow = createDatadogClient({
+    const slow = retryingCall({
       transport,
       credentials: new Keys({ apiKey: 'k', appKey: 'a' }),
       clock: systemClock,
@@ -197,7 +205,7 @@ describe('Datadog client', () => {
 
   it('maps a closed port to UPSTREAM_ERROR', async () => {
     const closed = createDatadogTransport({ baseUrl: 'http://127.0.0.1:1', userAgent: 'test' });
-    const c = createDatadogClient({ transport: closed, credentials: new Keys({ apiKey: 'k', appKey: 'a' }), clock: systemClock, telemetry: noTelemetry, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 } });
+    const c = retryingCall({ transport: closed, credentials: new Keys({ apiKey: 'k', appKey: 'a' }), clock: systemClock, telemetry: noTelemetry, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 } });
     const error = await failure(c.send(request, context()));
     expect(error.code).toBe('UPSTREAM_ERROR');
     expect(error.message).toMatch(/Could not reach Datadog/);
