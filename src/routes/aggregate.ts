@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { queryErrorResponses } from '../schemas/common.ts';
 import { aggregateResponseSchema, logsAggregateQuerySchema, parseCompute, tracesAggregateQuerySchema } from '../schemas/aggregate.ts';
-import { aggregateLogs, aggregateSpans, type PanelParams } from '../service/aggregate.ts';
+import { queryErrorResponses } from '../schemas/common.ts';
+import { aggregateLogs, aggregateSpans, type PanelParams } from '../signals/aggregate.ts';
 import { parseDuration } from '../time/duration.ts';
-import { sendAnswer, typed, type RouteDeps } from './deps.ts';
+import type { RouteDeps } from './deps.ts';
+import { sendAnswer } from './send-answer.ts';
+import { typed } from './typed.ts';
 
 /** The panel parameters both routes share, as the service takes them (the schema checked each). */
 function panelOf(q: { compute: string; group_by?: string[] | undefined; limit: number; interval?: string | undefined; from?: string | undefined; to?: string | undefined; since?: string | undefined }): PanelParams {

@@ -2,8 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { badRequest } from '../errors.ts';
 import { queryErrorResponses } from '../schemas/common.ts';
 import { metricsQuerySchema, metricsResponseSchema } from '../schemas/routes.ts';
-import { queryMetrics, type MetricsParams } from '../service/metrics.ts';
-import { sendAnswer, typed, type RouteDeps } from './deps.ts';
+import { queryMetrics, type MetricsParams } from '../signals/metrics.ts';
+import type { RouteDeps } from './deps.ts';
+import { sendAnswer } from './send-answer.ts';
+import { typed } from './typed.ts';
 
 /** `GET /metrics` (docs/http-api.md#get-metrics). */
 export function registerMetricsRoute(app: FastifyInstance, deps: RouteDeps): void {

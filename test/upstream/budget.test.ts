@@ -2,17 +2,17 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
 import { storeConfig, storeSchema } from '../../src/config/store.ts';
-import type { RateLimitInfo } from '../../src/datadog/rate-limit-headers.ts';
-import { noTelemetry, type BudgetGateOutcome, type Telemetry } from '../../src/telemetry.ts';
-import { BudgetDenied, createBudgetGate, type BudgetRecord, type Entitlement } from '../../src/upstream/budget.ts';
-import { DEFAULT_UPSTREAM_POLICY, type UpstreamPolicy } from '../../src/upstream/pipeline.ts';
 import { createRedisLedger } from '../../src/redis/budget-ledger.ts';
 import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
+import { noTelemetry, type BudgetGateOutcome, type Telemetry } from '../../src/telemetry/telemetry.ts';
+import type { Family, RateLimitInfo } from '../../src/upstream-call.ts';
+import { BudgetDenied, createBudgetGate, type BudgetRecord, type Entitlement } from '../../src/upstream/budget.ts';
+import { DEFAULT_UPSTREAM_POLICY, type UpstreamPolicy } from '../../src/upstream/pipeline.ts';
 import { createMemoryStore } from '../../src/upstream/store.ts';
-import type { Family } from '../../src/upstream/types.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
+import { rejected } from '../helpers/thrown.ts';
 
 const NOW = Date.parse('2026-11-25T04:00:00.000Z');
 const eventually = (check: () => void) => vi.waitFor(check, { timeout: 15_000, interval: 5 });
@@ -59,15 +59,7 @@ describe.each(LEDGERS)('budget gate (%s ledger)', (kind) => {
   }
   const wait = (deadline = NOW + 30_000, signal = new AbortController().signal) => ({ signal, deadline });
 
-  async function refusal(promise: Promise<unknown>): Promise<BudgetDenied> {
-    try {
-      await promise;
-    } catch (error) {
-      if (error instanceof BudgetDenied) return error;
-      throw error;
-    }
-    throw new Error('expected the gate to refuse');
-  }
+  const refusal = (promise: Promise<unknown>) => rejected(promise, BudgetDenied);
 
   it('lets calls through while nothing is known', async () => {
     const { gate } = gateAt(new ManualClock(NOW));
