@@ -4,6 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
+import { systemClock } from '../../src/clock.ts';
+import { storeConfig, storeSchema } from '../../src/config/store.ts';
+import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
+import { noTelemetry } from '../../src/telemetry/telemetry.ts';
+import { eventually } from './eventually.ts';
 import { freePort } from './free-port.ts';
 
 /**
@@ -145,4 +151,15 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The server's own store connection to a test Redis (silent, on the system clock, every call
+ * bounded by TEST_STORE_TIMEOUT_MS), returned once it is connected. The caller closes it.
+ */
+export async function connectTestStore(redis: TestRedis, keyPrefix?: string): Promise<RedisConnection> {
+  const settings = storeSchema.parse({ ...(keyPrefix === undefined ? {} : { key_prefix: keyPrefix }), timeout_ms: TEST_STORE_TIMEOUT_MS });
+  const connection = createRedisConnection(storeConfig(redis.url, settings)!, { log: pino({ level: 'silent' }), telemetry: noTelemetry, clock: systemClock });
+  await eventually(() => connection.health.up, `connected to the test Redis on port ${redis.port}`, 15_000);
+  return connection;
 }

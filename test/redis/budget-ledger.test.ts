@@ -1,16 +1,14 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
-import { storeConfig, storeSchema } from '../../src/config/store.ts';
 import { createRedisLedger } from '../../src/redis/budget-ledger.ts';
-import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
+import type { RedisConnection } from '../../src/redis/connection.ts';
 import { createFallbackLedger } from '../../src/redis/fallback.ts';
 import { noTelemetry } from '../../src/telemetry/telemetry.ts';
 import { createMemoryLedger, versionOf } from '../../src/upstream/budget-ledger.ts';
 import { createBudgetGate, type BudgetDenied, type LimitState } from '../../src/upstream/budget.ts';
 import { DEFAULT_UPSTREAM_POLICY } from '../../src/upstream/pipeline.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
+import { connectTestStore, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 
 /**
  * The budget ledger on a real Redis, as several replicas use it: each replica has its own
@@ -23,13 +21,8 @@ let redis: TestRedis;
 const replicas: RedisConnection[] = [];
 
 async function replica(): Promise<RedisConnection> {
-  const connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: TEST_STORE_TIMEOUT_MS }))!, {
-    log: pino({ level: 'silent' }),
-    telemetry: noTelemetry,
-    clock: systemClock,
-  });
+  const connection = await connectTestStore(redis, PREFIX);
   replicas.push(connection);
-  await eventually(() => connection.health.up, 'the replica is connected');
   return connection;
 }
 

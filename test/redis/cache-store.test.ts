@@ -1,17 +1,14 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock, type Clock } from '../../src/clock.ts';
-import { storeConfig, storeSchema } from '../../src/config/store.ts';
 import { createSharedCacheStore, sharedCacheStore } from '../../src/redis/cache-store.ts';
 import { framedCodec } from '../../src/redis/codec.ts';
-import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
+import type { RedisConnection } from '../../src/redis/connection.ts';
 import { createRedisStore } from '../../src/redis/store.ts';
-import { noTelemetry } from '../../src/telemetry/telemetry.ts';
 import { recordBytes, type CachedAnswer, type CacheRecord } from '../../src/upstream/answer-cache.ts';
 import { createMemoryStore } from '../../src/upstream/store.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
-import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
+import { connectTestStore, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 
 /**
  * The finished-answer cache shared through a real Redis: what one replica keeps another reads,
@@ -26,13 +23,8 @@ let redis: TestRedis;
 const connections: RedisConnection[] = [];
 
 async function connect(): Promise<RedisConnection> {
-  const connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: TEST_STORE_TIMEOUT_MS }))!, {
-    log: pino({ level: 'silent' }),
-    telemetry: noTelemetry,
-    clock: systemClock,
-  });
+  const connection = await connectTestStore(redis, PREFIX);
   connections.push(connection);
-  await eventually(() => connection.health.up, 'connected');
   return connection;
 }
 

@@ -1,9 +1,7 @@
-import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
-import { storeConfig, storeSchema } from '../../src/config/store.ts';
 import { sharedCacheStore } from '../../src/redis/cache-store.ts';
-import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
+import type { RedisConnection } from '../../src/redis/connection.ts';
 import { createCacheLeases, type CacheLeases } from '../../src/redis/lease.ts';
 import { noTelemetry, type CacheRefreshOutcome, type Telemetry } from '../../src/telemetry/telemetry.ts';
 import type { UpstreamReply } from '../../src/upstream-call.ts';
@@ -15,7 +13,7 @@ import { createMemoryStore } from '../../src/upstream/store.ts';
 import type { CallContext, Upstream } from '../../src/upstream/types.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
-import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
+import { connectTestStore, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 
 /**
  * Three engines, as three replicas hold them, sharing one real Redis (the answer cache and the
@@ -70,13 +68,8 @@ function handDatadog() {
 }
 
 async function replica(clock: ManualClock, datadog: ReturnType<typeof handDatadog>, refreshes: Array<[string, CacheRefreshOutcome]>): Promise<Engine> {
-  const connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: TEST_STORE_TIMEOUT_MS }))!, {
-    log: pino({ level: 'silent' }),
-    telemetry: noTelemetry,
-    clock: systemClock,
-  });
+  const connection = await connectTestStore(redis, PREFIX);
   connections.push(connection);
-  await eventually(() => connection.health.up, 'connected');
   const leases = createCacheLeases(connection, { clock: systemClock });
   leaseSets.push(leases);
   const telemetry: Telemetry = { ...noTelemetry, cacheRefresh: (family, outcome) => refreshes.push([family, outcome]) };

@@ -1,12 +1,9 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
-import { storeConfig, storeSchema } from '../../src/config/store.ts';
-import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
+import type { RedisConnection } from '../../src/redis/connection.ts';
 import { createCacheLeases, type CacheLeases } from '../../src/redis/lease.ts';
-import { noTelemetry } from '../../src/telemetry/telemetry.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
+import { connectTestStore, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 
 /**
  * Leases for coalescing across replicas, on a real Redis: one holder per cache key, renewed
@@ -23,13 +20,8 @@ const connections: RedisConnection[] = [];
 const leaseSets: CacheLeases[] = [];
 
 async function replica(options: { pollMs?: number } = {}): Promise<{ leases: CacheLeases; connection: RedisConnection }> {
-  const connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: TEST_STORE_TIMEOUT_MS }))!, {
-    log: pino({ level: 'silent' }),
-    telemetry: noTelemetry,
-    clock: systemClock,
-  });
+  const connection = await connectTestStore(redis, PREFIX);
   connections.push(connection);
-  await eventually(() => connection.health.up, 'connected');
   const leases = createCacheLeases(connection, { clock: systemClock, ttlMs: TTL_MS, ...options });
   leaseSets.push(leases);
   return { leases, connection };

@@ -1,14 +1,10 @@
-import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/auth/keyring.ts';
-import { systemClock } from '../../src/clock.ts';
-import { storeConfig, storeSchema } from '../../src/config/store.ts';
-import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
+import type { RedisConnection } from '../../src/redis/connection.ts';
 import { createRedisQuotaCounter } from '../../src/redis/quota-counter.ts';
-import { noTelemetry } from '../../src/telemetry/telemetry.ts';
 import { startApp, type TestApp } from '../helpers/app.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
+import { connectTestStore, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 
 /** Per-caller quota counts on a real Redis, through the real server, and in process while Redis is away. */
 
@@ -21,12 +17,7 @@ const apps: TestApp[] = [];
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: TEST_STORE_TIMEOUT_MS }))!, {
-    log: pino({ level: 'silent' }),
-    telemetry: noTelemetry,
-    clock: systemClock,
-  });
-  await eventually(() => connection.health.up, 'connected');
+  connection = await connectTestStore(redis, PREFIX);
 });
 afterEach(async () => {
   for (const app of apps.splice(0)) await app.close();

@@ -1,13 +1,10 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
-import { storeConfig, storeSchema } from '../../src/config/store.ts';
-import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
+import type { RedisConnection } from '../../src/redis/connection.ts';
 import { createRedisShareLedger } from '../../src/redis/share-ledger.ts';
-import { noTelemetry } from '../../src/telemetry/telemetry.ts';
 import { ACTIVE_KEY_WINDOW_MS } from '../../src/upstream/fair-share.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
+import { connectTestStore, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 
 /** The fair share's ledger on a real Redis: the in-memory ledger's contract, across replicas. */
 
@@ -16,13 +13,8 @@ let redis: TestRedis;
 const connections: RedisConnection[] = [];
 
 async function replica() {
-  const connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: TEST_STORE_TIMEOUT_MS }))!, {
-    log: pino({ level: 'silent' }),
-    telemetry: noTelemetry,
-    clock: systemClock,
-  });
+  const connection = await connectTestStore(redis, PREFIX);
   connections.push(connection);
-  await eventually(() => connection.health.up, 'connected');
   return createRedisShareLedger(connection, systemClock);
 }
 

@@ -1,16 +1,13 @@
 import fc from 'fast-check';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
-import { storeConfig, storeSchema } from '../../src/config/store.ts';
 import { framedCodec, jsonCodec } from '../../src/redis/codec.ts';
-import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
+import type { RedisConnection } from '../../src/redis/connection.ts';
 import { createFallbackStore } from '../../src/redis/fallback.ts';
 import { createRedisStore } from '../../src/redis/store.ts';
-import { noTelemetry } from '../../src/telemetry/telemetry.ts';
 import { createMemoryStore } from '../../src/upstream/store.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
+import { connectTestStore, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 
 /**
  * `Store<V>` on a real Redis: values through a codec (JSON records today, entries carrying the
@@ -24,12 +21,7 @@ let connection: RedisConnection;
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ key_prefix: PREFIX, timeout_ms: TEST_STORE_TIMEOUT_MS }))!, {
-    log: pino({ level: 'silent' }),
-    telemetry: noTelemetry,
-    clock: systemClock,
-  });
-  await eventually(() => connection.health.up, 'connected');
+  connection = await connectTestStore(redis, PREFIX);
 });
 afterAll(async () => {
   await connection.close();

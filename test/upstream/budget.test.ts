@@ -1,16 +1,13 @@
-import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { systemClock } from '../../src/clock.ts';
-import { storeConfig, storeSchema } from '../../src/config/store.ts';
 import { createRedisLedger } from '../../src/redis/budget-ledger.ts';
-import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
+import type { RedisConnection } from '../../src/redis/connection.ts';
 import { noTelemetry, type BudgetGateOutcome, type Telemetry } from '../../src/telemetry/telemetry.ts';
 import type { Family, RateLimitInfo } from '../../src/upstream-call.ts';
 import { BudgetDenied, createBudgetGate, type BudgetRecord, type Entitlement } from '../../src/upstream/budget.ts';
 import { DEFAULT_UPSTREAM_POLICY, type UpstreamPolicy } from '../../src/upstream/pipeline.ts';
 import { createMemoryStore } from '../../src/upstream/store.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
-import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
+import { connectTestStore, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 import { rejected } from '../helpers/thrown.ts';
 
@@ -31,8 +28,7 @@ let connection: RedisConnection;
 let gates = 0;
 beforeAll(async () => {
   redis = await startTestRedis();
-  connection = createRedisConnection(storeConfig(redis.url, storeSchema.parse({ timeout_ms: TEST_STORE_TIMEOUT_MS }))!, { log: pino({ level: 'silent' }), telemetry: noTelemetry, clock: systemClock });
-  await vi.waitFor(() => expect(connection.health.up).toBe(true), { timeout: 15_000, interval: 10 });
+  connection = await connectTestStore(redis);
 });
 afterAll(async () => {
   await connection?.close();
