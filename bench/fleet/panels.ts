@@ -4,13 +4,12 @@ import { LOGS_PAGE_MAX, logsSearchRequest } from '../../src/datadog/logs.ts';
 import { metricsQueryRequest, type Aggregation } from '../../src/datadog/metrics.ts';
 import { SPANS_PAGE_MAX, spansSearchRequest } from '../../src/datadog/spans.ts';
 import { DEFAULT_GROUP_LIMIT, parseCompute } from '../../src/schemas/aggregate.ts';
-import { DEFAULT_SPAN_MS } from '../../src/service/deps.ts';
 import { composeLogsQuery } from '../../src/service/logs.ts';
 import { metricsQueryFor } from '../../src/service/metrics.ts';
 import { UNRESTRICTED } from '../../src/service/scope.ts';
 import { composeSpansQuery } from '../../src/service/traces.ts';
 import { parseDuration } from '../../src/time/duration.ts';
-import { resolveRange, type TimeParams } from '../../src/time/range.ts';
+import { DEFAULT_SPAN_MS, resolveRange, type TimeParams } from '../../src/time/range.ts';
 import type { UpstreamRequest } from '../../src/upstream/types.ts';
 
 /**
@@ -127,7 +126,7 @@ export function panelUpstreamRequest(panel: Panel, nowMs: number): UpstreamReque
       });
     case 'metrics': {
       const query = metricsQueryFor(
-        { kind: 'built', metric: panel.metric, service: panel.service, aggregation: panel.aggregation, groupBy: panel.groupBy, time },
+        { kind: 'built', metric: panel.metric, service: panel.service, aggregation: panel.aggregation, groupBy: panel.groupBy },
         UNRESTRICTED,
       );
       return metricsQueryRequest(query, range.fromMs, range.toMs);

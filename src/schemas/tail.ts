@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { must, strictParams } from './common.ts';
-import { logsQuerySchema } from './routes.ts';
+import { logsParams } from './routes.ts';
 
 /** `GET /logs/tail` (docs/live-tail.md): the filters of `GET /logs`, and how many past lines to send first. */
 
@@ -11,9 +11,9 @@ const BACKLOG_RULE = must('limit', `0–${MAX_TAIL_BACKLOG} (a whole number)`);
 
 /** Its own parameter list, so an unknown parameter is named against this route's parameters. */
 export const tailQuerySchema = strictParams({
-  service: logsQuerySchema.shape.service,
-  query: logsQuerySchema.shape.query,
-  level: logsQuerySchema.shape.level,
+  service: logsParams.service,
+  query: logsParams.query,
+  level: logsParams.level,
   limit: z.coerce
     .number({ error: BACKLOG_RULE })
     .int(BACKLOG_RULE)

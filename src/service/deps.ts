@@ -26,6 +26,3 @@ export interface SearchMeta {
   /** The time bucket a relative range was snapped to, in seconds; 0 for an absolute range. */
   bucket_s: number;
 }
-
-/** Default `from` of the GET routes: `now-15m` (docs/http-api.md#time-and-common-parameters). */
-export const DEFAULT_SPAN_MS = 15 * 60 * 1000;
