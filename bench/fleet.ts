@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool } from 'undici';
 import { DEFAULT_DEMO_KEYS, DEFAULT_RATE_LIMITS, startSimulator, type Endpoint, type RateLimit, type Simulator } from '@tinkr/datadog-simulator';
-import { createDatadogTransport, type DatadogTransport } from '../src/datadog/transport.ts';
+import { Pool } from 'undici';
+import { createDatadogTransport, type DatadogTransport } from '../src/datadog/client.ts';
 import { buildDashboards, summarizeMix, type Dashboard, type Mix, type MixSummary } from './fleet/mix.ts';
 import { panelPath, panelUpstreamRequest } from './fleet/panels.ts';
 import { FAMILIES, fire, Recorder, type Family, type Observation, type Side, type SideReport, type Upstream } from './fleet/recorder.ts';

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { createKeyChecker, notReadyReason, type KeyChecker } from './boot/key-check.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { datadogBaseUrl, effectiveSite, type Config } from './config/load.ts';
-import { createDatadogTransport } from './datadog/transport.ts';
+import { createDatadogTransport } from './datadog/client.ts';
 import { validateKeys } from './datadog/validate.ts';
 import type { Readiness } from './routes/health.ts';
 import { createSecretSource, fetchWithDeadline } from './secrets/source.ts';
@@ -13,11 +13,11 @@ import type { DatadogCredentials } from './secrets/types.ts';
 import { buildServer, settingsDeps } from './server.ts';
 import { startMetricsListener, type MetricsListener } from './telemetry/metrics-listener.ts';
 import { createPrometheusTelemetry } from './telemetry/prometheus.ts';
-import { noTelemetry } from './telemetry.ts';
+import { noTelemetry } from './telemetry/telemetry.ts';
+import { parseDuration } from './time/duration.ts';
 import type { CacheRecord } from './upstream/answer-cache.ts';
 import { createUpstreamPipeline } from './upstream/pipeline.ts';
 import { createMemoryStore } from './upstream/store.ts';
-import { parseDuration } from './time/duration.ts';
 import { VERSION } from './version.ts';
 
 export interface Running {

@@ -5,8 +5,8 @@ import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { anonymousCaller, createKeyring } from './auth/keyring.ts';
 import type { Clock } from './clock.ts';
-import type { Settings } from './config/settings.ts';
 import type { ApiKeyConfig, QuotaConfig } from './config/schema.ts';
+import type { Settings } from './config/settings.ts';
 import { accessLog } from './http/access-log.ts';
 import { docsUiOptions, withoutSafeIntegerBounds } from './http/api-docs.ts';
 import { registerCors } from './http/cors.ts';
@@ -24,11 +24,11 @@ import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerTailRoute } from './routes/tail.ts';
 import { registerTinkrRoutes } from './routes/tinkr.ts';
 import { registerTracesRoutes } from './routes/traces.ts';
-import { createCursorCodec, type CursorKeys } from './service/cursor.ts';
+import { createCursorCodec, type CursorKeys } from './signals/cursor.ts';
 import { createTailHub } from './tail/hub.ts';
 import { tailOptions, type TailOptions } from './tail/options.ts';
 import { createTailSource } from './tail/source.ts';
-import { noTelemetry, type Telemetry } from './telemetry.ts';
+import { noTelemetry, type Telemetry } from './telemetry/telemetry.ts';
 import type { Engine } from './upstream/answer.ts';
 
 /**

@@ -1,21 +1,22 @@
+import { UNRESTRICTED } from '../../src/auth/scope.ts';
 import { logsAggregateRequest, spansAggregateRequest } from '../../src/datadog/aggregate.ts';
 import type { Level } from '../../src/datadog/levels.ts';
 import { LOGS_PAGE_MAX, logsSearchRequest } from '../../src/datadog/logs.ts';
 import { metricsQueryRequest, type Aggregation } from '../../src/datadog/metrics.ts';
 import { SPANS_PAGE_MAX, spansSearchRequest } from '../../src/datadog/spans.ts';
 import { DEFAULT_GROUP_LIMIT, parseCompute } from '../../src/schemas/aggregate.ts';
-import { composeLogsQuery } from '../../src/service/logs.ts';
-import { metricsQueryFor } from '../../src/service/metrics.ts';
-import { UNRESTRICTED } from '../../src/service/scope.ts';
-import { composeSpansQuery } from '../../src/service/traces.ts';
+import { DEFAULT_SPAN_MS } from '../../src/signals/default-range.ts';
+import { composeLogsQuery } from '../../src/signals/logs.ts';
+import { metricsQueryFor } from '../../src/signals/metrics.ts';
+import { composeSpansQuery } from '../../src/signals/traces.ts';
 import { parseDuration } from '../../src/time/duration.ts';
-import { DEFAULT_SPAN_MS, resolveRange, type TimeParams } from '../../src/time/range.ts';
-import type { UpstreamRequest } from '../../src/upstream/types.ts';
+import { resolveRange, type TimeParams } from '../../src/time/range.ts';
+import type { UpstreamRequest } from '../../src/upstream-call.ts';
 
 /**
  * A dashboard panel: one GET on the gateway, and the one Datadog request a pass-through proxy
  * would send for it. Both are derived from the same definition, and the Datadog side is built
- * with the gateway's own translators (src/service + src/datadog), so the two runs of the fleet
+ * with the gateway's own translators (src/signals + src/datadog), so the two runs of the fleet
  * ask for exactly the same data.
  */
 

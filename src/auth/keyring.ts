@@ -1,9 +1,9 @@
 import { hash } from 'node:crypto';
 import type { ApiKeyConfig, QuotaConfig, Role } from '../config/schema.ts';
-import { scopePartition, type Scope } from '../service/scope.ts';
 import { parseDuration } from '../time/duration.ts';
 import type { UpstreamCaller } from '../upstream/types.ts';
 import { permissionsOf, type Permission } from './roles.ts';
+import { scopePartition, type Scope } from './scope.ts';
 
 /** Requests per window; undefined in a Caller means no quota. */
 export interface Quota {

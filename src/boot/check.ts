@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '../clock.ts';
 import { EXIT, StartupError } from '../config/errors.ts';
 import { datadogBaseUrl, effectiveSite, loadConfig, type LoadInputs } from '../config/load.ts';
-import { createDatadogTransport } from '../datadog/transport.ts';
+import { createDatadogTransport } from '../datadog/client.ts';
 import { validateKeys } from '../datadog/validate.ts';
 import { createSecretSource, fetchWithDeadline } from '../secrets/source.ts';
 import { type DatadogCredentials, SecretsBootError } from '../secrets/types.ts';

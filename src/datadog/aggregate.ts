@@ -1,8 +1,9 @@
 import { AppError } from '../errors.ts';
 import { formatDuration } from '../time/duration.ts';
-import type { UpstreamRequest, Warning } from '../upstream/types.ts';
-import { asObject, readPageMeta, type Json } from './shape.ts';
+import type { UpstreamRequest } from '../upstream-call.ts';
+import type { Warning } from '../warnings.ts';
 import type { StorageTier } from './logs.ts';
+import { asObject, readPageMeta, type Json } from './shape.ts';
 
 /**
  * Analytics: our normalized panel ↔ `POST /api/v2/logs/analytics/aggregate` (`AggregateLogs`)

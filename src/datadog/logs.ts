@@ -1,7 +1,6 @@
-import type { Level } from './levels.ts';
-import { levelOf } from './levels.ts';
+import type { UpstreamRequest } from '../upstream-call.ts';
+import { levelOf, type Level } from './levels.ts';
 import { asObject, asString, asStringArray, dataArray, isoTimestamp, readPageMeta, type Json, type PageMeta } from './shape.ts';
-import type { UpstreamRequest } from '../upstream/types.ts';
 
 /** Logs search: our normalized query ↔ `POST /api/v2/logs/events/search` (datadog-api.md §1). */
 

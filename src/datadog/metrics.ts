@@ -1,5 +1,5 @@
 import { AppError } from '../errors.ts';
-import type { UpstreamRequest } from '../upstream/types.ts';
+import type { UpstreamRequest } from '../upstream-call.ts';
 import { asObject, asString, asStringArray } from './shape.ts';
 
 /** Metrics: our normalized query ↔ `GET /api/v1/query` (datadog-api.md §3). */

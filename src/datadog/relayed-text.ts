@@ -8,7 +8,7 @@ import { asObject } from './shape.ts';
  * - a metrics answer's `error` (`status: "error"`), relayed as UPSTREAM_BAD_QUERY (metrics.ts);
  * - a search answer's `meta.warnings` (`code`, `title`, `detail`), relayed as warnings (shape.ts).
  *
- * Error bodies (non-2xx) are scrubbed where their message is read (errors.ts). A reader that
+ * Error bodies (non-2xx) are scrubbed where their message is read (client.ts). A reader that
  * starts relaying another piece of Datadog's text adds it here.
  */
 export function scrubRelayedText(body: unknown, scrub: Scrub): void {

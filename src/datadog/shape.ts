@@ -1,5 +1,5 @@
 import { AppError } from '../errors.ts';
-import type { Warning } from '../upstream/types.ts';
+import { relayedWarningCode, type Warning } from '../warnings.ts';
 
 /** Small readers for Datadog's JSON, which is loosely typed and often omits fields. */
 
@@ -59,7 +59,7 @@ export function readPageMeta(body: unknown): PageMeta {
         const o = asObject(w);
         const code = asString(o.code) ?? 'upstream_warning';
         const message = [asString(o.title), asString(o.detail)].filter(Boolean).join(': ') || code;
-        return { code: `datadog_${code}`.slice(0, 100), message: message.slice(0, 500) };
+        return { code: relayedWarningCode(code), message: message.slice(0, 500) };
       })
     : [];
   return { after: after && after.length > 0 ? after : undefined, timedOut: meta.status === 'timeout', warnings };

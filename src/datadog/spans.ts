@@ -1,5 +1,5 @@
+import type { UpstreamRequest } from '../upstream-call.ts';
 import { asObject, asString, asStringArray, dataArray, isoTimestamp, readPageMeta, type Json, type PageMeta } from './shape.ts';
-import type { UpstreamRequest } from '../upstream/types.ts';
 
 /** Spans search: our normalized query ↔ `POST /api/v2/spans/events/search` (datadog-api.md §2). */
 

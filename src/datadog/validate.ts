@@ -1,5 +1,5 @@
 import type { DatadogCredentials } from '../secrets/types.ts';
-import type { DatadogRequest, DatadogTransport, RawResponse } from './transport.ts';
+import type { DatadogRequest, DatadogTransport, RawResponse } from './client.ts';
 
 /**
  * Asks Datadog whether a pair of keys works (docs/operations.md#keys-checked-at-boot), in the two

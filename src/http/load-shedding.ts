@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
-import type { ShedReason, Telemetry } from '../telemetry.ts';
+import type { ShedReason, Telemetry } from '../telemetry/telemetry.ts';
 import { eventLoopDelayProbe, LagJudge, type LagProbe } from './event-loop-lag.ts';
 import { sendProblem } from './problem.ts';
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Telemetry } from '../telemetry.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 
 /** The route label of a request that matched no route: raw URLs would be unbounded. */
 export const UNMATCHED_ROUTE = 'unmatched';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { LimitState, Ticket } from '../upstream/budget.ts';
+import type { Family } from '../upstream-call.ts';
 import type { BudgetLedger, LimitSnapshot } from '../upstream/budget-ledger.ts';
-import type { Family } from '../upstream/types.ts';
+import type { LimitState, Ticket } from '../upstream/budget.ts';
 import type { RedisConnection } from './connection.ts';
 import { defineScript } from './script.ts';
 

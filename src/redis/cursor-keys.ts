@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
-import { CURSOR_TTL_MS, type CursorKeys } from '../service/cursor.ts';
+import { CURSOR_TTL_MS, type CursorKeys } from '../signals/cursor.ts';
 import type { RedisConnection } from './connection.ts';
 import { defineScript } from './script.ts';
 

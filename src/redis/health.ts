@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Telemetry } from '../telemetry.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 
 /**
  * Whether the shared store may be used right now. Two states that matter: `up` (share through

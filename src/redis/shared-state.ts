@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { StoreConfig } from '../config/store.ts';
 import type { SharedQuotaCounter } from '../http/quota.ts';
-import type { Telemetry } from '../telemetry.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { CacheRecord } from '../upstream/answer-cache.ts';
 import { createMemoryLedger, type BudgetLedger } from '../upstream/budget-ledger.ts';
 import { createMemoryShareLedger, type ShareLedger } from '../upstream/fair-share.ts';

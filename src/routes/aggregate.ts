@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { queryErrorResponses } from '../schemas/common.ts';
 import { aggregateResponseSchema, logsAggregateQuerySchema, tracesAggregateQuerySchema } from '../schemas/aggregate.ts';
-import { aggregateLogs, aggregateSpans } from '../service/aggregate.ts';
-import { sendAnswer, typed, type RouteDeps } from './deps.ts';
+import { queryErrorResponses } from '../schemas/common.ts';
+import { aggregateLogs, aggregateSpans } from '../signals/aggregate.ts';
+import type { RouteDeps } from './deps.ts';
+import { sendAnswer } from './send-answer.ts';
+import { typed } from './typed.ts';
 
 const DESCRIPTION =
   'One upstream aggregate call per panel. `value` is the compute over the whole range; with `interval`, `points` has every bucket of the range (0 for an empty count, null for other computes). Groups are ordered by `value`, largest first.';

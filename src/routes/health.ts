@@ -4,7 +4,7 @@ import { AppError } from '../errors.ts';
 import { sendProblem } from '../http/problem.ts';
 import { problemResponse } from '../schemas/common.ts';
 import { tinkrHealthResponse } from '../schemas/tinkr.ts';
-import { typed } from './deps.ts';
+import { typed } from './typed.ts';
 
 /** What `/readyz` reports: the secrets part comes from the credential store, the keys part from the key check. */
 export interface Readiness {

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { queryErrorResponses } from '../schemas/common.ts';
 import { logsQuerySchema, logsResponseSchema } from '../schemas/routes.ts';
-import { searchLogs } from '../service/logs.ts';
-import { sendAnswer, typed, type RouteDeps } from './deps.ts';
+import { searchLogs } from '../signals/logs.ts';
+import type { RouteDeps } from './deps.ts';
+import { sendAnswer } from './send-answer.ts';
+import { typed } from './typed.ts';
 
 /** `GET /logs` (docs/http-api.md#get-logs). */
 export function registerLogsRoute(app: FastifyInstance, deps: RouteDeps): void {

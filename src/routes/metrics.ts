@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { queryErrorResponses } from '../schemas/common.ts';
 import { metricsQuerySchema, metricsResponseSchema } from '../schemas/routes.ts';
-import { queryMetrics } from '../service/metrics.ts';
-import { sendAnswer, typed, type RouteDeps } from './deps.ts';
+import { queryMetrics } from '../signals/metrics.ts';
+import type { RouteDeps } from './deps.ts';
+import { sendAnswer } from './send-answer.ts';
+import { typed } from './typed.ts';
 
 /** `GET /metrics` (docs/http-api.md#get-metrics). */
 export function registerMetricsRoute(app: FastifyInstance, deps: RouteDeps): void {

@@ -2,10 +2,10 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { badRequest } from '../errors.ts';
 import { queryErrorResponses } from '../schemas/common.ts';
 import { tailEventStream, tailQuerySchema } from '../schemas/tail.ts';
-import { composeLogsQuery } from '../service/logs.ts';
+import { composeLogsQuery } from '../signals/logs.ts';
 import type { TailHub } from '../tail/hub.ts';
 import { isEventId, MAX_EVENT_ID_LENGTH } from '../tail/sse.ts';
-import { typed } from './deps.ts';
+import { typed } from './typed.ts';
 
 /**
  * `GET /logs/tail` (docs/live-tail.md): a live tail as server-sent events. Everything that can refuse

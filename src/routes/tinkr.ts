@@ -12,10 +12,12 @@ import {
   tinkrTracesBody,
   tinkrTracesResponse,
 } from '../schemas/tinkr.ts';
-import { tinkrAnomalies } from '../service/anomalies.ts';
-import { tinkrSlo } from '../service/slo.ts';
-import { tinkrLogs, tinkrMetrics, tinkrTraces } from '../service/tinkr.ts';
-import { sendAnswer, typed, type RouteDeps } from './deps.ts';
+import { tinkrAnomalies } from '../tinkr/anomalies.ts';
+import { tinkrLogs, tinkrMetrics, tinkrTraces } from '../tinkr/operations.ts';
+import { tinkrSlo } from '../tinkr/slo.ts';
+import type { RouteDeps } from './deps.ts';
+import { sendAnswer } from './send-answer.ts';
+import { typed } from './typed.ts';
 
 /** The routes the public Tinkr CLI calls (docs/http-api.md#tinkr-compatible-routes). */
 export function registerTinkrRoutes(app: FastifyInstance, deps: RouteDeps): void {

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { problemResponse, queryErrorResponses } from '../schemas/common.ts';
 import { traceParamsSchema, traceQuerySchema, traceResponseSchema, tracesQuerySchema, tracesResponseSchema } from '../schemas/routes.ts';
-import { getTrace, searchSpans } from '../service/traces.ts';
-import { sendAnswer, typed, type RouteDeps } from './deps.ts';
+import { getTrace, searchSpans } from '../signals/traces.ts';
+import type { RouteDeps } from './deps.ts';
+import { sendAnswer } from './send-answer.ts';
+import { typed } from './typed.ts';
 
 /** `GET /traces` and `GET /traces/{trace_id}` (docs/http-api.md#get-traces-and-get-tracestrace_id). */
 export function registerTracesRoutes(app: FastifyInstance, deps: RouteDeps): void {

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { AGGREGATION_FUNCTIONS, FACET, MAX_FACET_LENGTH, type AggregationFunction, type Compute } from '../datadog/aggregate.ts';
 import { parseDuration } from '../time/duration.ts';
-import type { Asked, LogsPanelParams, PanelParams, SpansPanelParams } from '../service/aggregate.ts';
-import { DEFAULT_SPAN_MS } from '../time/range.ts';
+import type { Asked, LogsPanelParams, PanelParams, SpansPanelParams } from '../signals/aggregate.ts';
+import { DEFAULT_SPAN_MS } from '../signals/default-range.ts';
 import { bucketSchema, must, strictParams, timed, timeParams, warningSchema } from './common.ts';
 import { logsParams, tracesParams } from './routes.ts';
 

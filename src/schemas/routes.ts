@@ -19,10 +19,10 @@ import {
   warningSchema,
   bucketSchema,
 } from './common.ts';
-import { DEFAULT_SPAN_MS, TRACE_DEFAULT_SPAN_MS } from '../time/range.ts';
-import type { LogsParams } from '../service/logs.ts';
-import type { MetricsParams } from '../service/metrics.ts';
-import type { SpanSearchParams } from '../service/traces.ts';
+import { DEFAULT_SPAN_MS, TRACE_DEFAULT_SPAN_MS } from '../signals/default-range.ts';
+import type { LogsParams } from '../signals/logs.ts';
+import type { MetricsParams } from '../signals/metrics.ts';
+import type { SpanSearchParams } from '../signals/traces.ts';
 
 /** Request and response schemas of the native routes (docs/http-api.md). */
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { AGGREGATIONS, METRIC_NAME, SCOPE_VALUE, TAG_KEY } from '../datadog/metrics.ts';
 import { checkQuery } from '../datadog/search-syntax.ts';
-import { rewriteTinkrQuery } from '../service/tinkr-query.ts';
-import type { MetricsQueryParts } from '../service/metrics.ts';
+import { rewriteTinkrQuery } from '../tinkr/query-rewrite.ts';
+import type { MetricsQueryParts } from '../signals/metrics.ts';
 import { parseDuration } from '../time/duration.ts';
 import type { AskedRange, TimeNames } from '../time/range.ts';
 import { countOf, must, plainValue, readTime, serviceName } from './common.ts';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
-import type { Telemetry } from '../telemetry.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { TailOptions } from './options.ts';
 import type { TailSource } from './source.ts';
 import { createTailStream, shuttingDown, type JoinRequest, type TailStream } from './stream.ts';

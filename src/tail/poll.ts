@@ -1,7 +1,8 @@
 import { LOGS_PAGE_MAX, type LogRecord } from '../datadog/logs.ts';
 import { isAppError } from '../errors.ts';
 import { BudgetDenied } from '../upstream/budget.ts';
-import type { CallContext, Warning } from '../upstream/types.ts';
+import type { CallContext } from '../upstream/types.ts';
+import { failedPollCode, type Warning } from '../warnings.ts';
 import type { TailSource } from './source.ts';
 
 /**
@@ -118,7 +119,7 @@ export function classifyFailure(error: unknown, pacing: { intervalMs: number; ma
       outcome: 'failed',
       delayMs,
       fatal: error.code === 'UPSTREAM_BAD_QUERY',
-      warning: { code: error.code.toLowerCase(), message: `a poll failed (${error.message}); the next in ${seconds(delayMs)} s` },
+      warning: { code: failedPollCode(error.code), message: `a poll failed (${error.message}); the next in ${seconds(delayMs)} s` },
     };
   }
   return { outcome: 'failed', delayMs, fatal: false, warning: { code: 'internal', message: 'a poll failed unexpectedly; the server log has the cause' } };

@@ -2,14 +2,15 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { LogRecord } from '../datadog/logs.ts';
 import { AppError } from '../errors.ts';
-import type { Telemetry } from '../telemetry.ts';
-import type { CallContext, UpstreamCaller, Warning } from '../upstream/types.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
+import type { CallContext, UpstreamCaller } from '../upstream/types.ts';
+import type { Warning } from '../warnings.ts';
 import type { TailOptions } from './options.ts';
 import { classifyFailure, readWindow, type WindowRead } from './poll.ts';
 import { ReplayBuffer } from './replay.ts';
 import { SeenIds } from './seen.ts';
-import { sseComment, sseEvent, sseRetry } from './sse.ts';
 import type { TailSource } from './source.ts';
+import { sseComment, sseEvent, sseRetry } from './sse.ts';
 import { createSubscriberSet, type Subscription } from './subscribers.ts';
 
 /**

@@ -1,9 +1,9 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { KeyStatus } from '../boot/key-check.ts';
-import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
 import type { RefreshOutcome } from '../secrets/store.ts';
-import type { BudgetGateOutcome, CacheRefreshOutcome, FleetFlightOutcome, HttpExchange, ShedReason, TailPollOutcome, Telemetry } from '../telemetry.ts';
-import type { CacheStatus, Family } from '../upstream/types.ts';
+import type { Family, RateLimitInfo } from '../upstream-call.ts';
+import type { CacheStatus } from '../upstream/types.ts';
+import type { BudgetGateOutcome, CacheRefreshOutcome, FleetFlightOutcome, HttpExchange, ShedReason, TailPollOutcome, Telemetry } from './telemetry.ts';
 
 /**
  * The Telemetry interface as Prometheus metrics. Each exporter has its own Registry (never

@@ -1,6 +1,7 @@
 import type { TimeRange, TimeSpec } from '../time/range.ts';
+import type { Family, UpstreamReply, UpstreamRequest } from '../upstream-call.ts';
 import type { StepTable } from './step.ts';
-import type { CacheStatus, CallContext, Family, UpstreamReply, UpstreamRequest } from './types.ts';
+import type { CacheStatus, CallContext } from './types.ts';
 
 /**
  * The engine's contract with the services. A service describes one finished answer as an

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.ts';
+import type { Family } from '../upstream-call.ts';
 import type { BudgetRecord, LimitState, Ticket } from './budget.ts';
 import { createMemoryStore, type Store } from './store.ts';
-import type { Family } from './types.ts';
 
 /**
  * Where the budget gate keeps what it knows about each limit, and the calls in flight on it.

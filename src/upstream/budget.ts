@@ -1,11 +1,11 @@
 import type { Clock } from '../clock.ts';
-import type { RateLimitInfo } from '../datadog/rate-limit-headers.ts';
-import type { Telemetry } from '../telemetry.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
+import type { Family, RateLimitInfo } from '../upstream-call.ts';
 import { createLocalLedger, type BudgetLedger, type LimitSnapshot } from './budget-ledger.ts';
 import { judge, mostInFlight, PENDING_RECHECK_MS, type Verdict } from './budget-verdict.ts';
 import type { FairShare } from './fair-share.ts';
 import type { Store } from './store.ts';
-import type { Family, UpstreamCaller } from './types.ts';
+import type { UpstreamCaller } from './types.ts';
 
 /**
  * The budget gate. Datadog allows a few hundred searches an hour per account and says how many

@@ -15,7 +15,7 @@ export interface ConcurrencyOptions {
 }
 
 /**
- * Calls to Datadog at once. The transport keeps 16 sockets (datadog/transport.ts); more
+ * Calls to Datadog at once. The transport keeps 16 sockets (datadog/client.ts); more
  * concurrent calls would only queue inside undici, where no bound or deadline applies.
  */
 export const DEFAULT_MAX_CONCURRENT = 16;

@@ -1,8 +1,8 @@
 import type { Clock } from '../clock.ts';
-import { errorForFailure, signalName } from '../datadog/errors.ts';
 import { AppError, isAppError } from '../errors.ts';
-import type { Telemetry } from '../telemetry.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import { resolveTimeSpec, type TimeRange } from '../time/range.ts';
+import { signalName, upstreamTimeout, type Family, type UpstreamReply, type UpstreamRequest } from '../upstream-call.ts';
 import { createAnswerCache, type CachedAnswer, type CacheKeys, type CacheLookup, type CacheOptions, type CacheRecord } from './answer-cache.ts';
 import { DEFAULT_ANSWER_WEIGHT, type Answer, type AnswerIO, type AnswerQuery, type Engine } from './answer.ts';
 import { BudgetDenied, type Entitlement } from './budget.ts';
@@ -14,7 +14,7 @@ import { createProductionGate, type ProductionGate } from './production-gate.ts'
 import { createRefresher, type RefreshLog } from './refresh.ts';
 import { budgetWarning, withWarning } from './stale.ts';
 import { createMemoryStore, type Store } from './store.ts';
-import type { CallContext, Family, Upstream, UpstreamReply, UpstreamRequest } from './types.ts';
+import type { CallContext, Upstream } from './types.ts';
 
 /**
  * The upstream engine: one finished answer per query, from wherever it is cheapest.
@@ -135,7 +135,7 @@ export function createEngine(deps: EngineDeps): Engine {
     return runLeased(leases, keys.key, flight, clock, {
       recheck: () => producedElsewhere(keys, since),
       produce: make,
-      timedOut: () => errorForFailure(undefined, family, true),
+      timedOut: () => upstreamTimeout(family),
       settled: (outcome) => deps.telemetry.fleetFlight(family, outcome),
     });
   }
@@ -194,7 +194,7 @@ export function createEngine(deps: EngineDeps): Engine {
           if (!(error instanceof BudgetDenied)) {
             if (isAppError(error) || !ctx.signal.aborted) throw error;
             // This caller's own deadline or disconnect; the shared flight goes on for the others.
-            throw errorForFailure(ctx.signal.reason, query.family, true);
+            throw upstreamTimeout(query.family, ctx.signal.reason);
           }
           // A flight started by a caller with a cached answer was kept off the reserve or held
           // back by pacing, or by its key's share; this caller may not be (nothing cached, an
@@ -230,7 +230,7 @@ export function createEngine(deps: EngineDeps): Engine {
           throw rateLimited(request.family, error);
         }
         if (isAppError(error) || !ctx.signal.aborted) throw error;
-        throw errorForFailure(ctx.signal.reason, request.family, true);
+        throw upstreamTimeout(request.family, ctx.signal.reason);
       }
     },
 

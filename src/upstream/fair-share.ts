@@ -1,10 +1,11 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.ts';
-import { signalName } from '../datadog/errors.ts';
 import { AppError } from '../errors.ts';
-import type { Telemetry } from '../telemetry.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
+import { signalName, type Family } from '../upstream-call.ts';
+import type { Warning } from '../warnings.ts';
 import { BudgetDenied, type LimitState } from './budget.ts';
-import type { Family, UpstreamCaller, Warning } from './types.ts';
+import type { UpstreamCaller } from './types.ts';
 
 /**
  * The fair share of Datadog's budget (docs/budget-and-caching.md#fair-share). Datadog's limits are per organisation, so

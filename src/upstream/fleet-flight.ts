@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.ts';
-import type { FleetFlightOutcome } from '../telemetry.ts';
+import type { FleetFlightOutcome } from '../telemetry/telemetry.ts';
 import type { Flight } from './coalesce.ts';
 
 /**

@@ -1,9 +1,8 @@
-import { errorForFailure } from '../datadog/errors.ts';
-import { DEFAULT_RETRY_AFTER_S } from '../datadog/rate-limit-headers.ts';
 import { isAppError } from '../errors.ts';
+import { DEFAULT_RETRY_AFTER_S, upstreamTimeout, type UpstreamReply, type UpstreamRequest } from '../upstream-call.ts';
 import { BudgetDenied, type BudgetGate, type Entitlement } from './budget.ts';
 import type { Limiter } from './concurrency.ts';
-import type { CallContext, Upstream, UpstreamReply, UpstreamRequest } from './types.ts';
+import type { CallContext, Upstream } from './types.ts';
 
 /**
  * One Datadog call, admitted: the budget gate (which also holds the caller's key to its fair
@@ -63,7 +62,7 @@ export function createGatedCall(deps: GatedCallDeps): GatedUpstream {
     } catch (error) {
       if (isAppError(error) || error instanceof BudgetDenied || !ctx.signal.aborted) throw error;
       // Aborted while waiting for the gate or a slot: the deadline passed or the caller left.
-      throw errorForFailure(ctx.signal.reason, request.family, true);
+      throw upstreamTimeout(request.family, ctx.signal.reason);
     }
   }
 

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { shortHash } from '../hash.ts';
-import type { UpstreamRequest } from './types.ts';
+import type { UpstreamRequest } from '../upstream-call.ts';
 
 /**
  * Names for things kept across requests (cache entries, in-flight calls, budgets). They are

@@ -1,5 +1,5 @@
 import { isAppError } from '../errors.ts';
-import type { Warning } from './types.ts';
+import type { Warning } from '../warnings.ts';
 
 /** One page of a cursor-paged search, already read into records. */
 export interface Page<T> {

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.ts';
-import type { DatadogTransport } from '../datadog/transport.ts';
+import { createDatadogClient, type DatadogTransport } from '../datadog/client.ts';
 import { shortHash } from '../hash.ts';
-import { noTelemetry, type Telemetry } from '../telemetry.ts';
+import { noTelemetry, type Telemetry } from '../telemetry/telemetry.ts';
 import {
   DEFAULT_CACHE_MAX_BYTES,
   DEFAULT_CACHE_MAX_ENTRIES,
@@ -12,6 +12,7 @@ import {
   type CacheRecord,
 } from './answer-cache.ts';
 import type { Engine } from './answer.ts';
+import { createMemoryLedger, type BudgetLedger } from './budget-ledger.ts';
 import {
   createBudgetGate,
   DEFAULT_BURST_FRACTION,
@@ -21,10 +22,8 @@ import {
   DEFAULT_RESET_JITTER_MS,
   type BudgetOptions,
 } from './budget.ts';
-import { createMemoryLedger, type BudgetLedger } from './budget-ledger.ts';
 import type { Coalescer } from './coalesce.ts';
 import { createLimiter, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED, type ConcurrencyOptions } from './concurrency.ts';
-import { createDatadogClient, type Credentials } from './datadog-client.ts';
 import { createEngine } from './engine.ts';
 import { createFairShare, createMemoryShareLedger, type ShareLedger } from './fair-share.ts';
 import type { FleetLeases } from './fleet-flight.ts';
@@ -33,6 +32,7 @@ import { fingerprintCache } from './key.ts';
 import { MAX_PAGES_PER_REQUEST } from './paging.ts';
 import type { RefreshLog } from './refresh.ts';
 import type { RetryPolicy } from './retry.ts';
+import { createRetryingCall, type Credentials } from './retrying-call.ts';
 import { DEFAULT_STEPS } from './step.ts';
 import type { Store } from './store.ts';
 import type { Upstream } from './types.ts';
@@ -97,7 +97,7 @@ export interface PipelineDeps {
  *
  *   engine (range, finished-answer cache, coalescing, stale-while-revalidate, stale fallback)
  *     → gated call (budget gate, which also holds the caller's key to its fair share →
- *       concurrency limit) → Datadog client (keys, retries) → transport
+ *       concurrency limit) → retrying call (keys, retries) → Datadog client (one HTTP exchange)
  */
 export function createUpstreamPipeline(deps: PipelineDeps): Engine {
   const policy = deps.policy ?? DEFAULT_UPSTREAM_POLICY;
@@ -116,13 +116,11 @@ export function createUpstreamPipeline(deps: PipelineDeps): Engine {
     share,
     ...(deps.random ? { random: deps.random } : {}),
   });
-  const client = createDatadogClient({
+  const datadog = createDatadogClient({
     transport: deps.transport,
-    credentials: deps.credentials,
+    secrets: deps.credentials,
     clock,
     telemetry: deps.telemetry,
-    ...(deps.retry ? { retry: deps.retry } : {}),
-    ...(deps.random ? { random: deps.random } : {}),
     onRateLimit: async (request, info, status, used) => {
       try {
         await gate.observe(request.family, fingerprint(used.apiKey), info, status);
@@ -130,6 +128,13 @@ export function createUpstreamPipeline(deps: PipelineDeps): Engine {
         // A failing shared store must not fail the answer that carried the headers.
       }
     },
+  });
+  const client = createRetryingCall({
+    client: datadog,
+    credentials: deps.credentials,
+    clock,
+    ...(deps.retry ? { retry: deps.retry } : {}),
+    ...(deps.random ? { random: deps.random } : {}),
   });
   const upstream = createGatedCall({ gate, limiter: createLimiter(policy.concurrency), client, keyPrint });
   return createEngine({

@@ -1,9 +1,9 @@
 import type { Clock } from '../clock.ts';
 import { isAppError } from '../errors.ts';
-import type { Telemetry } from '../telemetry.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
+import type { Family } from '../upstream-call.ts';
 import { BudgetDenied } from './budget.ts';
 import type { Coalescer, Flight } from './coalesce.ts';
-import type { Family } from './types.ts';
 
 /**
  * Stale-while-revalidate (docs/budget-and-caching.md): when an answer has just gone out of date, callers get it

@@ -1,6 +1,7 @@
 /**
- * How often and how patiently a failed read is repeated. Reads are safe to repeat; what is
- * retried (5xx, broken connections) is decided in datadog/errors.ts. Never past the deadline.
+ * How often and how patiently a failed read is repeated (the loop is retrying-call.ts). Reads are
+ * safe to repeat; what is retried is the set below: 5xx and broken connections. Never past the
+ * deadline.
  */
 export interface RetryPolicy {
   /** Tries in all, the first included. */
@@ -21,4 +22,27 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 
 export function backoffDelayMs(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/** Statuses worth another try: the request is a read, so repeating it is safe. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 500 || status === 502 || status === 503 || status === 504;
+}
+
+/** Failures of the connection itself (not of our deadline) that another try may fix. */
+export function isRetryableFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (
+    typeof code === 'string' &&
+    [
+      'ECONNRESET',
+      'ECONNREFUSED',
+      'EPIPE',
+      'ETIMEDOUT',
+      'EAI_AGAIN',
+      'UND_ERR_SOCKET',
+      'UND_ERR_CONNECT_TIMEOUT',
+      'UND_ERR_CLOSED',
+    ].includes(code)
+  );
 }

@@ -1,7 +1,7 @@
-import { signalName } from '../datadog/errors.ts';
+import { signalName, type Family } from '../upstream-call.ts';
+import type { Warning } from '../warnings.ts';
 import type { BudgetDenied } from './budget.ts';
 import { ShareDenied } from './fair-share.ts';
-import type { Family, Warning } from './types.ts';
 
 /**
  * The budget's stale fallback (the rare path): a cached answer served because the gate

@@ -1,3 +1,4 @@
+import type { UpstreamReply, UpstreamRequest } from '../upstream-call.ts';
 import type { Entitlement } from './budget.ts';
 
 /**
@@ -7,40 +8,8 @@ import type { Entitlement } from './budget.ts';
  * (upstream/gated-call.ts). Everything is composed in upstream/pipeline.ts.
  */
 
-/**
- * Datadog rate-limit families: each has its own budget upstream. The analytics aggregates are
- * families of their own, so the budget gate learns their `X-RateLimit-Name` apart from the
- * searches' (and still shares one limit if Datadog names both the same).
- */
-export const FAMILIES = ['logs', 'spans', 'metrics', 'logs_aggregate', 'spans_aggregate'] as const;
-export type Family = (typeof FAMILIES)[number];
-
-export interface UpstreamRequest {
-  family: Family;
-  method: 'GET' | 'POST';
-  /** Path under the API base URL, e.g. `/api/v2/logs/events/search`. */
-  path: string;
-  query?: Record<string, string>;
-  body?: unknown;
-}
-
 /** How an answer was obtained; shown as `x-tinkr-cache` (docs/http-api.md). */
 export type CacheStatus = 'hit' | 'miss' | 'coalesced' | 'stale' | 'bypass';
-
-/** One 2xx answer from Datadog. */
-export interface UpstreamReply {
-  /** The parsed JSON body. */
-  body: unknown;
-  /** When Datadog gave this answer (epoch ms on the server's Clock). */
-  fetchedAt: number;
-  /** Size of the answer as Datadog sent it (bytes of JSON text). */
-  bytes?: number;
-}
-
-export interface Warning {
-  code: string;
-  message: string;
-}
 
 /** Per-request facts the upstream layers need and report back. */
 export interface CallContext {

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
 import type { RecordedRequest } from '@tinkr/datadog-simulator';
+import { describe, expect, it } from 'vitest';
 import { logsAggregateRequest, readLogsAggregate, readSpansAggregate, spansAggregateRequest, type AggregateQuery } from '../../src/datadog/aggregate.ts';
 import { AppError } from '../../src/errors.ts';
-import type { UpstreamRequest } from '../../src/upstream/types.ts';
+import type { UpstreamRequest } from '../../src/upstream-call.ts';
 import { validateDatadogRequest, validateDatadogResponse } from '../helpers/datadog-openapi.ts';
 
 const FROM = Date.parse('2026-11-25T03:00:00Z');

@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DEMO_KEYS } from '@tinkr/datadog-simulator';
-import { createDatadogTransport, type DatadogTransport } from '../../src/datadog/transport.ts';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createDatadogTransport, type DatadogTransport } from '../../src/datadog/client.ts';
 import { APP_KEY_PROBE_QUERY, validateKeys } from '../../src/datadog/validate.ts';
-import { closedPort } from '../secrets/fakes/server.ts';
 import { startTestSimulator, type TestSimulator } from '../helpers/simulator.ts';
+import { closedPort } from '../secrets/fakes/server.ts';
 
 /**
  * The key check's two calls against the simulator (every request checked against Datadog's

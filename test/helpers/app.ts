@@ -2,11 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import { systemClock, type Clock } from '../../src/clock.ts';
-import { DEFAULT_SETTINGS } from '../../src/config/settings.ts';
 import type { ApiKeyConfig } from '../../src/config/schema.ts';
+import { DEFAULT_SETTINGS } from '../../src/config/settings.ts';
 import { AppError } from '../../src/errors.ts';
 import { buildServer, settingsDeps, type ServerDeps } from '../../src/server.ts';
-import type { Telemetry } from '../../src/telemetry.ts';
+import type { Telemetry } from '../../src/telemetry/telemetry.ts';
 import { uncachedEngine } from '../../src/upstream/pipeline.ts';
 import type { Upstream } from '../../src/upstream/types.ts';
 

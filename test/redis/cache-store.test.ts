@@ -6,7 +6,7 @@ import { createSharedCacheStore, sharedCacheStore } from '../../src/redis/cache-
 import { framedCodec } from '../../src/redis/codec.ts';
 import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
 import { createRedisStore } from '../../src/redis/store.ts';
-import { noTelemetry } from '../../src/telemetry.ts';
+import { noTelemetry } from '../../src/telemetry/telemetry.ts';
 import { recordBytes, type CachedAnswer, type CacheRecord } from '../../src/upstream/answer-cache.ts';
 import { createMemoryStore } from '../../src/upstream/store.ts';
 import { eventually } from '../helpers/eventually.ts';

@@ -4,7 +4,7 @@ import { systemClock } from '../../src/clock.ts';
 import { storeConfig, storeSchema } from '../../src/config/store.ts';
 import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
 import { createCacheLeases, type CacheLeases } from '../../src/redis/lease.ts';
-import { noTelemetry } from '../../src/telemetry.ts';
+import { noTelemetry } from '../../src/telemetry/telemetry.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
 

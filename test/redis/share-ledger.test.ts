@@ -4,7 +4,7 @@ import { systemClock } from '../../src/clock.ts';
 import { storeConfig, storeSchema } from '../../src/config/store.ts';
 import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
 import { createRedisShareLedger } from '../../src/redis/share-ledger.ts';
-import { noTelemetry } from '../../src/telemetry.ts';
+import { noTelemetry } from '../../src/telemetry/telemetry.ts';
 import { ACTIVE_KEY_WINDOW_MS } from '../../src/upstream/fair-share.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';

@@ -7,7 +7,7 @@ import { framedCodec, jsonCodec } from '../../src/redis/codec.ts';
 import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.ts';
 import { createFallbackStore } from '../../src/redis/fallback.ts';
 import { createRedisStore } from '../../src/redis/store.ts';
-import { noTelemetry } from '../../src/telemetry.ts';
+import { noTelemetry } from '../../src/telemetry/telemetry.ts';
 import { createMemoryStore } from '../../src/upstream/store.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { levelOf } from '../../src/datadog/levels.ts';
-import { BASELINE_WINDOWS, severityOf } from '../../src/service/anomaly-rules.ts';
-import { pyRound } from '../../src/service/py-round.ts';
+import { BASELINE_WINDOWS, severityOf } from '../../src/tinkr/anomaly-rules.ts';
+import { pyRound } from '../../src/tinkr/py-round.ts';
 import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
 import { sharedStack } from '../helpers/stack.ts';
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
-import type { Upstream, UpstreamRequest } from '../../src/upstream/types.ts';
+import type { UpstreamRequest } from '../../src/upstream-call.ts';
+import type { Upstream } from '../../src/upstream/types.ts';
 import { startApp, type TestApp } from '../helpers/app.ts';
 
 /** The HTTP edge: authentication, validation and the problem format. Nothing here reaches Datadog. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { levelOf } from '../../src/datadog/levels.ts';
-import { pyRound } from '../../src/service/py-round.ts';
+import { pyRound } from '../../src/tinkr/py-round.ts';
 import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
 import { sharedStack } from '../helpers/stack.ts';
 

@@ -5,7 +5,7 @@ import { AppError } from '../../src/errors.ts';
 import { tailOptions, type TailOptions } from '../../src/tail/options.ts';
 import type { TailSource } from '../../src/tail/source.ts';
 import { createTailStream, type TailStream } from '../../src/tail/stream.ts';
-import { noTelemetry } from '../../src/telemetry.ts';
+import { noTelemetry } from '../../src/telemetry/telemetry.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 import { fakeSource, log, type SourceCall } from './fake-source.ts';

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import type { ApiKeyConfig } from '../../src/config/schema.ts';
+import { CURSOR_TTL_MS } from '../../src/signals/cursor.ts';
 import type { TimeRange } from '../../src/time/range.ts';
 import { createAnswerCache, ENTRY_OVERHEAD_BYTES, recordBytes, type CachedAnswer, type CacheRecord } from '../../src/upstream/answer-cache.ts';
 import type { AnswerQuery } from '../../src/upstream/answer.ts';
-import { CURSOR_TTL_MS } from '../../src/service/cursor.ts';
 import { DEFAULT_UPSTREAM_POLICY } from '../../src/upstream/pipeline.ts';
 import { createMemoryStore } from '../../src/upstream/store.ts';
 import { DEFAULT_KEYS, TEST_TOKEN } from '../helpers/app.ts';

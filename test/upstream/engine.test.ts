@@ -1,13 +1,14 @@
 import { describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../src/errors.ts';
-import { noTelemetry, type CacheRefreshOutcome, type Telemetry } from '../../src/telemetry.ts';
+import { noTelemetry, type CacheRefreshOutcome, type Telemetry } from '../../src/telemetry/telemetry.ts';
 import type { TimeRange } from '../../src/time/range.ts';
+import type { UpstreamReply, UpstreamRequest } from '../../src/upstream-call.ts';
 import type { AnswerIO, AnswerQuery } from '../../src/upstream/answer.ts';
 import { BudgetDenied } from '../../src/upstream/budget.ts';
 import { createEngine } from '../../src/upstream/engine.ts';
-import { createProductionGate, type ProductionGate } from '../../src/upstream/production-gate.ts';
 import { DEFAULT_UPSTREAM_POLICY } from '../../src/upstream/pipeline.ts';
-import type { CallContext, Upstream, UpstreamReply, UpstreamRequest } from '../../src/upstream/types.ts';
+import { createProductionGate, type ProductionGate } from '../../src/upstream/production-gate.ts';
+import type { CallContext, Upstream } from '../../src/upstream/types.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 
 /**

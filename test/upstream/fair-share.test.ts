@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/auth/keyring.ts';
 import type { ApiKeyConfig } from '../../src/config/schema.ts';
 import { createPrometheusTelemetry, type PrometheusTelemetry } from '../../src/telemetry/prometheus.ts';
-import { noTelemetry, type Telemetry } from '../../src/telemetry.ts';
+import { noTelemetry, type Telemetry } from '../../src/telemetry/telemetry.ts';
 import { BudgetDenied, type LimitState } from '../../src/upstream/budget.ts';
 import {
   ACTIVE_KEY_WINDOW_MS,

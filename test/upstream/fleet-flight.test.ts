@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FleetFlightOutcome } from '../../src/telemetry.ts';
+import type { FleetFlightOutcome } from '../../src/telemetry/telemetry.ts';
 import type { Flight } from '../../src/upstream/coalesce.ts';
 import { MAX_LEASE_ROUNDS, runLeased, type FleetLeases, type HeldLease, type LeaseWaitOutcome } from '../../src/upstream/fleet-flight.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';

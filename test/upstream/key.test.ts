@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
 import { DEFAULT_DEMO_KEYS } from '@tinkr/datadog-simulator';
+import { describe, expect, it } from 'vitest';
+import type { UpstreamRequest } from '../../src/upstream-call.ts';
 import { canonicalJson, keyFingerprint, requestKey } from '../../src/upstream/key.ts';
-import type { UpstreamRequest } from '../../src/upstream/types.ts';
 
 const request: UpstreamRequest = {
   family: 'logs',
