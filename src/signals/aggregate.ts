@@ -22,7 +22,7 @@ import type { Warning } from '../warnings.ts';
 import { bucketGrid, MAX_BUCKETS, MAX_POINTS } from './aggregate-grid.ts';
 import type { QueryDeps } from './deps.ts';
 import { composeLogsQuery } from './logs.ts';
-import { composeSpansQuery } from './traces.ts';
+import { composeSpansQuery, type SpanFilter } from './traces.ts';
 
 /**
  * `GET /logs/aggregate` and `GET /traces/aggregate`
@@ -53,14 +53,7 @@ export interface LogsPanelParams extends PanelParams {
   indexes?: string[] | undefined;
 }
 
-export interface SpansPanelParams extends PanelParams {
-  services: string[];
-  query?: string | undefined;
-  env?: string | undefined;
-  operation?: string | undefined;
-  resource?: string | undefined;
-  status?: 'ok' | 'error' | undefined;
-}
+export interface SpansPanelParams extends PanelParams, SpanFilter {}
 
 export interface AggregateItem {
   group: Record<string, FacetValue>;

@@ -13,14 +13,18 @@ import type { Warning } from '../warnings.ts';
 import type { QueryDeps } from './deps.ts';
 import { pagedSearch, searchPages, type PageSource } from './paged-search.ts';
 
-/** `GET /traces`: span search. */
-export interface SpanSearchParams {
+/** Which spans: the filters the span search and the spans aggregate share. */
+export interface SpanFilter {
   services: string[];
   query?: string | undefined;
   env?: string | undefined;
   operation?: string | undefined;
   resource?: string | undefined;
   status?: 'ok' | 'error' | undefined;
+}
+
+/** `GET /traces`: span search. */
+export interface SpanSearchParams extends SpanFilter {
   /** Span tags that must match exactly (the Tinkr route's `tags`), keys already checked. */
   tags?: Readonly<Record<string, string>> | undefined;
   time: AskedRange;

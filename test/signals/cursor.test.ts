@@ -2,19 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
 import { createCursorCodec, CURSOR_TTL_MS, fingerprint } from '../../src/signals/cursor.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
+import { thrown } from '../helpers/thrown.ts';
 
 const secret = Buffer.from('0123456789abcdef0123456789abcdef');
 const state = { kind: 'logs' as const, fingerprint: fingerprint({ q: 'a' }), fromMs: 1_000, toMs: 2_000, stepMs: 10_000, after: 'dd-cursor' };
 
-function rejection(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
+const rejection = (fn: () => unknown) => thrown(fn, AppError);
 
 describe('cursor codec', () => {
   it('round-trips the pinned range, its bucket and the upstream cursor', () => {

@@ -12,6 +12,7 @@ import { createMemoryStore } from '../../src/upstream/store.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 import { startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
+import { rejected } from '../helpers/thrown.ts';
 
 const NOW = Date.parse('2026-11-25T04:00:00.000Z');
 const eventually = (check: () => void) => vi.waitFor(check, { timeout: 15_000, interval: 5 });
@@ -58,15 +59,7 @@ describe.each(LEDGERS)('budget gate (%s ledger)', (kind) => {
   }
   const wait = (deadline = NOW + 30_000, signal = new AbortController().signal) => ({ signal, deadline });
 
-  async function refusal(promise: Promise<unknown>): Promise<BudgetDenied> {
-    try {
-      await promise;
-    } catch (error) {
-      if (error instanceof BudgetDenied) return error;
-      throw error;
-    }
-    throw new Error('expected the gate to refuse');
-  }
+  const refusal = (promise: Promise<unknown>) => rejected(promise, BudgetDenied);
 
   it('lets calls through while nothing is known', async () => {
     const { gate } = gateAt(new ManualClock(NOW));

@@ -10,6 +10,7 @@ import type { UpstreamRequest } from '../../src/upstream-call.ts';
 import type { RetryPolicy } from '../../src/upstream/retry.ts';
 import { createRetryingCall, type Credentials } from '../../src/upstream/retrying-call.ts';
 import type { CallContext } from '../../src/upstream/types.ts';
+import { rejected } from '../helpers/thrown.ts';
 
 /**
  * The client against a scripted loopback server: each test queues the answers the "Datadog"
@@ -96,15 +97,7 @@ function retryingCall(deps: { transport: DatadogTransport; credentials: Credenti
   return createRetryingCall({ client: datadog, credentials: deps.credentials, clock: deps.clock, retry: deps.retry });
 }
 
-async function failure(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected a failure');
-}
+const failure = (promise: Promise<unknown>) => rejected(promise, AppError);
 
 describe('Datadog client', () => {
   it('sends the keys and returns the parsed body', async () => {
