@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { AGGREGATIONS, METRIC_NAME, SCOPE_VALUE, TAG_KEY } from '../datadog/metrics.ts';
 import { checkQuery } from '../datadog/search-syntax.ts';
-import { rewriteTinkrQuery } from '../tinkr/query-rewrite.ts';
 import type { MetricsQueryParts } from '../signals/metrics.ts';
 import { parseDuration } from '../time/duration.ts';
 import type { AskedRange, TimeNames } from '../time/range.ts';
+import { rewriteTinkrQuery } from '../tinkr/query-rewrite.ts';
 import { countOf, must, plainValue, readTime, serviceName } from './common.ts';
 
 /**
@@ -20,18 +20,19 @@ const body = <T extends z.ZodRawShape>(shape: T) =>
   z.object(shape, { error: `the body must be a JSON object with ${Object.keys(shape).join(', ')}` });
 
 /** Tinkr's `start`/`end`: the range's ends, reported under their own names. */
-const START_END: TimeNames = { from: 'start', to: 'end', since: 'start' };
+const START_END: TimeNames = { from: 'start', to: 'end' };
 /** A body whose range is one duration before now (`since`, `window`): every problem is that field's. */
 const onlyField = (name: string): TimeNames => ({ from: name, to: name, since: name });
 
 /** The range of a body with `start`/`end` (read like from/to: ISO 8601 with an offset, epoch ms, `now-15m`). */
 function startEnd(body: { start: string; end: string }, ctx: z.RefinementCtx): AskedRange {
-  // No default span: both ends are required.
+  // Both ends are required, so no default span applies.
   return readTime({ from: body.start, to: body.end }, ctx, { defaultSpanMs: 0, names: START_END, reportAt: 'body.start' });
 }
 
 /** The range of a body that asks for the last `since` (a duration, checked by its field). */
 function lastOf(name: string, since: string, ctx: z.RefinementCtx): AskedRange {
+  // `since` is always there (it has a default), so no default span applies.
   return readTime({ since }, ctx, { defaultSpanMs: 0, names: onlyField(name), reportAt: `body.${name}` });
 }
 
@@ -44,7 +45,7 @@ const RESOURCE_TYPE_RULE = must('resource_type', 'null or a text of at most 200 
 
 /**
  * `POST /api/v1/logs`, read into its search: the query checked and Tinkr's level aliases
- * rewritten into Datadog's (service/tinkr-query.ts), the range parsed, `resource_type` dropped.
+ * rewritten into Datadog's (tinkr/query-rewrite.ts), the range parsed, `resource_type` dropped.
  */
 export const tinkrLogsBody = body({
   service: serviceName,

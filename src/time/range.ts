@@ -29,7 +29,8 @@ export interface TimeRange {
 export interface TimeNames {
   from: string;
   to: string;
-  since: string;
+  /** Absent where the request has no `since` of its own (Tinkr's `start`/`end`). */
+  since?: string;
 }
 
 export const TIME_NAMES: TimeNames = { from: 'from', to: 'to', since: 'since' };
@@ -94,15 +95,16 @@ export function parseTimeSpec(params: TimeParams, defaultSpanMs: number, names: 
   let from: Instant = { kind: 'relative', offsetMs: defaultSpanMs };
   let to: Instant = NOW;
   if (params.since !== undefined && params.since !== '') {
+    const since = names.since ?? 'since';
     if (params.from || params.to) {
       problems.push({
-        path: names.since,
-        message: `${names.since} is shorthand for ${names.from}=now-<${names.since}>&${names.to}=now; do not combine it with ${names.from} or ${names.to}`,
+        path: since,
+        message: `${since} is shorthand for ${names.from}=now-<${since}>&${names.to}=now; do not combine it with ${names.from} or ${names.to}`,
       });
     }
     const spanMs = parseDuration(params.since);
     if (spanMs === undefined || spanMs === 0) {
-      problems.push({ path: names.since, message: `${names.since} must be a positive duration such as 15m, 1h or 7d (units s m h d w)` });
+      problems.push({ path: since, message: `${since} must be a positive duration such as 15m, 1h or 7d (units s m h d w)` });
     } else {
       from = { kind: 'relative', offsetMs: spanMs };
     }
