@@ -4,7 +4,7 @@ import { parseDuration } from '../time/duration.ts';
 import type { Asked, LogsPanelParams, PanelParams, SpansPanelParams } from '../signals/aggregate.ts';
 import { DEFAULT_SPAN_MS } from '../signals/default-range.ts';
 import { bucketSchema, must, strictParams, timed, timeParams, warningSchema } from './common.ts';
-import { logsParams, tracesParams } from './routes.ts';
+import { logsParams, spanFilterOf, tracesParams } from './routes.ts';
 
 /** `GET /logs/aggregate` and `GET /traces/aggregate` (docs/analytics.md#get-logsaggregate-and-get-tracesaggregate). */
 
@@ -127,16 +127,7 @@ export const tracesAggregateQuerySchema = timed(
     ...aggregateParams,
   }),
   DEFAULT_SPAN_MS,
-  (q, time): Asked<SpansPanelParams> => ({
-    ...panelOf(q),
-    services: q.service ?? [],
-    query: q.query,
-    env: q.env,
-    operation: q.operation,
-    resource: q.resource,
-    status: q.status,
-    time,
-  }),
+  (q, time): Asked<SpansPanelParams> => ({ ...panelOf(q), ...spanFilterOf(q), time }),
 );
 
 const facetValue = z.union([z.string(), z.number(), z.boolean()]);

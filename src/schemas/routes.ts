@@ -22,7 +22,7 @@ import {
 import { DEFAULT_SPAN_MS, TRACE_DEFAULT_SPAN_MS } from '../signals/default-range.ts';
 import type { LogsParams } from '../signals/logs.ts';
 import type { MetricsParams } from '../signals/metrics.ts';
-import type { SpanSearchParams } from '../signals/traces.ts';
+import type { SpanFilter, SpanSearchParams } from '../signals/traces.ts';
 
 /** Request and response schemas of the native routes (docs/http-api.md). */
 
@@ -166,17 +166,24 @@ export const tracesParams = {
   cursor: cursorParam,
 };
 
+/** Which spans the span filters of `GET /traces` (and its aggregate) ask for. */
+export function spanFilterOf(q: {
+  service?: string[] | undefined;
+  query?: string | undefined;
+  env?: string | undefined;
+  operation?: string | undefined;
+  resource?: string | undefined;
+  status?: 'ok' | 'error' | undefined;
+}): SpanFilter {
+  return { services: q.service ?? [], query: q.query, env: q.env, operation: q.operation, resource: q.resource, status: q.status };
+}
+
 /** `GET /traces`, read into the span search it asks for. */
 export const tracesQuerySchema = timed(
   strictParams(tracesParams),
   DEFAULT_SPAN_MS,
   (q, time): SpanSearchParams => ({
-    services: q.service ?? [],
-    query: q.query,
-    env: q.env,
-    operation: q.operation,
-    resource: q.resource,
-    status: q.status,
+    ...spanFilterOf(q),
     time,
     limit: q.limit,
     sort: q.sort,
