@@ -87,6 +87,7 @@ export function readTime(
   const parsed = parseTimeSpec(written, options.defaultSpanMs, names, options.reportAt);
   if (parsed.ok) return parsed.spec;
   for (const problem of parsed.problems) ctx.addIssue({ code: 'custom', path: [problem.path], message: problem.message, input: written });
+  // Never used: the issues fail the parse.
   return z.NEVER;
 }
 

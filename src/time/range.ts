@@ -5,7 +5,7 @@ import { snapRange, stepFor, type StepTable } from '../upstream/step.ts';
 
 /**
  * The time parameters of every GET query route (docs/http-api.md#time-and-common-parameters), as
- * the caller sent them. Read once, by the route's schema (schemas/common.ts), into a TimeSpec.
+ * the caller sent them. Read once, by the route's schema (schemas/common.ts), into an AskedRange.
  */
 export interface TimeParams {
   from?: string | undefined;
@@ -46,7 +46,7 @@ export interface AskedRange {
   to: Instant;
   /**
    * Where a problem only the resolved range shows (reversed, too long) is reported: the error
-   * path (`from`, `body.start`) and the names of the two ends in its message.
+   * path (`from`, `body.start`) and the names of the two ends in its message; `from` when absent.
    */
   report?: { path: string; from: string; to: string } | undefined;
 }
