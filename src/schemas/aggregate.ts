@@ -4,7 +4,7 @@ import { parseDuration } from '../time/duration.ts';
 import type { Asked, LogsPanelParams, PanelParams, SpansPanelParams } from '../signals/aggregate.ts';
 import { DEFAULT_SPAN_MS } from '../signals/default-range.ts';
 import { bucketSchema, must, strictParams, timed, timeParams, warningSchema } from './common.ts';
-import { logsParams, spanFilterOf, tracesParams } from './routes.ts';
+import { logFilterOf, logsParams, spanFilterOf, tracesParams } from './routes.ts';
 
 /** `GET /logs/aggregate` and `GET /traces/aggregate` (docs/analytics.md#get-logsaggregate-and-get-tracesaggregate). */
 
@@ -107,9 +107,7 @@ export const logsAggregateQuerySchema = timed(
   DEFAULT_SPAN_MS,
   (q, time): Asked<LogsPanelParams> => ({
     ...panelOf(q),
-    services: q.service ?? [],
-    levels: q.level ?? [],
-    query: q.query,
+    ...logFilterOf(q),
     storageTier: q.storage_tier,
     indexes: q.indexes,
     time,

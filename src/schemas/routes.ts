@@ -53,14 +53,17 @@ export const logsParams = {
   indexes: commaList('indexes', z.string({ error: INDEX_RULE }).regex(/^[A-Za-z0-9_.*-]{1,100}$/, INDEX_RULE), 'Log indexes to search (comma list); default all.'),
 };
 
+/** Which logs the log filters of `GET /logs` (and its aggregate and live tail) ask for. */
+export function logFilterOf(q: { service?: string[] | undefined; level?: Level[] | undefined; query?: string | undefined }): Pick<LogsParams, 'services' | 'levels' | 'query'> {
+  return { services: q.service ?? [], levels: q.level ?? [], query: q.query };
+}
+
 /** `GET /logs`, read into the search it asks for. */
 export const logsQuerySchema = timed(
   strictParams(logsParams),
   DEFAULT_SPAN_MS,
   (q, time): LogsParams => ({
-    services: q.service ?? [],
-    levels: q.level ?? [],
-    query: q.query,
+    ...logFilterOf(q),
     time,
     limit: q.limit,
     sort: q.sort,
