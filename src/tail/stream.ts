@@ -306,7 +306,7 @@ export function createTailStream(deps: TailStreamDeps): TailStream {
             sseEvent('warning', {
               code: 'resume_gap',
               message: 'the last event id is no longer held by this server; logs sent since it may be missing',
-            }),
+            } satisfies Warning),
           );
           replayed = replay.last(request.backlog);
         }
