@@ -52,6 +52,14 @@ export class AppError extends Error {
   }
 }
 
+/** Where a caller wrote a parameter: the query string, or a JSON body (the Tinkr routes). */
+export type WrittenIn = 'query' | 'body';
+
+/** The path errors name a parameter by: its own name, or `body.<name>` as for the body's schema errors. */
+export function paramPath(name: string, writtenIn: WrittenIn = 'query'): string {
+  return writtenIn === 'body' ? `body.${name}` : name;
+}
+
 /** Shorthand for a BAD_REQUEST about one parameter. */
 export function badRequest(path: string, message: string): AppError {
   return new AppError('BAD_REQUEST', `${path}: ${message}`, { errors: [{ path, message }] });

@@ -127,7 +127,7 @@ export function panelUpstreamRequest(panel: Panel, nowMs: number): UpstreamReque
       });
     case 'metrics': {
       const query = metricsQueryFor(
-        { kind: 'built', metric: panel.metric, service: panel.service, aggregation: panel.aggregation, groupBy: panel.groupBy, time },
+        { kind: 'built', metric: panel.metric, service: panel.service, aggregation: panel.aggregation, groupBy: panel.groupBy },
         UNRESTRICTED,
       );
       return metricsQueryRequest(query, range.fromMs, range.toMs);

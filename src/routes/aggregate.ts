@@ -1,23 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { aggregateResponseSchema, logsAggregateQuerySchema, parseCompute, tracesAggregateQuerySchema } from '../schemas/aggregate.ts';
+import { aggregateResponseSchema, logsAggregateQuerySchema, tracesAggregateQuerySchema } from '../schemas/aggregate.ts';
 import { queryErrorResponses } from '../schemas/common.ts';
-import { aggregateLogs, aggregateSpans, type PanelParams } from '../signals/aggregate.ts';
-import { parseDuration } from '../time/duration.ts';
+import { aggregateLogs, aggregateSpans } from '../signals/aggregate.ts';
 import type { RouteDeps } from './deps.ts';
 import { sendAnswer } from './send-answer.ts';
 import { typed } from './typed.ts';
-
-/** The panel parameters both routes share, as the service takes them (the schema checked each). */
-function panelOf(q: { compute: string; group_by?: string[] | undefined; limit: number; interval?: string | undefined; from?: string | undefined; to?: string | undefined; since?: string | undefined }): PanelParams {
-  return {
-    compute: parseCompute(q.compute)!,
-    computeText: q.compute,
-    groupBy: q.group_by ?? [],
-    limit: q.limit,
-    intervalMs: q.interval === undefined ? undefined : parseDuration(q.interval, ['s', 'm', 'h', 'd']),
-    time: { from: q.from, to: q.to, since: q.since },
-  };
-}
 
 const DESCRIPTION =
   'One upstream aggregate call per panel. `value` is the compute over the whole range; with `interval`, `points` has every bucket of the range (0 for an empty count, null for other computes). Groups are ordered by `value`, largest first.';
@@ -37,13 +24,7 @@ export function registerAggregateRoutes(app: FastifyInstance, deps: RouteDeps): 
       },
     },
     async (request, reply) => {
-      const q = request.query;
-      const answer = await aggregateLogs(
-        { ...panelOf(q), services: q.service ?? [], levels: q.level ?? [], query: q.query, storageTier: q.storage_tier, indexes: q.indexes },
-        request.caller.scope,
-        deps.query,
-        request.upstream,
-      );
+      const answer = await aggregateLogs(request.query, request.caller.scope, deps.query, request.upstream);
       return sendAnswer(reply, deps, 'logs_aggregate', answer);
     },
   );
@@ -61,13 +42,7 @@ export function registerAggregateRoutes(app: FastifyInstance, deps: RouteDeps): 
       },
     },
     async (request, reply) => {
-      const q = request.query;
-      const answer = await aggregateSpans(
-        { ...panelOf(q), services: q.service ?? [], query: q.query, env: q.env, operation: q.operation, resource: q.resource, status: q.status },
-        request.caller.scope,
-        deps.query,
-        request.upstream,
-      );
+      const answer = await aggregateSpans(request.query, request.caller.scope, deps.query, request.upstream);
       return sendAnswer(reply, deps, 'spans_aggregate', answer);
     },
   );

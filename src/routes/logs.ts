@@ -20,23 +20,7 @@ export function registerLogsRoute(app: FastifyInstance, deps: RouteDeps): void {
       },
     },
     async (request, reply) => {
-      const q = request.query;
-      const answer = await searchLogs(
-        {
-          services: q.service ?? [],
-          levels: q.level ?? [],
-          query: q.query,
-          time: { from: q.from, to: q.to, since: q.since },
-          limit: q.limit,
-          sort: q.sort,
-          storageTier: q.storage_tier,
-          indexes: q.indexes,
-          cursor: q.cursor,
-        },
-        request.caller.scope,
-        deps.query,
-        request.upstream,
-      );
+      const answer = await searchLogs(request.query, request.caller.scope, deps.query, request.upstream);
       return sendAnswer(reply, deps, 'logs', answer);
     },
   );

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { badRequest } from '../errors.ts';
 import { queryErrorResponses } from '../schemas/common.ts';
 import { metricsQuerySchema, metricsResponseSchema } from '../schemas/routes.ts';
-import { queryMetrics, type MetricsParams } from '../signals/metrics.ts';
+import { queryMetrics } from '../signals/metrics.ts';
 import type { RouteDeps } from './deps.ts';
 import { sendAnswer } from './send-answer.ts';
 import { typed } from './typed.ts';
@@ -22,22 +21,7 @@ export function registerMetricsRoute(app: FastifyInstance, deps: RouteDeps): voi
       },
     },
     async (request, reply) => {
-      const q = request.query;
-      const time = { from: q.from, to: q.to, since: q.since };
-      let params: MetricsParams;
-      if (q.query !== undefined && q.metric !== undefined) {
-        throw badRequest('query', 'give either query or metric, not both');
-      } else if (q.query !== undefined) {
-        if (q.service !== undefined || q.group_by !== undefined) {
-          throw badRequest('query', 'service and group_by build a query from metric; write them into the raw query instead');
-        }
-        params = { kind: 'raw', query: q.query, time };
-      } else if (q.metric !== undefined) {
-        params = { kind: 'built', metric: q.metric, service: q.service, aggregation: q.aggregation, groupBy: q.group_by ?? [], time };
-      } else {
-        throw badRequest('metric', 'give either metric or query');
-      }
-      const answer = await queryMetrics(params, request.caller.scope, deps.query, request.upstream);
+      const answer = await queryMetrics(request.query, request.caller.scope, deps.query, request.upstream);
       return sendAnswer(reply, deps, 'metrics', answer);
     },
   );

@@ -36,13 +36,13 @@ export function registerTailRoute(app: FastifyInstance, deps: { hub: TailHub }):
       },
     },
     async (request, reply) => {
-      const q = request.query;
+      const { filter, backlog } = request.query;
       // The scope rules of GET /logs, word for word: a foreign service is a 403 here, before any stream.
-      const query = composeLogsQuery({ services: q.service ?? [], levels: q.level ?? [], query: q.query }, request.caller.scope);
+      const query = composeLogsQuery(filter, request.caller.scope);
       const lastEventId = readLastEventId(request.headers['last-event-id']);
       let gone = false;
       reply.raw.once('close', () => (gone = true));
-      const subscription = await deps.hub.subscribe({ partition: request.caller.partition, query, backlog: q.limit, lastEventId, caller: request.caller });
+      const subscription = await deps.hub.subscribe({ partition: request.caller.partition, query, backlog, lastEventId, caller: request.caller });
       if (gone) subscription.close();
       else reply.raw.once('close', () => subscription.close());
       // The body is a stream of frames, not the string the response schema documents.

@@ -20,24 +20,7 @@ export function registerTracesRoutes(app: FastifyInstance, deps: RouteDeps): voi
       },
     },
     async (request, reply) => {
-      const q = request.query;
-      const answer = await searchSpans(
-        {
-          services: q.service ?? [],
-          query: q.query,
-          env: q.env,
-          operation: q.operation,
-          resource: q.resource,
-          status: q.status,
-          time: { from: q.from, to: q.to, since: q.since },
-          limit: q.limit,
-          sort: q.sort,
-          cursor: q.cursor,
-        },
-        request.caller.scope,
-        deps.query,
-        request.upstream,
-      );
+      const answer = await searchSpans(request.query, request.caller.scope, deps.query, request.upstream);
       return sendAnswer(reply, deps, 'spans', answer);
     },
   );
@@ -56,14 +39,7 @@ export function registerTracesRoutes(app: FastifyInstance, deps: RouteDeps): voi
       },
     },
     async (request, reply) => {
-      const q = request.query;
-      const answer = await getTrace(
-        request.params.trace_id,
-        { from: q.from, to: q.to, since: q.since },
-        request.caller.scope,
-        deps.query,
-        request.upstream,
-      );
+      const answer = await getTrace(request.params.trace_id, request.query.time, request.caller.scope, deps.query, request.upstream);
       return sendAnswer(reply, deps, 'spans', answer);
     },
   );

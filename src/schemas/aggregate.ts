@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { AGGREGATION_FUNCTIONS, FACET, MAX_FACET_LENGTH, type AggregationFunction, type Compute } from '../datadog/aggregate.ts';
 import { parseDuration } from '../time/duration.ts';
-import { bucketSchema, must, strictParams, timeParams, warningSchema } from './common.ts';
-import { logsQuerySchema, tracesQuerySchema } from './routes.ts';
+import type { Asked, LogsPanelParams, PanelParams, SpansPanelParams } from '../signals/aggregate.ts';
+import { DEFAULT_SPAN_MS } from '../signals/default-range.ts';
+import { bucketSchema, must, strictParams, timed, timeParams, warningSchema } from './common.ts';
+import { logFilterOf, logsParams, spanFilterOf, tracesParams } from './routes.ts';
 
 /** `GET /logs/aggregate` and `GET /traces/aggregate` (docs/analytics.md#get-logsaggregate-and-get-tracesaggregate). */
 
@@ -77,28 +79,54 @@ const aggregateParams = {
   ...timeParams,
 };
 
-const logs = logsQuerySchema.shape;
-const traces = tracesQuerySchema.shape;
+/** The panel parameters both routes share, as the service takes them. */
+function panelOf(q: { compute: string; group_by?: string[] | undefined; limit: number; interval?: string | undefined }): PanelParams {
+  return {
+    // Both parse: the fields' own refinements ran first.
+    compute: parseCompute(q.compute)!,
+    computeText: q.compute,
+    groupBy: q.group_by ?? [],
+    limit: q.limit,
+    intervalMs: q.interval === undefined ? undefined : parseDuration(q.interval, ['s', 'm', 'h', 'd']),
+  };
+}
+
+const logs = logsParams;
+const traces = tracesParams;
 
 /** Each with its own parameter list, so an unknown parameter is named against the right names. */
-export const logsAggregateQuerySchema = strictParams({
-  service: logs.service,
-  query: logs.query,
-  level: logs.level,
-  storage_tier: logs.storage_tier,
-  indexes: logs.indexes,
-  ...aggregateParams,
-});
+export const logsAggregateQuerySchema = timed(
+  strictParams({
+    service: logs.service,
+    query: logs.query,
+    level: logs.level,
+    storage_tier: logs.storage_tier,
+    indexes: logs.indexes,
+    ...aggregateParams,
+  }),
+  DEFAULT_SPAN_MS,
+  (q, time): Asked<LogsPanelParams> => ({
+    ...panelOf(q),
+    ...logFilterOf(q),
+    storageTier: q.storage_tier,
+    indexes: q.indexes,
+    time,
+  }),
+);
 
-export const tracesAggregateQuerySchema = strictParams({
-  service: traces.service,
-  query: traces.query,
-  env: traces.env,
-  operation: traces.operation,
-  resource: traces.resource,
-  status: traces.status,
-  ...aggregateParams,
-});
+export const tracesAggregateQuerySchema = timed(
+  strictParams({
+    service: traces.service,
+    query: traces.query,
+    env: traces.env,
+    operation: traces.operation,
+    resource: traces.resource,
+    status: traces.status,
+    ...aggregateParams,
+  }),
+  DEFAULT_SPAN_MS,
+  (q, time): Asked<SpansPanelParams> => ({ ...panelOf(q), ...spanFilterOf(q), time }),
+);
 
 const facetValue = z.union([z.string(), z.number(), z.boolean()]);
 

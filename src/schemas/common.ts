@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors.ts';
+import { parseTimeSpec, TIME_NAMES, type AskedRange, type TimeNames, type TimeParams } from '../time/range.ts';
 
 /** Shared pieces of the public request and response schemas (docs/http-api.md). */
 
@@ -57,9 +58,10 @@ export const serviceName = printable('service', MAX_VALUE_LENGTH);
 export const plainValue = (name: string) => printable(name, MAX_VALUE_LENGTH);
 
 const INSTANT = 'ISO 8601 with an offset (2026-11-25T04:00:00Z), epoch milliseconds, now or now-15m (units s m h d w)';
-/** `from`/`to` as text; their meaning is checked where the range is resolved (time/range.ts). */
+/** `from`/`to` as text, bounded; `timed` reads them into instants. */
 const instantText = (name: string) => z.string({ error: must(name, `one value: ${INSTANT}`) }).max(64, must(name, `${INSTANT}, at most 64 characters`));
 
+/** from/to/since as the query string carries them; a route's schema reads them with `timed`. */
 export const timeParams = {
   from: instantText('from').optional().describe('Start: ISO 8601 with an offset, epoch milliseconds, `now` or `now-15m` (units s m h d w). Default `now-15m`.'),
   to: instantText('to').optional().describe('End, same formats as `from`. Default `now`.'),
@@ -69,6 +71,42 @@ export const timeParams = {
     .optional()
     .describe('Shorthand for `from=now-<since>&to=now`, e.g. `15m`, `1h`, `7d`. Not combinable with `from`/`to`.'),
 };
+
+/**
+ * The time a request asks for, read once at the edge (inside its schema): from/to/since, or the
+ * body fields `names` says they were written as, become one AskedRange with the defaults filled
+ * in (time/range.ts); each problem is an issue on the field the caller wrote. `reportAt` is where
+ * a problem only the resolved range shows (reversed, too long) is reported when it is resolved.
+ */
+export function readTime(
+  written: TimeParams,
+  ctx: z.RefinementCtx,
+  options: { defaultSpanMs: number; names?: TimeNames; reportAt?: string },
+): AskedRange {
+  const names = options.names ?? TIME_NAMES;
+  const parsed = parseTimeSpec(written, options.defaultSpanMs, names, options.reportAt);
+  if (parsed.ok) return parsed.spec;
+  for (const problem of parsed.problems) ctx.addIssue({ code: 'custom', path: [problem.path], message: problem.message, input: written });
+  // Never used: the issues fail the parse.
+  return z.NEVER;
+}
+
+/**
+ * A GET route's parameters read into what its service takes: from/to/since into one `time`
+ * (readTime), the rest by `build`, which may add issues of its own (rules across parameters).
+ * Every problem, of the time or of `build`, is reported at once.
+ */
+export function timed<S extends z.ZodType<TimeParams>, R>(
+  schema: S,
+  defaultSpanMs: number,
+  build: (params: Omit<z.output<S>, keyof TimeParams>, time: AskedRange, ctx: z.RefinementCtx) => R,
+) {
+  return schema.transform((params, ctx) => {
+    const { from, to, since, ...rest } = params as z.output<S> & TimeParams;
+    const time = readTime({ from, to, since }, ctx, { defaultSpanMs });
+    return build(rest as Omit<z.output<S>, keyof TimeParams>, time, ctx);
+  });
+}
 
 export const sortParam = z
   .enum(['desc', 'asc'], { error: must('sort', 'one of desc, asc') })

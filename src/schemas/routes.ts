@@ -14,10 +14,15 @@ import {
   serviceName,
   sortParam,
   strictParams,
+  timed,
   timeParams,
   warningSchema,
   bucketSchema,
 } from './common.ts';
+import { DEFAULT_SPAN_MS, TRACE_DEFAULT_SPAN_MS } from '../signals/default-range.ts';
+import type { LogsParams } from '../signals/logs.ts';
+import type { MetricsParams } from '../signals/metrics.ts';
+import type { SpanFilter, SpanSearchParams } from '../signals/traces.ts';
 
 /** Request and response schemas of the native routes (docs/http-api.md). */
 
@@ -32,7 +37,8 @@ export const levelParam = z.preprocess(
 
 const INDEX_RULE = must('indexes', 'index names of 1–100 letters, digits, "_", ".", "-" and "*"');
 
-export const logsQuerySchema = strictParams({
+/** The parameters of `GET /logs`, one schema each (the aggregate and tail routes share some). */
+export const logsParams = {
   service: commaList('service', serviceName, 'Service names (comma list).'),
   query: queryParam,
   level: commaList('level', levelParam, 'Levels (comma list of debug, info, warn, error, critical; fatal means critical).'),
@@ -45,7 +51,27 @@ export const logsQuerySchema = strictParams({
     .optional()
     .describe('Datadog storage tier: indexes (default), online-archives or flex.'),
   indexes: commaList('indexes', z.string({ error: INDEX_RULE }).regex(/^[A-Za-z0-9_.*-]{1,100}$/, INDEX_RULE), 'Log indexes to search (comma list); default all.'),
-});
+};
+
+/** Which logs the log filters of `GET /logs` (and its aggregate and live tail) ask for. */
+export function logFilterOf(q: { service?: string[] | undefined; level?: Level[] | undefined; query?: string | undefined }): Pick<LogsParams, 'services' | 'levels' | 'query'> {
+  return { services: q.service ?? [], levels: q.level ?? [], query: q.query };
+}
+
+/** `GET /logs`, read into the search it asks for. */
+export const logsQuerySchema = timed(
+  strictParams(logsParams),
+  DEFAULT_SPAN_MS,
+  (q, time): LogsParams => ({
+    ...logFilterOf(q),
+    time,
+    limit: q.limit,
+    sort: q.sort,
+    storageTier: q.storage_tier,
+    indexes: q.indexes,
+    cursor: q.cursor,
+  }),
+);
 
 export const logRecordSchema = z.object({
   id: z.string(),
@@ -70,7 +96,7 @@ const METRIC_RULE = must('metric', 'a Datadog metric name: a letter, then letter
 const SCOPE_RULE = (name: string) => must(name, '1–200 letters, digits, "_", "-", "." and "/" (a Datadog tag value)');
 const TAG_KEY_RULE = must('group_by', 'tag keys: a letter, then letters, digits, "_", "-", "." and "/" (at most 200 characters each)');
 
-export const metricsQuerySchema = strictParams({
+export const metricsParams = {
   query: z.string({ error: METRIC_QUERY_RULE }).min(1, METRIC_QUERY_RULE).max(4000, METRIC_QUERY_RULE).optional().describe('A raw Datadog metric query; not combinable with `metric`.'),
   metric: z.string({ error: METRIC_RULE }).regex(METRIC_NAME, METRIC_RULE).optional().describe('Metric name, e.g. `trace.web.request.hits`.'),
   service: z.string({ error: SCOPE_RULE('service') }).regex(SCOPE_VALUE, SCOPE_RULE('service')).optional().describe('Service to scope `metric` to.'),
@@ -80,6 +106,27 @@ export const metricsQuerySchema = strictParams({
     .describe('Space aggregation for `metric`.'),
   group_by: commaList('group_by', z.string({ error: TAG_KEY_RULE }).regex(TAG_KEY, TAG_KEY_RULE), 'Tag keys to group `metric` by (comma list).'),
   ...timeParams,
+};
+
+/**
+ * `GET /metrics`, read into a raw query or a metric built from parts: exactly one of `query`
+ * and `metric`, and `service`/`group_by` only to build one from `metric`.
+ */
+export const metricsQuerySchema = timed(strictParams(metricsParams), DEFAULT_SPAN_MS, (q, time, ctx): MetricsParams => {
+  const refuse = (path: 'query' | 'metric', message: string) => ctx.addIssue({ code: 'custom', path: [path], message, input: q });
+  if (q.query !== undefined && q.metric !== undefined) {
+    refuse('query', 'give either query or metric, not both');
+  } else if (q.query !== undefined) {
+    if (q.service !== undefined || q.group_by !== undefined) {
+      refuse('query', 'service and group_by build a query from metric; write them into the raw query instead');
+    }
+    return { kind: 'raw', query: q.query, time };
+  } else if (q.metric !== undefined) {
+    return { kind: 'built', metric: q.metric, service: q.service, aggregation: q.aggregation, groupBy: q.group_by ?? [], time };
+  } else {
+    refuse('metric', 'give either metric or query (a raw Datadog metric query)');
+  }
+  return z.NEVER;
 });
 
 export const seriesSchema = z.object({
@@ -108,7 +155,8 @@ export const metricsResponseSchema = z
 
 const RESOURCE_RULE = must('resource', 'one resource name of 1–1000 characters');
 
-export const tracesQuerySchema = strictParams({
+/** The parameters of `GET /traces`, one schema each (the aggregate route shares some). */
+export const tracesParams = {
   service: commaList('service', serviceName, 'Service names (comma list).'),
   query: queryParam,
   env: plainValue('env').optional().describe('Environment, e.g. `prod`.'),
@@ -119,7 +167,32 @@ export const tracesQuerySchema = strictParams({
   limit: limitParam(5000, 50),
   sort: sortParam,
   cursor: cursorParam,
-});
+};
+
+/** Which spans the span filters of `GET /traces` (and its aggregate) ask for. */
+export function spanFilterOf(q: {
+  service?: string[] | undefined;
+  query?: string | undefined;
+  env?: string | undefined;
+  operation?: string | undefined;
+  resource?: string | undefined;
+  status?: 'ok' | 'error' | undefined;
+}): SpanFilter {
+  return { services: q.service ?? [], query: q.query, env: q.env, operation: q.operation, resource: q.resource, status: q.status };
+}
+
+/** `GET /traces`, read into the span search it asks for. */
+export const tracesQuerySchema = timed(
+  strictParams(tracesParams),
+  DEFAULT_SPAN_MS,
+  (q, time): SpanSearchParams => ({
+    ...spanFilterOf(q),
+    time,
+    limit: q.limit,
+    sort: q.sort,
+    cursor: q.cursor,
+  }),
+);
 
 export const spanSchema = z.object({
   trace_id: z.string(),
@@ -158,7 +231,8 @@ export const traceParamsSchema = z.object({
     .describe('Decimal 64-bit or hex 128-bit trace id.'),
 });
 
-export const traceQuerySchema = strictParams({ ...timeParams });
+/** `GET /traces/{trace_id}`: only the range, by default the last 24 h. */
+export const traceQuerySchema = timed(strictParams({ ...timeParams }), TRACE_DEFAULT_SPAN_MS, (_q, time) => ({ time }));
 
 export const traceResponseSchema = z
   .object({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { must, strictParams } from './common.ts';
-import { logsQuerySchema } from './routes.ts';
+import { logFilterOf, logsParams } from './routes.ts';
 
 /** `GET /logs/tail` (docs/live-tail.md): the filters of `GET /logs`, and how many past lines to send first. */
 
@@ -9,11 +9,14 @@ export const MAX_TAIL_BACKLOG = 1000;
 
 const BACKLOG_RULE = must('limit', `0–${MAX_TAIL_BACKLOG} (a whole number)`);
 
-/** Its own parameter list, so an unknown parameter is named against this route's parameters. */
+/**
+ * Its own parameter list, so an unknown parameter is named against this route's parameters;
+ * read into the logs it follows and the past lines to send first.
+ */
 export const tailQuerySchema = strictParams({
-  service: logsQuerySchema.shape.service,
-  query: logsQuerySchema.shape.query,
-  level: logsQuerySchema.shape.level,
+  service: logsParams.service,
+  query: logsParams.query,
+  level: logsParams.level,
   limit: z.coerce
     .number({ error: BACKLOG_RULE })
     .int(BACKLOG_RULE)
@@ -21,7 +24,7 @@ export const tailQuerySchema = strictParams({
     .max(MAX_TAIL_BACKLOG, BACKLOG_RULE)
     .default(0)
     .describe(`Send up to this many of the latest lines (from the last 15 minutes) before the new ones; 0-${MAX_TAIL_BACKLOG}, default 0.`),
-});
+}).transform((q) => ({ filter: logFilterOf(q), backlog: q.limit }));
 
 export const tailEventStream = z
   .string()

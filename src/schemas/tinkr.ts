@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { countOf, must, plainValue, serviceName } from './common.ts';
+import { AGGREGATIONS, METRIC_NAME, SCOPE_VALUE, TAG_KEY } from '../datadog/metrics.ts';
+import { checkQuery } from '../datadog/search-syntax.ts';
+import type { MetricsQueryParts } from '../signals/metrics.ts';
+import { parseDuration } from '../time/duration.ts';
+import type { AskedRange, TimeNames } from '../time/range.ts';
+import { rewriteTinkrQuery } from '../tinkr/query-rewrite.ts';
+import { countOf, must, plainValue, readTime, serviceName } from './common.ts';
 
 /**
  * The Tinkr-compatible routes (docs/http-api.md#tinkr-compatible-routes; tinkr.md §1.2–1.3): Tinkr's own field names, and
@@ -13,6 +19,23 @@ export const MAX_TAG_FILTERS = 20;
 const body = <T extends z.ZodRawShape>(shape: T) =>
   z.object(shape, { error: `the body must be a JSON object with ${Object.keys(shape).join(', ')}` });
 
+/** Tinkr's `start`/`end`: the range's ends, reported under their own names. */
+const START_END: TimeNames = { from: 'start', to: 'end' };
+/** A body whose range is one duration before now (`since`, `window`): every problem is that field's. */
+const onlyField = (name: string): TimeNames => ({ from: name, to: name, since: name });
+
+/** The range of a body with `start`/`end` (read like from/to: ISO 8601 with an offset, epoch ms, `now-15m`). */
+function startEnd(body: { start: string; end: string }, ctx: z.RefinementCtx): AskedRange {
+  // Both ends are required, so no default span applies.
+  return readTime({ from: body.start, to: body.end }, ctx, { defaultSpanMs: 0, names: START_END, reportAt: 'body.start' });
+}
+
+/** The range of a body that asks for the last `since` (a duration, checked by its field). */
+function lastOf(name: string, since: string, ctx: z.RefinementCtx): AskedRange {
+  // `since` is always there (it has a default), so no default span applies.
+  return readTime({ since }, ctx, { defaultSpanMs: 0, names: onlyField(name), reportAt: `body.${name}` });
+}
+
 const dateTime = (name: string) => {
   const rule = must(name, 'an ISO 8601 date-time with an offset, such as 2026-11-25T03:16:03.293064+00:00');
   return z.string({ error: rule }).min(1, rule).max(64, rule).describe('ISO 8601 with an offset, as the Tinkr CLI sends (`...+00:00`).');
@@ -20,6 +43,10 @@ const dateTime = (name: string) => {
 const TINKR_QUERY_RULE = must('query', 'one Datadog search query of at most 4000 characters');
 const RESOURCE_TYPE_RULE = must('resource_type', 'null or a text of at most 200 characters');
 
+/**
+ * `POST /api/v1/logs`, read into its search: the query checked and Tinkr's level aliases
+ * rewritten into Datadog's (tinkr/query-rewrite.ts), the range parsed, `resource_type` dropped.
+ */
 export const tinkrLogsBody = body({
   service: serviceName,
   query: z
@@ -36,6 +63,10 @@ export const tinkrLogsBody = body({
     .nullable()
     .optional()
     .describe('Accepted for compatibility; Datadog has no use for it.'),
+}).transform(({ service, query, limit, ...body }, ctx) => {
+  const checked = checkQuery(query);
+  if (!checked.ok) ctx.addIssue({ code: 'custom', path: ['query'], message: `the search query ${checked.message}`, input: query });
+  return { service, query: checked.ok ? rewriteTinkrQuery(query) : query, limit, time: startEnd(body, ctx) };
 });
 
 export const tinkrLogEntry = z.object({
@@ -50,7 +81,12 @@ export const tinkrLogEntry = z.object({
 export const tinkrLogsResponse = z.object({ entries: z.array(tinkrLogEntry) }).describe('Log entries in Tinkr\'s shape, newest first');
 
 const TINKR_METRIC_RULE = must('metric', 'a metric name or a Datadog metric query, 1–4000 characters');
+const SCOPED_SERVICE_RULE = must('service', 'letters, digits, "_", "-", "." and "/" only to scope a metric name (or send a full metric query in metric)');
 
+/**
+ * `POST /api/v1/metrics`, read into its query: a bare metric name is scoped to the service (so
+ * the service must be a tag value), anything else is a full Datadog query sent as it is.
+ */
 export const tinkrMetricsBody = body({
   service: serviceName,
   metric: z
@@ -60,6 +96,11 @@ export const tinkrMetricsBody = body({
     .describe('A metric name (scoped to the service with avg) or a full Datadog metric query.'),
   start: dateTime('start'),
   end: dateTime('end'),
+}).transform(({ service, metric, ...body }, ctx): { service: string; metric: MetricsQueryParts; time: AskedRange } => {
+  const time = startEnd(body, ctx);
+  if (!METRIC_NAME.test(metric)) return { service, metric: { kind: 'raw', query: metric }, time };
+  if (!SCOPE_VALUE.test(service)) ctx.addIssue({ code: 'custom', path: ['service'], message: SCOPED_SERVICE_RULE, input: service });
+  return { service, metric: { kind: 'built', metric, service, aggregation: AGGREGATIONS[0], groupBy: [] }, time };
 });
 
 export const tinkrMetricPoint = z.object({
@@ -72,20 +113,37 @@ export const tinkrMetricsResponse = z
   .object({ points: z.array(tinkrMetricPoint) })
   .describe('Every non-null point of every series, in Tinkr\'s shape, with the series\' tags as `dimensions`');
 
-const SINCE_RULE = must('since', 'a duration such as 30m, 1h or 2d (units s m h d w)');
+const SINCE_RULE = must('since', 'a positive duration such as 30m, 1h or 2d (units s m h d w)');
+const TAG_NAME_RULE = must('each tag name', 'a tag key: a letter, then letters, digits, "_", "-", "." and "/"');
 const TAGS_RULE = must('tags', `null or an object of at most ${MAX_TAG_FILTERS} tags, each "name": "value" (names up to 200 characters)`);
 
+/** `POST /api/v1/traces`, read into its range and its tag filters (sorted: the same filters in another order are one answer). */
 export const tinkrTracesBody = body({
   service: serviceName,
-  since: z.string({ error: SINCE_RULE }).max(16, SINCE_RULE).default('1h').describe('Relative window, e.g. `30m`, `1h`, `2d`.'),
+  since: z
+    .string({ error: SINCE_RULE })
+    .max(16, SINCE_RULE)
+    .refine((text) => (parseDuration(text) ?? 0) > 0, SINCE_RULE)
+    .default('1h')
+    .describe('Relative window, e.g. `30m`, `1h`, `2d`.'),
   limit: countOf('limit', 100, false).default(20).describe('Traces to return.'),
   tags: z
     .record(z.string({ error: TAGS_RULE }).max(200, TAGS_RULE), plainValue('each tag value'), { error: TAGS_RULE })
     .refine((tags) => Object.keys(tags).length <= MAX_TAG_FILTERS, `tags takes at most ${MAX_TAG_FILTERS} tags`)
+    .superRefine((tags, ctx) => {
+      for (const key of Object.keys(tags)) {
+        if (!TAG_KEY.test(key)) ctx.addIssue({ code: 'custom', path: [key.slice(0, 50)], message: TAG_NAME_RULE, input: key });
+      }
+    })
     .nullable()
     .optional()
     .describe(`Span tags that must match, e.g. \`{"env": "prod"}\`; at most ${MAX_TAG_FILTERS}.`),
-});
+}).transform(({ service, since, limit, tags }, ctx) => ({
+  service,
+  limit,
+  tags: Object.fromEntries(Object.entries(tags ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+  time: lastOf('since', since, ctx),
+}));
 
 const tinkrSpan = z.object({
   span_id: z.string(),
@@ -143,7 +201,10 @@ export const tinkrAnomaliesResponse = z
 
 const TARGET_RULE = must('target_pct', 'a percentage from 0 to 100, such as 99.9');
 const SLO_WINDOW_RULE = must('window', 'a whole number of days, hours or minutes, such as 30d, 12h or 90m');
+/** Tinkr's window grammar: a whole number of days, hours or minutes. */
+const SLO_WINDOW = /^([1-9]\d{0,5})([dhm])$/;
 
+/** `POST /api/v1/slo`, read into its window (echoed as written) and the range it covers. */
 export const tinkrSloBody = body({
   service: serviceName,
   target_pct: z
@@ -152,8 +213,14 @@ export const tinkrSloBody = body({
     .max(100, TARGET_RULE)
     .default(99.9)
     .describe('SLO target, percent of requests that must not be errors.'),
-  window: z.string({ error: SLO_WINDOW_RULE }).min(1, SLO_WINDOW_RULE).max(16, SLO_WINDOW_RULE).default('30d').describe('`<int><d|h|m>`, e.g. `30d`, `12h`, `90m`.'),
-});
+  window: z
+    .string({ error: SLO_WINDOW_RULE })
+    .min(1, SLO_WINDOW_RULE)
+    .max(16, SLO_WINDOW_RULE)
+    .regex(SLO_WINDOW, SLO_WINDOW_RULE)
+    .default('30d')
+    .describe('`<int><d|h|m>`, e.g. `30d`, `12h`, `90m`.'),
+}).transform((body, ctx) => ({ ...body, time: lastOf('window', body.window, ctx) }));
 
 export const tinkrSloResponse = z
   .object({

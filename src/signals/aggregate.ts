@@ -14,13 +14,12 @@ import type { StorageTier } from '../datadog/logs.ts';
 import { badRequest } from '../errors.ts';
 import { formatDuration } from '../time/duration.ts';
 import { isoMs } from '../time/instant.ts';
-import { parseTimeSpec, type TimeParams, type TimeRange } from '../time/range.ts';
+import type { AskedRange, TimeRange } from '../time/range.ts';
 import type { UpstreamRequest } from '../upstream-call.ts';
 import type { Answer, AnswerIO, AnswerQuery } from '../upstream/answer.ts';
 import type { CallContext } from '../upstream/types.ts';
 import type { Warning } from '../warnings.ts';
 import { bucketGrid, MAX_BUCKETS, MAX_POINTS } from './aggregate-grid.ts';
-import { DEFAULT_SPAN_MS } from './default-range.ts';
 import type { QueryDeps } from './deps.ts';
 import { composeLogsQuery } from './logs.ts';
 import { composeSpansQuery, type SpanFilter } from './traces.ts';
@@ -41,8 +40,10 @@ export interface PanelParams {
   groupBy: string[];
   limit: number;
   intervalMs?: number | undefined;
-  time: TimeParams;
 }
+
+/** A panel a route asks for: its parameters and the range they cover. */
+export type Asked<T extends PanelParams> = T & { time: AskedRange };
 
 export interface LogsPanelParams extends PanelParams {
   services: string[];
@@ -106,6 +107,7 @@ export function spansPanel(params: SpansPanelParams, scope: Scope): PanelSource 
 export function panelQuery(
   family: 'logs_aggregate' | 'spans_aggregate',
   panel: PanelSource,
+  time: AskedRange,
   deps: QueryDeps,
   as: { route: string; render: (body: AggregateBody) => unknown; renderedWith?: unknown[] },
 ): AnswerQuery {
@@ -114,7 +116,7 @@ export function panelQuery(
     family,
     route: as.route,
     identity: [...panel.identity, p.compute, p.computeText, p.groupBy, p.limit, p.intervalMs ?? null, ...(as.renderedWith ?? [])],
-    time: parseTimeSpec(p.time, DEFAULT_SPAN_MS),
+    time,
     maxRangeMs: family === 'logs_aggregate' ? deps.maxRangeMs.logs : deps.maxRangeMs.traces,
     async produce(range, io) {
       return as.render(await readPanel(panel, range, io));
@@ -125,13 +127,13 @@ export function panelQuery(
 const native = (route: string) => ({ route, render: (body: AggregateBody) => body });
 
 /** `GET /logs/aggregate`: the finished answer. */
-export function aggregateLogs(params: LogsPanelParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
-  return deps.engine.answer(panelQuery('logs_aggregate', logsPanel(params, scope), deps, native('logs.aggregate')), ctx);
+export function aggregateLogs(params: Asked<LogsPanelParams>, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
+  return deps.engine.answer(panelQuery('logs_aggregate', logsPanel(params, scope), params.time, deps, native('logs.aggregate')), ctx);
 }
 
 /** `GET /traces/aggregate`: the finished answer. */
-export function aggregateSpans(params: SpansPanelParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
-  return deps.engine.answer(panelQuery('spans_aggregate', spansPanel(params, scope), deps, native('traces.aggregate')), ctx);
+export function aggregateSpans(params: Asked<SpansPanelParams>, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
+  return deps.engine.answer(panelQuery('spans_aggregate', spansPanel(params, scope), params.time, deps, native('traces.aggregate')), ctx);
 }
 
 /** Checks what depends on more than one parameter; each a 400 before anything is sent. */

@@ -3,10 +3,10 @@ import { envWithin, scopeClauses, servicesWithin, type Scope } from '../auth/sco
 import { statusesFor, type Level } from '../datadog/levels.ts';
 import { LOGS_PAGE_MAX, logsSearchRequest, readLogsPage, type LogRecord, type StorageTier } from '../datadog/logs.ts';
 import { allOf, anyOf, group } from '../datadog/search-syntax.ts';
-import type { TimeParams } from '../time/range.ts';
+import { paramPath, type WrittenIn } from '../errors.ts';
+import type { AskedRange } from '../time/range.ts';
 import type { Answer, AnswerQuery } from '../upstream/answer.ts';
 import type { CallContext } from '../upstream/types.ts';
-import { DEFAULT_SPAN_MS } from './default-range.ts';
 import type { QueryDeps } from './deps.ts';
 import { pagedSearch, searchBody, type PageSource, type SearchResult } from './paged-search.ts';
 
@@ -15,17 +15,19 @@ export interface LogsParams {
   services: string[];
   levels: Level[];
   query?: string | undefined;
-  time: TimeParams;
+  time: AskedRange;
   limit: number;
   sort: 'asc' | 'desc';
   storageTier?: StorageTier | undefined;
   indexes?: string[] | undefined;
   cursor?: string | undefined;
+  /** Where the caller wrote these parameters, for the paths of errors about them. */
+  writtenIn?: WrittenIn | undefined;
 }
 
 /** service, level and the caller's query as one Datadog query, confined to the key's scope. */
-export function composeLogsQuery(params: Pick<LogsParams, 'services' | 'levels' | 'query'>, scope: Scope): string {
-  const query = validQuery(params.query, 'query', scope);
+export function composeLogsQuery(params: Pick<LogsParams, 'services' | 'levels' | 'query' | 'writtenIn'>, scope: Scope): string {
+  const query = validQuery(params.query, paramPath('query', params.writtenIn), scope);
   const services = servicesWithin(params.services, scope);
   const env = envWithin(undefined, scope);
   return allOf([
@@ -80,7 +82,6 @@ export function logsQuery(
       cursor: params.cursor,
       limit: params.limit,
       maxRangeMs: deps.maxRangeMs.logs,
-      defaultSpanMs: DEFAULT_SPAN_MS,
       ...pagesOf(query, params),
     },
     deps,

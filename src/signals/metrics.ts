@@ -3,17 +3,19 @@ import { metricQueryOutsideScope } from '../datadog/metric-scope.ts';
 import { buildMetricQuery, metricsQueryRequest, readMetrics, type Aggregation, type SeriesRecord } from '../datadog/metrics.ts';
 import { AppError } from '../errors.ts';
 import { isoMs } from '../time/instant.ts';
-import { parseTimeSpec, type TimeParams } from '../time/range.ts';
+import type { AskedRange } from '../time/range.ts';
 import type { Answer, AnswerQuery } from '../upstream/answer.ts';
 import type { CallContext } from '../upstream/types.ts';
 import type { Warning } from '../warnings.ts';
-import { DEFAULT_SPAN_MS } from './default-range.ts';
 import type { QueryDeps } from './deps.ts';
 
-/** `GET /metrics`: either a raw Datadog query or a metric built from parts (validated by the route). */
-export type MetricsParams =
-  | { kind: 'raw'; query: string; time: TimeParams }
-  | { kind: 'built'; metric: string; service?: string | undefined; aggregation: Aggregation; groupBy: string[]; time: TimeParams };
+/** What a metric query is made of: a raw Datadog query, or a metric built from parts. */
+export type MetricsQueryParts =
+  | { kind: 'raw'; query: string }
+  | { kind: 'built'; metric: string; service?: string | undefined; aggregation: Aggregation; groupBy: string[] };
+
+/** `GET /metrics` as its schema reads it (schemas/routes.ts): the query and the range. */
+export type MetricsParams = MetricsQueryParts & { time: AskedRange };
 
 /** The body of `GET /metrics` (docs/http-api.md#get-metrics). */
 export interface MetricsBody {
@@ -22,7 +24,7 @@ export interface MetricsBody {
 }
 
 /** The query sent upstream for these parameters, confined to the key's scope. */
-export function metricsQueryFor(params: MetricsParams, scope: Scope): string {
+export function metricsQueryFor(params: MetricsQueryParts, scope: Scope): string {
   if (params.kind === 'raw') {
     const outside = metricQueryOutsideScope(params.query, scope);
     if (outside !== undefined) {
@@ -65,7 +67,7 @@ export function metricsQuery(
     family: 'metrics',
     route: as.route,
     identity: [query],
-    time: parseTimeSpec(params.time, DEFAULT_SPAN_MS),
+    time: params.time,
     maxRangeMs: deps.maxRangeMs.metrics,
     async produce(range, io) {
       const reply = await io.fetch(metricsQueryRequest(query, range.fromMs, range.toMs));

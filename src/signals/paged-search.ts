@@ -1,5 +1,5 @@
 import { isoMs } from '../time/instant.ts';
-import { parseTimeSpec, timeSpecKey, type TimeParams, type TimeRange, type TimeSpec } from '../time/range.ts';
+import { timeSpecKey, type AskedRange, type TimeRange, type TimeSpec } from '../time/range.ts';
 import type { UpstreamRequest } from '../upstream-call.ts';
 import type { AnswerIO, AnswerQuery } from '../upstream/answer.ts';
 import { collectPages, type Page, type PagingResult } from '../upstream/paging.ts';
@@ -24,11 +24,11 @@ export interface PagedSearchSpec<T> extends PageSource<T> {
   query: string;
   /** Other parameters that define the result set (sort, indexes, ...), for the cursor fingerprint. */
   parameters: Record<string, unknown>;
-  time: TimeParams;
+  /** The range asked for; a cursor's pinned range takes its place on later pages. */
+  time: AskedRange;
   cursor: string | undefined;
   limit: number;
   maxRangeMs: number;
-  defaultSpanMs: number;
 }
 
 /** Response `meta` of the paged search routes (docs/http-api.md#get-logs, #get-traces-and-get-tracestrace_id). */
@@ -73,10 +73,10 @@ export function searchPages<T>(source: PageSource<T>, range: TimeRange, io: Answ
  * `render` shapes the finished body (default `{data, meta}`).
  */
 export function pagedSearch<T>(spec: PagedSearchSpec<T>, deps: QueryDeps, render: (result: SearchResult<T>) => unknown = searchBody): AnswerQuery {
-  const written = readTime(spec.time, spec.defaultSpanMs, spec.cursor !== undefined);
+  const timeKey = timeSpecKey(spec.time);
   // Hashed only when a cursor is read or signed: a cache hit never needs it.
   let print: string | undefined;
-  const cursorPrint = () => (print ??= fingerprint({ kind: spec.kind, query: spec.query, ...spec.parameters, time: written.key }));
+  const cursorPrint = () => (print ??= fingerprint({ kind: spec.kind, query: spec.query, ...spec.parameters, time: timeKey }));
   let time: TimeSpec;
   let resumeAt: string | undefined;
   if (spec.cursor) {
@@ -85,14 +85,14 @@ export function pagedSearch<T>(spec: PagedSearchSpec<T>, deps: QueryDeps, render
     time = { kind: 'pinned', fromMs: state.fromMs, toMs: state.toMs, stepMs: state.stepMs };
     resumeAt = state.after;
   } else {
-    time = written.spec!;
+    time = spec.time;
   }
 
   return {
     family: spec.kind,
     route: spec.route,
     // What the cursor fingerprint covers (the cache key hashes it), and the page asked for.
-    identity: [spec.kind, spec.query, spec.parameters, written.key, spec.limit, resumeAt ?? null],
+    identity: [spec.kind, spec.query, spec.parameters, timeKey, spec.limit, resumeAt ?? null],
     time,
     maxRangeMs: spec.maxRangeMs,
     weight: spec.limit,
@@ -116,19 +116,4 @@ export function pagedSearch<T>(spec: PagedSearchSpec<T>, deps: QueryDeps, render
       });
     },
   };
-}
-
-/**
- * The caller's time parameters, parsed, and their key for the cursor fingerprint. With a cursor
- * they only have to repeat the first request's: the cursor pins the range, so parameters that
- * do not parse are compared as written rather than refused.
- */
-function readTime(params: TimeParams, defaultSpanMs: number, withCursor: boolean): { spec?: TimeSpec; key: string } {
-  try {
-    const spec = parseTimeSpec(params, defaultSpanMs);
-    return { spec, key: timeSpecKey(spec) };
-  } catch (error) {
-    if (!withCursor) throw error;
-    return { key: `as written: ${JSON.stringify([params.from ?? null, params.to ?? null, params.since ?? null])}` };
-  }
 }

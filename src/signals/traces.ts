@@ -2,15 +2,14 @@ import { validQuery } from '../auth/query-check.ts';
 import { checkQuotedValue, envWithin, scopeClauses, servicesWithin, type Scope } from '../auth/scope.ts';
 import { allOf, anyOf, group } from '../datadog/search-syntax.ts';
 import { readSpansPage, SPANS_PAGE_MAX, spansSearchRequest, type SpanRecord } from '../datadog/spans.ts';
-import { AppError } from '../errors.ts';
+import { AppError, paramPath, type WrittenIn } from '../errors.ts';
 import { isoMs } from '../time/instant.ts';
-import { parseTimeSpec, type TimeParams, type TimeRange } from '../time/range.ts';
+import type { AskedRange, TimeRange } from '../time/range.ts';
 import type { UpstreamRequest } from '../upstream-call.ts';
 import type { Answer, AnswerIO, AnswerQuery } from '../upstream/answer.ts';
 import type { PagingResult } from '../upstream/paging.ts';
 import type { CallContext } from '../upstream/types.ts';
 import type { Warning } from '../warnings.ts';
-import { DEFAULT_SPAN_MS } from './default-range.ts';
 import type { QueryDeps } from './deps.ts';
 import { pagedSearch, searchPages, type PageSource } from './paged-search.ts';
 
@@ -28,21 +27,24 @@ export interface SpanFilter {
 export interface SpanSearchParams extends SpanFilter {
   /** Span tags that must match exactly (the Tinkr route's `tags`), keys already checked. */
   tags?: Readonly<Record<string, string>> | undefined;
-  time: TimeParams;
+  time: AskedRange;
   limit: number;
   sort: 'asc' | 'desc';
   cursor?: string | undefined;
+  /** Where the caller wrote these parameters, for the paths of errors about them. */
+  writtenIn?: WrittenIn | undefined;
 }
 
 export function composeSpansQuery(params: Omit<SpanSearchParams, 'time' | 'limit' | 'sort' | 'cursor'>, scope: Scope): string {
-  const query = validQuery(params.query, 'query', scope);
+  const path = (name: string) => paramPath(name, params.writtenIn);
+  const query = validQuery(params.query, path('query'), scope);
   const services = servicesWithin(params.services, scope);
   const env = envWithin(params.env, scope);
-  if (params.operation !== undefined) checkQuotedValue('operation', params.operation, scope);
-  if (params.resource !== undefined) checkQuotedValue('resource', params.resource, scope);
+  if (params.operation !== undefined) checkQuotedValue(path('operation'), params.operation, scope);
+  if (params.resource !== undefined) checkQuotedValue(path('resource'), params.resource, scope);
   const tags = Object.entries(params.tags ?? {});
   for (const [key, value] of tags) {
-    checkQuotedValue(`tags.${key}`, value, scope);
+    checkQuotedValue(path(`tags.${key}`), value, scope);
     // A tag filter on the scope's own dimensions is a request for that service or env.
     if (key === 'service') servicesWithin([value], scope);
     if (key === 'env') envWithin(value, scope);
@@ -80,7 +82,6 @@ export function spansQuery(params: SpanSearchParams, scope: Scope, deps: QueryDe
       cursor: params.cursor,
       limit: params.limit,
       maxRangeMs: deps.maxRangeMs.traces,
-      defaultSpanMs: DEFAULT_SPAN_MS,
       ...spanSource(query, params.sort),
     },
     deps,
@@ -92,8 +93,6 @@ export function searchSpans(params: SpanSearchParams, scope: Scope, deps: QueryD
   return deps.engine.answer(spansQuery(params, scope, deps), ctx);
 }
 
-/** Default range of `GET /traces/{id}`: the last 24 h (docs/http-api.md#get-traces-and-get-tracestrace_id). */
-export const TRACE_DEFAULT_SPAN_MS = 24 * 60 * 60 * 1000;
 /**
  * Most spans read for one trace. Traces beyond this are pathological (a runaway loop); the
  * answer says it is partial rather than spending the whole spans budget on one trace.
@@ -129,13 +128,13 @@ export function readTraceSpans(source: PageSource<SpanRecord>, range: TimeRange,
 }
 
 /** The engine query of `GET /traces/{trace_id}`: the whole trace, or NOT_FOUND (never cached). */
-export function traceQuery(traceId: string, time: TimeParams, scope: Scope, deps: QueryDeps): AnswerQuery {
+export function traceQuery(traceId: string, time: AskedRange, scope: Scope, deps: QueryDeps): AnswerQuery {
   const source = traceSpansSource([traceId], scope);
   return {
     family: 'spans',
     route: 'trace',
     identity: [source.query],
-    time: parseTimeSpec(time, TRACE_DEFAULT_SPAN_MS),
+    time,
     maxRangeMs: deps.maxRangeMs.traces,
     // A page: most traces are far smaller, and a runaway one stops at MAX_TRACE_SPANS anyway.
     weight: SPANS_PAGE_MAX,
@@ -157,7 +156,7 @@ export function traceQuery(traceId: string, time: TimeParams, scope: Scope, deps
 }
 
 /** `GET /traces/{trace_id}`: the finished answer. */
-export function getTrace(traceId: string, time: TimeParams, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
+export function getTrace(traceId: string, time: AskedRange, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
   return deps.engine.answer(traceQuery(traceId, time, scope, deps), ctx);
 }
 

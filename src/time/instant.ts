@@ -17,6 +17,7 @@ const DATE_MATH = /^now(?:-(\d{1,9}[smhdw]))?$/;
 /** Largest instant accepted: 9999-12-31, so every value formats as a four-digit-year ISO string. */
 const MAX_EPOCH_MS = 253_402_300_799_999;
 
+/** On failure, `message` says what is wrong and what is allowed, written to follow the parameter's name (`from has no UTC offset; ...`). */
 export type InstantParse = { ok: true; instant: Instant } | { ok: false; message: string };
 
 export function parseInstant(text: string): InstantParse {
@@ -27,24 +28,24 @@ export function parseInstant(text: string): InstantParse {
   }
   if (EPOCH_MS.test(value)) {
     const ms = Number(value);
-    if (ms > MAX_EPOCH_MS) return { ok: false, message: 'epoch milliseconds out of range' };
+    if (ms > MAX_EPOCH_MS) return { ok: false, message: `must be epoch milliseconds up to ${MAX_EPOCH_MS} (the end of the year 9999)` };
     return { ok: true, instant: { kind: 'absolute', ms } };
   }
   const iso = ISO_WITH_OFFSET.exec(value);
   if (iso) {
     const ms = isoToEpochMs(iso);
-    if (ms === undefined) return { ok: false, message: `not a valid date-time: ${value}` };
+    if (ms === undefined) return { ok: false, message: `is not a real date-time: ${value}` };
     return { ok: true, instant: { kind: 'absolute', ms } };
   }
   if (ISO_WITHOUT_OFFSET.test(value)) {
     return {
       ok: false,
-      message: 'timestamp has no UTC offset; add one (e.g. "Z" or "+05:30") or use epoch milliseconds',
+      message: 'has no UTC offset; add one (e.g. "Z" or "+05:30") or use epoch milliseconds',
     };
   }
   return {
     ok: false,
-    message: 'expected ISO 8601 with an offset, epoch milliseconds, "now" or "now-<n><s|m|h|d|w>"',
+    message: 'must be ISO 8601 with an offset (2026-11-25T04:00:00Z), epoch milliseconds, now or now-15m (units s m h d w)',
   };
 }
 

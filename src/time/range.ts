@@ -5,7 +5,7 @@ import { snapRange, stepFor, type StepTable } from '../upstream/step.ts';
 
 /**
  * The time parameters of every GET query route (docs/http-api.md#time-and-common-parameters), as
- * the caller sent them.
+ * the caller sent them. Read once, by the route's schema (schemas/common.ts), into an AskedRange.
  */
 export interface TimeParams {
   from?: string | undefined;
@@ -23,10 +23,39 @@ export interface TimeRange {
 }
 
 /**
- * A range as the engine receives it (upstream/answer.ts): both ends already parsed, or pinned
+ * The names a caller wrote a range with, for the errors about it: `from`/`to`/`since` on the
+ * GET routes, Tinkr's `start`/`end` or one `since`-like field (`since`, `window`) in its bodies.
+ */
+export interface TimeNames {
+  from: string;
+  to: string;
+  /** Absent where the request has no `since` of its own (Tinkr's `start`/`end`). */
+  since?: string;
+}
+
+export const TIME_NAMES: TimeNames = { from: 'from', to: 'to', since: 'since' };
+
+/**
+ * A range as the caller asked for it: both ends parsed at the edge, the defaults filled in. A
+ * relative end (`now-15m`) stays relative: it is read against the clock, and snapped to its
+ * bucket, only when the request is answered (resolveTimeSpec).
+ */
+export interface AskedRange {
+  kind: 'instants';
+  from: Instant;
+  to: Instant;
+  /**
+   * Where a problem only the resolved range shows (reversed, too long) is reported: the error
+   * path (`from`, `body.start`) and the names of the two ends in its message; `from` when absent.
+   */
+  report?: { path: string; from: string; to: string } | undefined;
+}
+
+/**
+ * A range as the engine receives it (upstream/answer.ts): as the caller asked for it, or pinned
  * by a cursor to the absolute range of the first page (and the bucket it was snapped to).
  */
-export type TimeSpec = { kind: 'instants'; from: Instant; to: Instant } | { kind: 'pinned'; fromMs: number; toMs: number; stepMs: number };
+export type TimeSpec = AskedRange | { kind: 'pinned'; fromMs: number; toMs: number; stepMs: number };
 
 export interface RangeRules {
   nowMs: number;
@@ -40,42 +69,51 @@ export interface RangeRules {
 
 /** Turns from/to/since into an absolute range, or throws BAD_REQUEST listing every problem. */
 export function resolveRange(params: TimeParams, rules: RangeRules): TimeRange {
-  return resolveTimeSpec(parseTimeSpec(params, rules.defaultSpanMs), rules);
+  const parsed = parseTimeSpec(params, rules.defaultSpanMs);
+  if (!parsed.ok) throw invalid(parsed.problems);
+  return resolveTimeSpec(parsed.spec, rules);
 }
 
+export type TimeSpecParse = { ok: true; spec: AskedRange } | { ok: false; problems: FieldError[] };
+
 /**
- * Reads from/to/since into instants (the defaults filled in), or throws BAD_REQUEST listing
- * every problem with how they are written. Whether they make a usable range is decided when
- * the range is resolved.
+ * Reads from/to/since into instants (the defaults filled in), or lists every problem with how
+ * they are written, each under the name the caller used (`names`). Whether they make a usable
+ * range is decided when the range is resolved. `reportAt` is the path of that later problem
+ * (`from`; `body.start` for a Tinkr body).
  */
-export function parseTimeSpec(params: TimeParams, defaultSpanMs: number): TimeSpec {
+export function parseTimeSpec(params: TimeParams, defaultSpanMs: number, names: TimeNames = TIME_NAMES, reportAt: string = names.from): TimeSpecParse {
   const problems: FieldError[] = [];
-  const read = (name: 'from' | 'to', text: string | undefined, fallback: Instant): Instant => {
+  const read = (name: string, text: string | undefined, fallback: Instant): Instant => {
     if (text === undefined || text === '') return fallback;
     const parsed = parseInstant(text);
     if (parsed.ok) return parsed.instant;
-    problems.push({ path: name, message: parsed.message });
+    problems.push({ path: name, message: `${name} ${parsed.message}` });
     return fallback;
   };
 
   let from: Instant = { kind: 'relative', offsetMs: defaultSpanMs };
   let to: Instant = NOW;
   if (params.since !== undefined && params.since !== '') {
+    const since = names.since ?? 'since';
     if (params.from || params.to) {
-      problems.push({ path: 'since', message: 'since is shorthand for from=now-<since>&to=now; do not combine it with from or to' });
+      problems.push({
+        path: since,
+        message: `${since} is shorthand for ${names.from}=now-<${since}>&${names.to}=now; do not combine it with ${names.from} or ${names.to}`,
+      });
     }
     const spanMs = parseDuration(params.since);
     if (spanMs === undefined || spanMs === 0) {
-      problems.push({ path: 'since', message: 'expected a positive duration such as 15m, 1h or 7d (units s m h d w)' });
+      problems.push({ path: since, message: `${since} must be a positive duration such as 15m, 1h or 7d (units s m h d w)` });
     } else {
       from = { kind: 'relative', offsetMs: spanMs };
     }
   } else {
-    from = read('from', params.from, from);
-    to = read('to', params.to, to);
+    from = read(names.from, params.from, from);
+    to = read(names.to, params.to, to);
   }
-  if (problems.length > 0) throw invalid(problems);
-  return { kind: 'instants', from, to };
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, spec: { kind: 'instants', from, to, report: { path: reportAt, from: names.from, to: names.to } } };
 }
 
 const NOW: Instant = { kind: 'relative', offsetMs: 0 };
@@ -90,12 +128,13 @@ export function resolveTimeSpec(spec: TimeSpec, rules: Omit<RangeRules, 'default
   const { from, to } = spec;
   const fromMs = resolveInstant(from, rules.nowMs);
   const toMs = resolveInstant(to, rules.nowMs);
+  const report = spec.report ?? { path: 'from', from: 'from', to: 'to' };
   if (fromMs >= toMs) {
-    throw invalid([{ path: 'from', message: 'from must be before to' }]);
+    throw invalid([{ path: report.path, message: `${report.from} must be before ${report.to}` }]);
   }
   if (toMs - fromMs > rules.maxRangeMs) {
     throw invalid([
-      { path: 'from', message: `the range is longer than this profile allows (${formatDuration(rules.maxRangeMs)})` },
+      { path: report.path, message: `the range is longer than this profile allows (${formatDuration(rules.maxRangeMs)})` },
     ]);
   }
   const relative = from.kind === 'relative' && to.kind === 'relative';

@@ -73,7 +73,7 @@ export function tinkrAnomalies(body: { service: string; window_minutes: number }
   const gridMs = seriesGrid(windowMs);
   const endMs = Math.floor(deps.clock.now() / gridMs) * gridMs;
   const startMs = endMs - (BASELINE_WINDOWS + 1) * windowMs;
-  const panel = { limit: 100, intervalMs: gridMs, time: {} };
+  const panel = { limit: 100, intervalMs: gridMs };
   const logs = logsPanel({ ...panel, services: [body.service], levels: [], compute: { aggregation: 'count' }, computeText: 'count', groupBy: ['status'] }, scope);
   const spans = spansPanel({ ...panel, services: [body.service], compute: { aggregation: 'pc95', metric: '@duration' }, computeText: 'pc95:@duration', groupBy: [] }, scope);
   const errorLogs = logsSource({ services: [body.service], levels: ['error', 'critical'] }, scope, 'desc');

@@ -1,4 +1,4 @@
-import { parseInstant, resolveInstant } from '../time/instant.ts';
+import { resolveInstant, type Instant } from '../time/instant.ts';
 import type { StepRule, StepTable } from '../upstream/step.ts';
 
 /**
@@ -32,13 +32,10 @@ export interface LiveWindow {
   stepMs: number;
 }
 
-/** The live window of a request, or undefined when it does not end near now (or does not parse: the caller reports it). */
-export function liveWindow(start: string, end: string, rules: { nowMs: number; steps: StepTable; maxRangeMs: number }): LiveWindow | undefined {
-  const from = parseInstant(start);
-  const to = parseInstant(end);
-  if (!from.ok || !to.ok) return undefined;
-  const fromMs = resolveInstant(from.instant, rules.nowMs);
-  const toMs = resolveInstant(to.instant, rules.nowMs);
+/** The live window of a request's `start`/`end`, or undefined when it does not end near now. */
+export function liveWindow(start: Instant, end: Instant, rules: { nowMs: number; steps: StepTable; maxRangeMs: number }): LiveWindow | undefined {
+  const fromMs = resolveInstant(start, rules.nowMs);
+  const toMs = resolveInstant(end, rules.nowMs);
   if (fromMs >= toMs) return undefined;
   const rule = ruleFor(toMs - fromMs, rules.steps);
   // Client clocks differ from ours: "now" is anything within one step, either way.

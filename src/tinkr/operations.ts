@@ -1,20 +1,16 @@
 import { servicesWithin, type Scope } from '../auth/scope.ts';
 import type { LogRecord } from '../datadog/logs.ts';
-import { AGGREGATIONS, METRIC_NAME, SCOPE_VALUE, TAG_KEY, type SeriesRecord } from '../datadog/metrics.ts';
+import type { SeriesRecord } from '../datadog/metrics.ts';
 import { SPANS_PAGE_MAX, type SpanRecord } from '../datadog/spans.ts';
-import { AppError, badRequest, type FieldError } from '../errors.ts';
-import { DEFAULT_SPAN_MS } from '../signals/default-range.ts';
 import type { QueryDeps } from '../signals/deps.ts';
 import { logsQuery, type LogsParams } from '../signals/logs.ts';
-import { metricsQuery, type MetricsParams } from '../signals/metrics.ts';
+import { metricsQuery, type MetricsQueryParts } from '../signals/metrics.ts';
 import { searchPages, type SearchResult } from '../signals/paged-search.ts';
 import { composeSpansQuery, readTraceSpans, spanSource, summarize, traceSpansSource } from '../signals/traces.ts';
-import { parseDuration } from '../time/duration.ts';
-import { parseTimeSpec, type TimeParams } from '../time/range.ts';
+import type { AskedRange } from '../time/range.ts';
 import type { Answer } from '../upstream/answer.ts';
 import type { CallContext } from '../upstream/types.ts';
 import { liveWindow } from './live-window.ts';
-import { rewriteTinkrQuery } from './query-rewrite.ts';
 
 /**
  * The Tinkr-compatible operations (docs/http-api.md#tinkr-compatible-routes): the same services as
@@ -34,45 +30,30 @@ export interface TinkrLogEntry {
   extra: Record<string, string>;
 }
 
-/**
- * Errors about the native parameters are reported under the Tinkr body's names for them
- * (`from` → `body.start`); any other parameter `x` becomes `body.x`.
- */
-export async function withTinkrTimeNames<T>(names: { from: string; to: string; since?: string }, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof AppError && error.code === 'BAD_REQUEST' && error.errors) {
-      const renamed = (path: string) => (names as Record<string, string | undefined>)[path] ?? (path.startsWith('body.') ? path : `body.${path}`);
-      const rename = (e: FieldError): FieldError => ({ ...e, path: renamed(e.path) });
-      const errors = error.errors.map(rename);
-      throw new AppError('BAD_REQUEST', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
-    }
-    throw error;
-  }
+/** `POST /api/v1/logs` as its schema reads it (schemas/tinkr.ts). */
+export interface TinkrLogsRequest {
+  service: string;
+  /** Datadog search syntax: Tinkr's level aliases already rewritten. */
+  query: string;
+  limit: number;
+  time: AskedRange;
 }
 
-export async function tinkrLogs(
-  body: { service: string; query: string; start: string; end: string; limit: number },
-  scope: Scope,
-  deps: QueryDeps,
-  ctx: CallContext,
-): Promise<Answer> {
+export async function tinkrLogs(body: TinkrLogsRequest, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
   // `tinkr tail` polls with end = its own now: ask for the bucket's panel, shared by every viewer.
-  const live = liveWindow(body.start, body.end, { nowMs: deps.clock.now(), steps: deps.engine.steps, maxRangeMs: deps.maxRangeMs.logs });
-  const time: TimeParams = live ? { from: String(live.fromMs), to: String(live.toMs) } : { from: body.start, to: body.end };
-  const answer = await withTinkrTimeNames({ from: 'body.start', to: 'body.end' }, () => {
-    const params: LogsParams = {
-      services: [body.service],
-      levels: [],
-      query: rewriteTinkrQuery(body.query),
-      time,
-      limit: body.limit,
-      sort: 'desc',
-    };
-    const render = (result: SearchResult<LogRecord>) => ({ entries: result.data.map((log) => tinkrLogEntry(log, body.service)) });
-    return deps.engine.answer(logsQuery(params, scope, deps, { route: 'tinkr.logs', render }), ctx);
-  });
+  const live = liveWindow(body.time.from, body.time.to, { nowMs: deps.clock.now(), steps: deps.engine.steps, maxRangeMs: deps.maxRangeMs.logs });
+  const time: AskedRange = live ? { ...body.time, from: { kind: 'absolute', ms: live.fromMs }, to: { kind: 'absolute', ms: live.toMs } } : body.time;
+  const params: LogsParams = {
+    services: [body.service],
+    levels: [],
+    query: body.query,
+    time,
+    limit: body.limit,
+    sort: 'desc',
+    writtenIn: 'body',
+  };
+  const render = (result: SearchResult<LogRecord>) => ({ entries: result.data.map((log) => tinkrLogEntry(log, body.service)) });
+  const answer = await deps.engine.answer(logsQuery(params, scope, deps, { route: 'tinkr.logs', render }), ctx);
   return live ? entriesFrom(answer, live.keepFromMs) : answer;
 }
 
@@ -108,20 +89,18 @@ export interface TinkrMetricPoint {
   dimensions: Record<string, string>;
 }
 
-export function tinkrMetrics(body: { service: string; metric: string; start: string; end: string }, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
-  const time: TimeParams = { from: body.start, to: body.end };
-  let params: MetricsParams;
-  if (METRIC_NAME.test(body.metric)) {
-    if (!SCOPE_VALUE.test(body.service)) throw badRequest('body.service', 'letters, digits, "_", "-", "." and "/" only, to scope a metric');
-    params = { kind: 'built', metric: body.metric, service: body.service, aggregation: AGGREGATIONS[0], groupBy: [], time };
-  } else {
-    // The raw query carries its own scope; the service the CLI names must still be the key's.
-    servicesWithin([body.service], scope);
-    params = { kind: 'raw', query: body.metric, time };
-  }
-  return withTinkrTimeNames({ from: 'body.start', to: 'body.end' }, () =>
-    deps.engine.answer(metricsQuery(params, scope, deps, { route: 'tinkr.metrics', render: ({ series }) => ({ points: tinkrPoints(series) }) }), ctx),
-  );
+/** `POST /api/v1/metrics` as its schema reads it: a metric name already scoped to the service, or a raw query. */
+export interface TinkrMetricsRequest {
+  service: string;
+  metric: MetricsQueryParts;
+  time: AskedRange;
+}
+
+export function tinkrMetrics(body: TinkrMetricsRequest, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
+  // A raw query carries its own scope; the service the CLI names must still be the key's.
+  if (body.metric.kind === 'raw') servicesWithin([body.service], scope);
+  const params = { ...body.metric, time: body.time };
+  return deps.engine.answer(metricsQuery(params, scope, deps, { route: 'tinkr.metrics', render: ({ series }) => ({ points: tinkrPoints(series) }) }), ctx);
 }
 
 function tinkrPoints(series: readonly SeriesRecord[]): TinkrMetricPoint[] {
@@ -173,50 +152,42 @@ export interface TinkrTrace {
  */
 export const TRACE_DISCOVERY_SPANS = 1000;
 
-export function tinkrTraces(
-  body: { service: string; since: string; limit: number; tags?: Record<string, string> | null | undefined },
-  scope: Scope,
-  deps: QueryDeps,
-  ctx: CallContext,
-): Promise<Answer> {
-  if (parseDuration(body.since, ['s', 'm', 'h', 'd', 'w']) === undefined) {
-    throw badRequest('body.since', 'expected a relative window such as 30m, 1h or 2d');
-  }
-  // Sorted, so the same filters written in another order are the same answer.
-  const tags = Object.fromEntries(Object.entries(body.tags ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  for (const key of Object.keys(tags)) {
-    if (!TAG_KEY.test(key)) throw badRequest(`body.tags.${key.slice(0, 50)}`, 'not a tag key');
-  }
-  const rename = { from: 'body.since', to: 'body.since', since: 'body.since' };
-  return withTinkrTimeNames(rename, () => {
-    const query = composeSpansQuery({ services: [body.service], tags }, scope);
-    return deps.engine.answer(
-      {
-        family: 'spans',
-        route: 'tinkr.traces',
-        identity: [query, body.limit],
-        time: parseTimeSpec({ since: body.since }, DEFAULT_SPAN_MS),
-        maxRangeMs: deps.maxRangeMs.traces,
-        // The page that finds the traces, then a page of their spans (`limit` traces are small).
-        weight: TRACE_DISCOVERY_SPANS + SPANS_PAGE_MAX,
-        // Two calls: the newest spans to find the traces, then every span of those traces.
-        async produce(range, io) {
-          const recent = await searchPages(spanSource(query, 'desc'), range, io, TRACE_DISCOVERY_SPANS, deps.maxPages);
-          const traceIds = [...new Set(recent.items.map((s) => s.trace_id).filter((id) => id !== ''))].slice(0, body.limit);
-          if (traceIds.length === 0) return { traces: [] };
-          const spans = await readTraceSpans(traceSpansSource(traceIds, scope), range, io);
-          const byTrace = new Map<string, SpanRecord[]>(traceIds.map((id) => [id, []]));
-          for (const span of spans.items) byTrace.get(span.trace_id)?.push(span);
-          const traces = traceIds.flatMap((id) => {
-            const members = byTrace.get(id)!;
-            return members.length > 0 ? [tinkrTrace(id, body.service, members)] : [];
-          });
-          return { traces };
-        },
+/** `POST /api/v1/traces` as its schema reads it: tag filters checked and sorted, `since` as a range. */
+export interface TinkrTracesRequest {
+  service: string;
+  limit: number;
+  tags: Record<string, string>;
+  time: AskedRange;
+}
+
+export function tinkrTraces(body: TinkrTracesRequest, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
+  const query = composeSpansQuery({ services: [body.service], tags: body.tags, writtenIn: 'body' }, scope);
+  return deps.engine.answer(
+    {
+      family: 'spans',
+      route: 'tinkr.traces',
+      identity: [query, body.limit],
+      time: body.time,
+      maxRangeMs: deps.maxRangeMs.traces,
+      // The page that finds the traces, then a page of their spans (`limit` traces are small).
+      weight: TRACE_DISCOVERY_SPANS + SPANS_PAGE_MAX,
+      // Two calls: the newest spans to find the traces, then every span of those traces.
+      async produce(range, io) {
+        const recent = await searchPages(spanSource(query, 'desc'), range, io, TRACE_DISCOVERY_SPANS, deps.maxPages);
+        const traceIds = [...new Set(recent.items.map((s) => s.trace_id).filter((id) => id !== ''))].slice(0, body.limit);
+        if (traceIds.length === 0) return { traces: [] };
+        const spans = await readTraceSpans(traceSpansSource(traceIds, scope), range, io);
+        const byTrace = new Map<string, SpanRecord[]>(traceIds.map((id) => [id, []]));
+        for (const span of spans.items) byTrace.get(span.trace_id)?.push(span);
+        const traces = traceIds.flatMap((id) => {
+          const members = byTrace.get(id)!;
+          return members.length > 0 ? [tinkrTrace(id, body.service, members)] : [];
+        });
+        return { traces };
       },
-      ctx,
-    );
-  });
+    },
+    ctx,
+  );
 }
 
 function tinkrTrace(traceId: string, service: string, members: SpanRecord[]): TinkrTrace {

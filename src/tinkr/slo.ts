@@ -1,11 +1,10 @@
 import type { Scope } from '../auth/scope.ts';
 import { levelOf } from '../datadog/levels.ts';
-import { badRequest } from '../errors.ts';
-import { logsPanel, panelQuery, type AggregateItem } from '../signals/aggregate.ts';
+import { logsPanel, panelQuery, type AggregateBody, type AggregateItem } from '../signals/aggregate.ts';
 import type { QueryDeps } from '../signals/deps.ts';
+import type { AskedRange } from '../time/range.ts';
 import type { Answer } from '../upstream/answer.ts';
 import type { CallContext } from '../upstream/types.ts';
-import { withTinkrTimeNames } from './operations.ts';
 import { pyRound } from './py-round.ts';
 
 /**
@@ -30,28 +29,24 @@ export interface TinkrSlo {
   status: 'ok' | 'breach';
 }
 
-/** Tinkr's window grammar: a whole number of days, hours or minutes. */
-const WINDOW = /^([1-9]\d{0,5})([dhm])$/;
 /** Distinct statuses counted: Datadog remaps statuses to a dozen or so; this is far past that. */
 const STATUS_GROUPS = 100;
 
-export function tinkrSlo(body: { service: string; target_pct: number; window: string }, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
-  if (!WINDOW.test(body.window)) throw badRequest('body.window', 'expected a whole number of days, hours or minutes, such as 30d, 12h or 90m');
-  return withTinkrTimeNames({ from: 'body.window', to: 'body.window', since: 'body.window' }, () => {
-    const panel = logsPanel(
-      {
-        services: [body.service],
-        levels: [],
-        compute: { aggregation: 'count' },
-        computeText: 'count',
-        groupBy: ['status'],
-        limit: STATUS_GROUPS,
-        time: { since: body.window },
-      },
-      scope,
-    );
-    return deps.engine.answer(panelQuery('logs_aggregate', panel, deps, { route: 'tinkr.slo', render: ({ data }) => sloOf(body, data), renderedWith: [body.service, body.target_pct, body.window] }), ctx);
-  });
+/** `POST /api/v1/slo` as its schema reads it (schemas/tinkr.ts): the window as written, and the range it covers. */
+export interface TinkrSloRequest {
+  service: string;
+  target_pct: number;
+  window: string;
+  time: AskedRange;
+}
+
+export function tinkrSlo(body: TinkrSloRequest, scope: Scope, deps: QueryDeps, ctx: CallContext): Promise<Answer> {
+  const panel = logsPanel(
+    { services: [body.service], levels: [], compute: { aggregation: 'count' }, computeText: 'count', groupBy: ['status'], limit: STATUS_GROUPS },
+    scope,
+  );
+  const as = { route: 'tinkr.slo', render: ({ data }: AggregateBody) => sloOf(body, data), renderedWith: [body.service, body.target_pct, body.window] };
+  return deps.engine.answer(panelQuery('logs_aggregate', panel, body.time, deps, as), ctx);
 }
 
 /** Requests and errors from the counts by status. */

@@ -110,6 +110,10 @@ describe('bad input gets a clear 400 and nothing else happens', () => {
     ['/metrics?metric=a&service=x,y', 'service', /letters/],
     ['/metrics?metric=a&group_by=ho%20st', 'group_by.0', /tag key/],
     ['/metrics?query=avg:a{*}&service=x', 'query', /raw query/],
+    // A bad time and a missing metric are reported together: the schema reads both.
+    ['/metrics?from=soon', 'metric', /either metric or query/],
+    ['/metrics?from=soon', 'from', /^from must be ISO 8601 with an offset/],
+    ['/logs?from=2026-02-30T04:00:00Z', 'from', /^from is not a real date-time/],
   ])('%s → 400 on %s', async (path, field, message) => {
     const before = sent.length;
     const body = await problem(await app.get(path), 400, 'BAD_REQUEST');

@@ -156,3 +156,35 @@ describe('POST /api/v1/traces', () => {
     expect(body.errors[0].path).toBe('body.since');
   });
 });
+
+describe("the bodies' rules, read before anything is asked", () => {
+  const refused = async (path: string, body: unknown) => {
+    const before = stack.sim.requests.length;
+    const answer = await post(path, body);
+    expect(answer.status).toBe(400);
+    expect(stack.sim.requests.length).toBe(before);
+    return answer.body.errors as Array<{ path: string; message: string }>;
+  };
+
+  it('reports a reversed or too long range under start, in the body\'s own names', async () => {
+    expect(await refused('/api/v1/logs', { service: 'checkout', start: pyIso(NOW), end: pyIso(NOW - 60_000) })).toEqual([
+      { path: 'body.start', message: 'start must be before end' },
+    ]);
+    const long = await refused('/api/v1/logs', { service: 'checkout', start: pyIso(NOW - 40 * 86_400_000), end: pyIso(NOW - 3_600_000) });
+    expect(long).toEqual([{ path: 'body.start', message: expect.stringMatching(/longer than this profile allows/) }]);
+  });
+
+  it('needs a tag value for the service a bare metric name is scoped to', async () => {
+    const errors = await refused('/api/v1/metrics', { service: 'ledger west', metric: 'system.cpu.user', start: pyIso(NOW - 60_000), end: pyIso(NOW) });
+    expect(errors).toEqual([{ path: 'body.service', message: expect.stringMatching(/^service must be letters, .* to scope a metric name/) }]);
+  });
+
+  it('names a tag filter that is not a tag key, and a since of nothing', async () => {
+    expect(await refused('/api/v1/traces', { service: 'checkout', tags: { '9lives': 'x' } })).toEqual([
+      { path: 'body.tags.9lives', message: expect.stringMatching(/^each tag name must be a tag key/) },
+    ]);
+    expect(await refused('/api/v1/traces', { service: 'checkout', since: '0m' })).toEqual([
+      { path: 'body.since', message: expect.stringMatching(/^since must be a positive duration such as 30m, 1h or 2d/) },
+    ]);
+  });
+});
