@@ -22,7 +22,7 @@ import {
 import { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED } from '../upstream/concurrency.ts';
 import { DEFAULT_UPSTREAM_SHARE } from '../upstream/fair-share.ts';
 import { MAX_PAGES_PER_REQUEST } from '../upstream/paging.ts';
-import { checkStepTable, DEFAULT_STEPS } from '../upstream/step.ts';
+import { checkStepTable, DEFAULT_STEPS } from '../time/buckets.ts';
 import type { LogLevel } from './env.ts';
 import { storeSchema, type StoreFileConfig } from './store.ts';
 
@@ -190,7 +190,7 @@ export type ProfileConfig = z.infer<typeof profileSchema>;
 /** One row of the time-bucket table: ranges up to `up_to` are snapped to `step`. */
 export const stepRuleSchema = z.object({ up_to: duration('up_to'), step: duration('step') }).strict();
 
-/** The bucket table as written in the config file (upstream/step.ts has the reasons). */
+/** The bucket table as written in the config file (time/buckets.ts has the reasons). */
 export const DEFAULT_STEP_ROWS = DEFAULT_STEPS.map((rule) => ({ up_to: formatDuration(rule.upToMs), step: formatDuration(rule.stepMs) }));
 
 /** Most rows of the bucket table: a handful is plenty; the bound keeps the lookup trivial. */

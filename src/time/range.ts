@@ -1,7 +1,7 @@
 import { AppError, type FieldError } from '../errors.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { parseInstant, resolveInstant, type Instant } from './instant.ts';
-import { snapRange, stepFor, type StepTable } from '../upstream/step.ts';
+import { snapRange, stepFor, type StepTable } from '../time/buckets.ts';
 
 /**
  * The time parameters of every GET query route (docs/http-api.md#time-and-common-parameters), as
@@ -63,7 +63,7 @@ export interface RangeRules {
   defaultSpanMs: number;
   /** The profile's limit for this signal. */
   maxRangeMs: number;
-  /** Time buckets for relative ranges (upstream/step.ts); none: relative ranges are not snapped. */
+  /** Time buckets for relative ranges (time/buckets.ts); none: relative ranges are not snapped. */
   steps?: StepTable | undefined;
 }
 

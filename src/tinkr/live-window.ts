@@ -1,5 +1,5 @@
 import { resolveInstant, type Instant } from '../time/instant.ts';
-import type { StepRule, StepTable } from '../upstream/step.ts';
+import type { StepRule, StepTable } from '../time/buckets.ts';
 
 /**
  * Polls that end at "now": `tinkr tail` sends `POST /api/v1/logs` every 2 s with `start` = the

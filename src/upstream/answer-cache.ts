@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { timeSpecKey, type TimeRange } from '../time/range.ts';
 import type { AnswerQuery } from './answer.ts';
-import { stepFor, type StepTable } from './step.ts';
+import { stepFor, type StepTable } from '../time/buckets.ts';
 import type { Store } from './store.ts';
 
 /**

@@ -1,6 +1,6 @@
 import type { TimeRange, TimeSpec } from '../time/range.ts';
 import type { Family, UpstreamReply, UpstreamRequest } from '../upstream-call.ts';
-import type { StepTable } from './step.ts';
+import type { StepTable } from '../time/buckets.ts';
 import type { CacheStatus, CallContext } from './types.ts';
 
 /**

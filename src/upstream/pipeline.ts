@@ -33,7 +33,7 @@ import { MAX_PAGES_PER_REQUEST } from './paging.ts';
 import type { RefreshLog } from './refresh.ts';
 import type { RetryPolicy } from './retry.ts';
 import { createRetryingCall, type Credentials } from './retrying-call.ts';
-import { DEFAULT_STEPS } from './step.ts';
+import { DEFAULT_STEPS } from '../time/buckets.ts';
 import type { Store } from './store.ts';
 import type { Upstream } from './types.ts';
 

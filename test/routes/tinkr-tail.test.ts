@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_STEPS, stepFor } from '../../src/upstream/step.ts';
+import { DEFAULT_STEPS, stepFor } from '../../src/time/buckets.ts';
 import { sharedStack } from '../helpers/stack.ts';
 
 /**

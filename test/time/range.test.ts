@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
 import { resolveRange } from '../../src/time/range.ts';
-import { DEFAULT_STEPS } from '../../src/upstream/step.ts';
+import { DEFAULT_STEPS } from '../../src/time/buckets.ts';
 
 const NOW = Date.parse('2026-11-25T04:00:00.000Z');
 const rules = { nowMs: NOW, defaultSpanMs: 15 * 60_000, maxRangeMs: 7 * 86_400_000 };

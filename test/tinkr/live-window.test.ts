@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { liveWindow } from '../../src/tinkr/live-window.ts';
 import { parseInstant, type Instant } from '../../src/time/instant.ts';
-import { DEFAULT_STEPS } from '../../src/upstream/step.ts';
+import { DEFAULT_STEPS } from '../../src/time/buckets.ts';
 
 const NOW = Date.parse('2026-11-25T04:00:02.345Z');
 const DAY = 86_400_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkStepTable, DEFAULT_STEPS, snapRange, stepFor } from '../../src/upstream/step.ts';
+import { checkStepTable, DEFAULT_STEPS, snapRange, stepFor } from '../../src/time/buckets.ts';
 
 const S = 1_000;
 const M = 60 * S;
