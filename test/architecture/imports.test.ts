@@ -66,6 +66,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   'errors.ts': [],
   // Pure time arithmetic (durations, instants, ranges, the bucket grid): read by every room, it reads none.
   'time/': ['errors.ts'],
+  // Shared state on Redis: it implements the seams other rooms declare (the engine's store, budget and share
+  // ledgers, the quota counter, the cursor keys); boot.ts loads it only when a store is configured.
+  'redis/': ['clock.ts', 'config/', 'http/', 'signals/', 'telemetry/', 'upstream-call.ts', 'upstream/'],
 };
 
 /** The server's wiring: the only files outside routes/ that may import a route. */
