@@ -8,6 +8,7 @@ import { AppError } from '../../src/errors.ts';
 import { buildServer, settingsDeps, type ServerDeps } from '../../src/server.ts';
 import type { Telemetry } from '../../src/telemetry/telemetry.ts';
 import { uncachedEngine } from '../../src/upstream/pipeline.ts';
+import type { UpstreamRequest } from '../../src/upstream-call.ts';
 import type { Upstream } from '../../src/upstream/types.ts';
 
 /** The bearer token of the default test key, and its scoped sibling. */
@@ -21,6 +22,21 @@ export interface TestApp {
   get(path: string, init?: RequestInit): Promise<Response>;
   post(path: string, body: unknown, init?: RequestInit): Promise<Response>;
   close(): Promise<void>;
+}
+
+/**
+ * A fake Datadog call that keeps every request it is given (so a test can assert that nothing
+ * was asked) and answers each with `answer`: an empty search and series by default.
+ */
+export function recordingUpstream(answer: (request: UpstreamRequest) => unknown = () => ({ data: [], meta: {}, series: [] })): { upstream: Upstream; sent: UpstreamRequest[] } {
+  const sent: UpstreamRequest[] = [];
+  const upstream: Upstream = {
+    send: async (request) => {
+      sent.push(request);
+      return { body: answer(request), cache: 'miss', fetchedAt: 0 };
+    },
+  };
+  return { upstream, sent };
 }
 
 /** The request deadline of test apps. */

@@ -4,19 +4,11 @@ import { MAX_HEADER_BYTES, MAX_QUERY_STRING_BYTES } from '../../src/http/limits.
 import { MAX_LIST_ITEMS, problemSchema } from '../../src/schemas/common.ts';
 import { MAX_TAG_FILTERS } from '../../src/schemas/tinkr.ts';
 import { BODY_LIMIT_BYTES } from '../../src/server.ts';
-import type { UpstreamRequest } from '../../src/upstream-call.ts';
-import type { Upstream } from '../../src/upstream/types.ts';
-import { startApp, TEST_TOKEN, type TestApp } from '../helpers/app.ts';
+import { recordingUpstream, startApp, TEST_TOKEN, type TestApp } from '../helpers/app.ts';
 import { openSocket, readResponses } from '../helpers/raw-http.ts';
 
 /** Every request limit, each with its clear problem answer and no upstream call. */
-const sent: UpstreamRequest[] = [];
-const upstream: Upstream = {
-  send: async (request) => {
-    sent.push(request);
-    return { body: { data: [], meta: {}, series: [] }, cache: 'miss', fetchedAt: 0 };
-  },
-};
+const { upstream, sent } = recordingUpstream();
 
 let app: TestApp;
 beforeAll(async () => {

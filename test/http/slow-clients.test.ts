@@ -3,9 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionTimeouts, DEFAULT_BODY_TIMEOUT_MS } from '../../src/http/limits.ts';
 import { createLogger } from '../../src/logging.ts';
 import { problemSchema } from '../../src/schemas/common.ts';
-import type { UpstreamRequest } from '../../src/upstream-call.ts';
-import type { Upstream } from '../../src/upstream/types.ts';
-import { startApp, TEST_TOKEN, type TestApp } from '../helpers/app.ts';
+import { recordingUpstream, startApp, TEST_TOKEN, type TestApp } from '../helpers/app.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { trickle } from '../helpers/raw-http.ts';
 import { openSse } from '../helpers/sse.ts';
@@ -16,13 +14,7 @@ import { openSse } from '../helpers/sse.ts';
  * on a real socket, byte by byte. Nothing here measures time: each test asserts what happened.
  */
 
-const sent: UpstreamRequest[] = [];
-const upstream: Upstream = {
-  send: async (request) => {
-    sent.push(request);
-    return { body: { data: [], meta: {} }, cache: 'miss', fetchedAt: 0 };
-  },
-};
+const { upstream, sent } = recordingUpstream(() => ({ data: [], meta: {} }));
 const logText: string[] = [];
 const logger = createLogger(
   'info',

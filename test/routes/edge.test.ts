@@ -1,17 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
-import type { UpstreamRequest } from '../../src/upstream-call.ts';
-import type { Upstream } from '../../src/upstream/types.ts';
-import { startApp, type TestApp } from '../helpers/app.ts';
+import { recordingUpstream, startApp, type TestApp } from '../helpers/app.ts';
 
 /** The HTTP edge: authentication, validation and the problem format. Nothing here reaches Datadog. */
-const sent: UpstreamRequest[] = [];
-const upstream: Upstream = {
-  send: async (request) => {
-    sent.push(request);
-    throw new AppError('UPSTREAM_ERROR', 'this test has no Datadog');
-  },
-};
+const { upstream, sent } = recordingUpstream(() => {
+  throw new AppError('UPSTREAM_ERROR', 'this test has no Datadog');
+});
 
 let app: TestApp;
 let notReady: TestApp;

@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problemSchema } from '../../src/schemas/common.ts';
-import type { UpstreamRequest } from '../../src/upstream-call.ts';
-import type { Upstream } from '../../src/upstream/types.ts';
-import { startApp, type TestApp } from '../helpers/app.ts';
+import { recordingUpstream, startApp, type TestApp } from '../helpers/app.ts';
 
 /**
  * Every parameter of every route, given a bad value, is a 400 whose `errors[].message` says what
@@ -10,13 +8,7 @@ import { startApp, type TestApp } from '../helpers/app.ts';
  * table is checked against the served OpenAPI document, so a new parameter needs a case here.
  */
 
-const sent: UpstreamRequest[] = [];
-const upstream: Upstream = {
-  send: async (request) => {
-    sent.push(request);
-    return { body: { data: [], meta: {}, series: [] }, cache: 'miss', fetchedAt: 0 };
-  },
-};
+const { upstream, sent } = recordingUpstream();
 let app: TestApp;
 beforeAll(async () => {
   app = await startApp({ upstream });
