@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors.ts';
+import { WARNING_CODES } from '../warnings.ts';
 import { parseTimeSpec, TIME_NAMES, type AskedRange, type TimeNames, type TimeParams } from '../time/range.ts';
 
 /** Shared pieces of the public request and response schemas (docs/http-api.md). */
@@ -138,7 +139,17 @@ export const limitParam = (max: number, fallback: number) =>
     .default(fallback)
     .describe(`Items to return, 1-${max} (default ${fallback}); the server pages upstream to fill it.`);
 
-export const warningSchema = z.object({ code: z.string(), message: z.string() });
+/** One warning of `meta.warnings`; its code is one of src/warnings.ts, listed in the OpenAPI document. */
+export const warningSchema = z.object({
+  code: z
+    .string()
+    .describe(
+      `What is missing or held back: ${Object.entries(WARNING_CODES)
+        .map(([code, meaning]) => `\`${code}\` (${meaning})`)
+        .join('; ')}; or \`datadog_<code>\` for a warning Datadog gave with its answer.`,
+    ),
+  message: z.string().describe('The same in words, for people.'),
+});
 
 /** `meta.bucket_s` of every query route. */
 export const bucketSchema = z
