@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectionTimeouts, DEFAULT_BODY_TIMEOUT_MS } from '../../src/http/limits.ts';
+import { connectionTimeouts, DEFAULT_BODY_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from '../../src/http/limits.ts';
 import { createLogger } from '../../src/logging.ts';
 import { problemSchema } from '../../src/schemas/common.ts';
 import { recordingUpstream, startApp, TEST_TOKEN, type TestApp } from '../helpers/app.ts';
@@ -118,5 +118,9 @@ describe('slow clients', () => {
     // No inactivity timeout on sockets: a long answer (a live tail) must not be cut.
     expect(strict.app.server.timeout).toBe(0);
     expect(strict.app.server.requestTimeout).toBe(SHORT_TIMEOUT_MS);
+    // What the running server holds, not only what the function returns: headers within the
+    // body's time, and an idle keep-alive connection closed after a bounded wait.
+    expect(strict.app.server.headersTimeout).toBe(SHORT_TIMEOUT_MS);
+    expect(strict.app.server.keepAliveTimeout).toBe(DEFAULT_KEEP_ALIVE_TIMEOUT_MS);
   });
 });
