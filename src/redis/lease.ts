@@ -204,7 +204,12 @@ export function createCacheLeases(connection: RedisConnection, options: LeaseOpt
 
     async close() {
       closing.abort();
-      await subscriber?.unsubscribe(channel).catch(() => {});
+      if (!subscriber) return;
+      // Bounded like every store call: a hung Redis never confirms, and the connection's own
+      // close drops the subscription anyway.
+      const stop = new AbortController();
+      await Promise.race([subscriber.unsubscribe(channel).catch(() => {}), clock.sleep(connection.timeoutMs, stop.signal).catch(() => {})]);
+      stop.abort();
     },
   };
 }

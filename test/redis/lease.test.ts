@@ -3,7 +3,7 @@ import { systemClock } from '../../src/clock.ts';
 import type { RedisConnection } from '../../src/redis/connection.ts';
 import { createCacheLeases, type CacheLeases } from '../../src/redis/lease.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { connectTestStore, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { connectTestStore, startTestRedis, TEST_STORE_TIMEOUT_MS, type TestRedis } from '../helpers/redis-server.ts';
 
 /**
  * Leases for coalescing across replicas, on a real Redis: one holder per cache key, renewed
@@ -103,6 +103,28 @@ describe('cache leases', () => {
     expect(await leases.waitFor('any', far())).toBe('unavailable');
     redis.resume();
     await eventually(() => connection.health.up, 'back');
+  });
+
+  it('closes while Redis hangs: shutdown does not wait on a subscription Redis never confirms', async () => {
+    const { leases, connection } = await replica();
+    // Subscribed: a waiter has listened for announcements.
+    expect(await leases.waitFor('nobody-holds-this', far())).toBe('free');
+    redis.pause();
+    try {
+      // Before the fix this never settled, and a replica's shutdown ended on its backstop (exit 1).
+      // Raced against a wait ten times the store timeout only so that a hang fails this test
+      // (and resumes Redis for the others) instead of the whole file's hooks.
+      const hang = new AbortController();
+      const outcome = await Promise.race([
+        leases.close().then(() => 'closed'),
+        systemClock.sleep(10 * TEST_STORE_TIMEOUT_MS, hang.signal).then(() => 'still waiting on Redis', () => 'aborted'),
+      ]);
+      hang.abort();
+      expect(outcome).toBe('closed');
+      await connection.close();
+    } finally {
+      redis.resume();
+    }
   });
 
   it('keeps every lease key under the prefix with a TTL', async () => {
