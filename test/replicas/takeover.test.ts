@@ -86,8 +86,11 @@ describe('a replica killed while it holds the lease', () => {
     // Nothing else reached Datadog: they wait, they do not fetch.
     expect(sim.callCount('logs') - before).toBe(1);
 
-    await holder.kill();
+    const killed = await holder.kill();
     expect(await held).toBe('no answer: killed');
+    // The holder logged its start with the store configured, and never the password.
+    expect(killed.stdout).toContain('"store"');
+    expect(killed.stdout + killed.stderr).not.toContain(PASSWORD);
     const answers = await Promise.all(waiting);
     expect(answers.map((r) => r.status)).toEqual([200, 200]);
     const [bodyA, bodyB] = await Promise.all(answers.map((r) => r.text()));
