@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `tinkr-server` command (package.json `bin`). It checks the Node version first and exits
+ * What the `tinkr-server` command runs (bin/tinkr-server, which adds the memory settings, and the
+ * image's ENTRYPOINT, which has them in its environment). It checks the Node version first and exits
  * 78 naming the required one, because on an older Node the server fails while its modules load
  * (`failed to start: TypeError`, from undici). An ES module evaluates all its static imports
  * before its own body, so this file has none: the guard and then the server are loaded with

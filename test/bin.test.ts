@@ -1,10 +1,13 @@
-import { execFile, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHIPPED_RUNTIME_ENV } from '../bench/lib/runtime.ts';
 import { REQUIRED_NODE_MAJOR, unsupportedNode } from '../src/node-guard.ts';
+import { envOnlyStart } from './helpers/cli.ts';
+import { eventually } from './helpers/eventually.ts';
 
 /**
  * The `tinkr-server` command as a user gets it: the README's install steps run as written in a
@@ -16,7 +19,7 @@ import { REQUIRED_NODE_MAJOR, unsupportedNode } from '../src/node-guard.ts';
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const PKG = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string>; engines: { node: string } };
 /** What `npm run build` needs from the repository. */
-const BUILD_INPUTS = ['package.json', 'package-lock.json', 'tsconfig.json', 'src', 'scripts'];
+const BUILD_INPUTS = ['package.json', 'package-lock.json', 'tsconfig.json', 'src', 'scripts', 'bin'];
 /** tsc on a shared, cold machine; a bound, not a timing. */
 const INSTALL_TIMEOUT_MS = 300_000;
 /** Directories a clean shell searches for `node`, besides the project's own Node 24. */
@@ -96,10 +99,57 @@ describe('the README install steps', () => {
     const result = await sh(steps.at(-1)!, root, userEnv);
     expect(result).toEqual({ code: 0, stdout: `tinkr-server ${PKG.version}\n`, stderr: '' });
     // It is the package's bin, installed under the temporary prefix only.
-    expect(PKG.bin['tinkr-server']).toBe('dist/bin.js');
+    expect(PKG.bin['tinkr-server']).toBe('bin/tinkr-server');
     expect(existsSync(join(prefix, 'bin', 'tinkr-server'))).toBe(true);
     const help = await sh('tinkr-server --help', root, userEnv);
     expect(help.stdout).toContain('--check');
+  });
+});
+
+describe('the memory settings of the command', () => {
+  /** A `node` first on PATH that only reports what the command handed it. */
+  function reportingNode(): Record<string, string> {
+    const dir = join(root, 'reporting-node');
+    mkdirSync(dir, { recursive: true });
+    const script = join(dir, 'node');
+    writeFileSync(script, '#!/bin/sh\nprintf "%s\\n" "MALLOC_MMAP_THRESHOLD_=$MALLOC_MMAP_THRESHOLD_" "NODE_OPTIONS=$NODE_OPTIONS" "$@"\n');
+    chmodSync(script, 0o755);
+    return { ...userEnv, PATH: `${join(prefix, 'bin')}:${dir}:${SYSTEM_PATH}` };
+  }
+
+  it("runs dist/bin.js with the image's settings (docs/operations.md#memory), the arguments untouched", async () => {
+    const result = await sh("tinkr-server --config 'my file.toml' --check", root, reportingNode());
+    expect(result.code).toBe(0);
+    const [threshold, options, script, ...args] = result.stdout.trimEnd().split('\n');
+    expect(threshold).toBe(`MALLOC_MMAP_THRESHOLD_=${SHIPPED_RUNTIME_ENV.MALLOC_MMAP_THRESHOLD_}`);
+    expect(options).toBe(`NODE_OPTIONS=${SHIPPED_RUNTIME_ENV.NODE_OPTIONS}`);
+    // Through npm's link in the prefix's bin, to the checkout's build.
+    expect(script).toBe(join(checkout, 'dist', 'bin.js'));
+    expect(args).toEqual(['--config', 'my file.toml', '--check']);
+  });
+
+  it("keeps the caller's own: a threshold already set, and NODE_OPTIONS after the default so they win", async () => {
+    const env = { ...reportingNode(), MALLOC_MMAP_THRESHOLD_: '65536', NODE_OPTIONS: '--max-semi-space-size=32 --enable-source-maps' };
+    const [threshold, options] = (await sh('tinkr-server --version', root, env)).stdout.split('\n');
+    expect(threshold).toBe('MALLOC_MMAP_THRESHOLD_=65536');
+    expect(options).toBe(`NODE_OPTIONS=${SHIPPED_RUNTIME_ENV.NODE_OPTIONS} --max-semi-space-size=32 --enable-source-maps`);
+  });
+
+  it('reach the running server, which is Node itself (exec: a SIGTERM stops it with exit 0)', async () => {
+    // Nothing listens at the upstream address: the server starts and waits for its keys, which is enough here.
+    const env = { ...userEnv, ...envOnlyStart('http://127.0.0.1:9', { token: 'memory-settings-token', subject: 'ops' }), TINKR_METRICS_PORT: '0' };
+    const server = spawn('tinkr-server', [], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
+    let output = '';
+    server.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    await eventually(() => output.includes('"msg":"listening"'), 'the installed command to start the server', INSTALL_TIMEOUT_MS);
+    // The process the command started is Node running the server, with the settings in its environment.
+    const environ = readFileSync(`/proc/${server.pid}/environ`, 'utf8').split('\0');
+    expect(environ).toContain(`MALLOC_MMAP_THRESHOLD_=${SHIPPED_RUNTIME_ENV.MALLOC_MMAP_THRESHOLD_}`);
+    expect(environ).toContain(`NODE_OPTIONS=${SHIPPED_RUNTIME_ENV.NODE_OPTIONS}`);
+    expect(readFileSync(`/proc/${server.pid}/cmdline`, 'utf8').split('\0')).toContain(join(checkout, 'dist', 'bin.js'));
+    server.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 });
 
@@ -113,7 +163,7 @@ describe('the runtime guard', () => {
       expect(unsupportedNode('20.20.2')).toMatch(/Node\.js 24 or newer is required; this is Node\.js 20\.20\.2/);
       return;
     }
-    // A clean shell: `node` is whatever the system has (the installed command's `#!/usr/bin/env node`).
+    // A clean shell: `node` is whatever the system has (the installed command runs the `node` on PATH).
     const env = { PATH: `${join(prefix, 'bin')}:${dirname(older.path)}:${SYSTEM_PATH}`, HOME: userEnv.HOME! };
     expect((await sh('node -p process.versions.node', root, env)).stdout.trim()).toBe(older.version);
     const result = await sh('tinkr-server --version', root, env);

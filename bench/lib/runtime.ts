@@ -1,6 +1,7 @@
 /**
- * How the image runs Node (the Dockerfile's `ENV`), so benchmarks and memory tests run the
- * server as it ships. test/container/image-steps.test.ts checks the Dockerfile against this.
+ * How the image runs Node (the Dockerfile's `ENV`) and the `tinkr-server` command starts it
+ * (bin/tinkr-server), so benchmarks and memory tests run the server as it ships.
+ * test/container/image-steps.test.ts checks the Dockerfile against this, test/bin.test.ts the command.
  *
  * - `--max-semi-space-size=16`: V8 sizes its young generation from the host's memory (up to
  *   128 MiB on a large host) and keeps what it grew to; 16 MiB semi-spaces (V8's own default for
