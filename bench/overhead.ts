@@ -98,6 +98,10 @@ export interface TargetSummary {
   upstreamCalls?: number;
   /** upstreamCalls / sent. */
   upstreamPerRequest?: number;
+  /** Redis GETs made during this target's runs (counted when the contender can: replicas benchmark). */
+  redisGets?: number;
+  /** redisGets / sent. */
+  redisGetsPerRequest?: number;
   runs: LoadResult[];
 }
 
@@ -225,70 +229,92 @@ export interface Contender {
   process?: Measured;
   /** Set to count the upstream calls this contender causes. */
   sim?: SimulatorProcess;
+  /** Set to count the Redis GETs made while this contender runs (a counter read before and after). */
+  redisGets?: () => Promise<number>;
 }
 
 interface Measurement {
   result: LoadResult;
   upstream: number;
   cpuUs: number | undefined;
+  redisGets: number | undefined;
 }
 
 async function measure(contender: Contender, connections: number, durationMs: number): Promise<Measurement> {
   const callsBefore = await contender.sim?.callCount();
+  const getsBefore = await contender.redisGets?.();
   const cpuBefore = await contender.process?.cpuUs();
   const result = await loadChild({ url: contender.url, durationMs, connections, target: contender.target });
   const cpuAfter = await contender.process?.cpuUs();
+  const getsAfter = await contender.redisGets?.();
   const callsAfter = await contender.sim?.callCount();
   return {
     result,
     upstream: callsBefore !== undefined && callsAfter !== undefined ? callsAfter - callsBefore : 0,
     cpuUs: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined,
+    redisGets: getsBefore !== undefined && getsAfter !== undefined ? getsAfter - getsBefore : undefined,
   };
 }
 
 export async function compare(options: Pick<OverheadOptions, 'warmupMs' | 'rounds' | 'runMs' | 'progress'>, connections: number, subject: Contender, reference: Contender): Promise<Comparison> {
-  if (options.warmupMs > 0) {
-    await measure(subject, connections, options.warmupMs);
-    await measure(reference, connections, options.warmupMs);
-  }
-  const subjectRuns: Measurement[] = [];
-  const referenceRuns: Measurement[] = [];
+  return (await compareEach(options, connections, [subject], reference))[0]!;
+}
+
+/**
+ * Each subject against one reference, all in the same rounds: round by round the contenders run
+ * one after another, the order reversed every other round (ABBA for one subject, ABCCBA for two),
+ * and each subject's comparison uses the reference's runs of the same rounds.
+ */
+export async function compareEach(
+  options: Pick<OverheadOptions, 'warmupMs' | 'rounds' | 'runMs' | 'progress'>,
+  connections: number,
+  subjects: readonly Contender[],
+  reference: Contender,
+): Promise<Comparison[]> {
+  const all = [...subjects, reference];
+  if (options.warmupMs > 0) for (const contender of all) await measure(contender, connections, options.warmupMs);
+  const runs = new Map<Contender, Measurement[]>(all.map((c) => [c, []]));
   for (let round = 0; round < options.rounds; round++) {
-    // ABBA: the pair's order flips every round.
-    const order = round % 2 === 0 ? [subject, reference] : [reference, subject];
+    const order = round % 2 === 0 ? all : [...all].reverse();
     for (const contender of order) {
       const measured = await measure(contender, connections, options.runMs);
-      (contender === subject ? subjectRuns : referenceRuns).push(measured);
+      runs.get(contender)!.push(measured);
       const cpu = measured.cpuUs !== undefined ? `  cpu ${(measured.cpuUs / Math.max(1, measured.result.responses)).toFixed(0)} µs/req` : '';
       options.progress?.(
-        `    round ${round + 1}/${options.rounds} ${contender.label.padEnd(20)} ${measured.result.rps.toFixed(0).padStart(6)} req/s  p50 ${measured.result.latencyMs.p50.toFixed(2)} ms  p99 ${measured.result.latencyMs.p99.toFixed(2)} ms${cpu}`,
+        `    round ${round + 1}/${options.rounds} ${contender.label.padEnd(24)} ${measured.result.rps.toFixed(0).padStart(6)} req/s  p50 ${measured.result.latencyMs.p50.toFixed(2)} ms  p99 ${measured.result.latencyMs.p99.toFixed(2)} ms${cpu}`,
       );
     }
   }
-  const pairs = subjectRuns.map((s, i) => [s, referenceRuns[i]!] as const);
+  const referenceRuns = runs.get(reference)!;
+  const referenceSummary = summarize(referenceRuns, reference);
   const perRequest = (m: Measurement): number => (m.cpuUs === undefined ? Number.NaN : m.cpuUs / Math.max(1, m.result.responses));
-  const measuredCpu = subjectRuns[0]?.cpuUs !== undefined && referenceRuns[0]?.cpuUs !== undefined;
-  return {
-    subject: subject.label,
-    reference: reference.label,
-    connections,
-    subjectSummary: summarize(subjectRuns, subject.sim !== undefined),
-    referenceSummary: summarize(referenceRuns, reference.sim !== undefined),
-    throughputRatio: median(pairs.map(([s, r]) => ratio(s.result.rps, r.result.rps))),
-    latencyP50Ratio: median(pairs.map(([s, r]) => ratio(s.result.latencyMs.p50, r.result.latencyMs.p50))),
-    latencyP99Ratio: median(pairs.map(([s, r]) => ratio(s.result.latencyMs.p99, r.result.latencyMs.p99))),
-    addedP50Ms: median(pairs.map(([s, r]) => s.result.latencyMs.p50 - r.result.latencyMs.p50)),
-    ...(measuredCpu ? { cpuRatio: median(pairs.map(([s, r]) => ratio(perRequest(r), perRequest(s)))) } : {}),
-  };
+  return subjects.map((subject) => {
+    const subjectRuns = runs.get(subject)!;
+    const pairs = subjectRuns.map((s, i) => [s, referenceRuns[i]!] as const);
+    const measuredCpu = subjectRuns[0]?.cpuUs !== undefined && referenceRuns[0]?.cpuUs !== undefined;
+    return {
+      subject: subject.label,
+      reference: reference.label,
+      connections,
+      subjectSummary: summarize(subjectRuns, subject),
+      referenceSummary,
+      throughputRatio: median(pairs.map(([s, r]) => ratio(s.result.rps, r.result.rps))),
+      latencyP50Ratio: median(pairs.map(([s, r]) => ratio(s.result.latencyMs.p50, r.result.latencyMs.p50))),
+      latencyP99Ratio: median(pairs.map(([s, r]) => ratio(s.result.latencyMs.p99, r.result.latencyMs.p99))),
+      addedP50Ms: median(pairs.map(([s, r]) => s.result.latencyMs.p50 - r.result.latencyMs.p50)),
+      ...(measuredCpu ? { cpuRatio: median(pairs.map(([s, r]) => ratio(perRequest(r), perRequest(s)))) } : {}),
+    };
+  });
 }
 
-function summarize(runs: readonly Measurement[], countUpstream: boolean): TargetSummary {
+function summarize(runs: readonly Measurement[], contender: Contender): TargetSummary {
   const results = runs.map((r) => r.result);
   const cache: Record<string, number> = {};
   for (const r of results) for (const [k, v] of Object.entries(r.cache)) cache[k] = (cache[k] ?? 0) + v;
   const responses = results.reduce((n, r) => n + r.responses, 0);
   const sent = results.reduce((n, r) => n + r.sent, 0);
   const upstreamCalls = runs.reduce((n, r) => n + r.upstream, 0);
+  const redisGets = runs.reduce((n, r) => n + (r.redisGets ?? 0), 0);
   const cpu = runs.filter((r) => r.cpuUs !== undefined).map((r) => r.cpuUs! / Math.max(1, r.result.responses));
   return {
     rps: median(results.map((r) => r.rps)),
@@ -301,7 +327,8 @@ function summarize(runs: readonly Measurement[], countUpstream: boolean): Target
     non2xx: results.reduce((n, r) => n + r.non2xx, 0),
     errors: results.reduce((n, r) => n + r.errors + r.timeouts, 0),
     cache,
-    ...(countUpstream ? { upstreamCalls, upstreamPerRequest: ratio(upstreamCalls, sent) } : {}),
+    ...(contender.sim !== undefined ? { upstreamCalls, upstreamPerRequest: ratio(upstreamCalls, sent) } : {}),
+    ...(contender.redisGets !== undefined ? { redisGets, redisGetsPerRequest: ratio(redisGets, sent) } : {}),
     runs: results,
   };
 }

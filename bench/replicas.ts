@@ -22,7 +22,7 @@ import { summarizeMix } from './fleet/mix.ts';
 import { panelPath } from './fleet/panels.ts';
 import { startGateway, type Gateway } from './lib/gateway.ts';
 import { ratio } from './lib/stats.ts';
-import { compare, gatewayEnv, OVERHEAD_CALLERS, OVERHEAD_PANEL, UNLIMITED, type Comparison, type Contender, type OverheadOptions } from './overhead.ts';
+import { compareEach, gatewayEnv, OVERHEAD_CALLERS, OVERHEAD_PANEL, UNLIMITED, type Comparison, type Contender, type OverheadOptions } from './overhead.ts';
 import { startGatewayProcess, startSimulatorProcess } from './overhead/processes.ts';
 
 /**
@@ -35,9 +35,15 @@ import { startGatewayProcess, startSimulatorProcess } from './overhead/processes
  *     stickiness). Same budgets on both simulators. The number that matters: upstream calls of
  *     the replicas / upstream calls of the one replica; sharing the cache and the flights should
  *     make it about 1 (target ≤ 1.1), where independent replicas cost up to `replicas` times.
- * (b) hit: what a cache hit costs when the answer comes from Redis rather than from the
- *     process's memory: the overhead benchmark's hit run (one connection, one panel, server
- *     processes booted from the environment) against two servers, one with TINKR_REDIS_URL.
+ * (b) hit: what a cache hit costs with Redis rather than without: the overhead benchmark's hit
+ *     run (one connection, one panel, server processes booted from the environment) against
+ *     three servers in the same rounds: one without Redis (the reference); one with
+ *     TINKR_REDIS_URL as it ships, whose repeated hits are served from its near copy of the
+ *     shared answer (redis/cache-store.ts), so Redis costs them the quota's round trip; and one
+ *     with TINKR_REDIS_URL (another Redis database) and no near copies (`--no-near-copies`, a
+ *     benchmark-only start option), so every hit also reads the answer from Redis, as a replica
+ *     does on its first hit of an answer another replica made. The Redis GETs of each run are
+ *     counted (INFO commandstats) to show which hits read Redis.
  *
  * Every gateway runs its shipped defaults (store timeout included).
  */
@@ -69,9 +75,14 @@ export interface ReplicaFleetReport extends Pick<FleetReport, 'options' | 'start
 
 export interface ReplicasReport {
   fleet: ReplicaFleetReport;
-  /** Subject: a hit served through Redis; reference: a hit served from the process's memory. */
-  hit: Comparison;
+  /** Subject: a hit on a replica with Redis, served from its near copy; reference: a hit on a server without Redis. */
+  hitNearCopy: Comparison;
+  /** Subject: a hit whose answer is read from Redis (no near copy); same reference, same rounds. */
+  hitFromRedis: Comparison;
 }
+
+/** The hit runs' contenders. */
+export const HIT_LABELS = { inProcess: 'hit in process', nearCopy: 'hit via Redis, near copy', fromRedis: 'hit read from Redis' } as const;
 
 export function checkReplicasOptions(o: ReplicasOptions): void {
   checkFleetOptions(o.fleet);
@@ -87,9 +98,9 @@ export async function runReplicas(options: ReplicasOptions): Promise<ReplicasRep
     options.progress?.(`  (a) fleet: one replica vs ${options.replicas} sharing Redis, ${options.fleet.durationMs / 1000} s`);
     const fleet = await runReplicaFleet(options, redis);
     redis.cli('FLUSHALL');
-    options.progress?.('  (b) cache hits, one connection: through Redis vs in process');
-    const hit = await runHitComparison(options, redis);
-    return { fleet, hit };
+    options.progress?.('  (b) cache hits, one connection: via Redis with a near copy, read from Redis, in process');
+    const [hitNearCopy, hitFromRedis] = await runHitComparison(options, redis);
+    return { fleet, hitNearCopy: hitNearCopy!, hitFromRedis: hitFromRedis! };
   } finally {
     await redis.close();
   }
@@ -158,8 +169,11 @@ function roundRobin(replicas: readonly Side[]): Side {
   };
 }
 
-/** The overhead benchmark's hit run against a server whose cache is Redis and one whose cache is its memory. */
-async function runHitComparison(options: ReplicasOptions, redis: TestRedis): Promise<Comparison> {
+/**
+ * The overhead benchmark's hit run against a server without Redis, one with Redis as it ships and
+ * one with Redis and no near copies, in the same rounds.
+ */
+async function runHitComparison(options: ReplicasOptions, redis: TestRedis): Promise<Comparison[]> {
   const scratch = mkdtempSync(join(tmpdir(), 'tinkr-bench-replicas-'));
   const started: Array<{ close(): Promise<void> }> = [];
   const keep = <T extends { close(): Promise<void> }>(p: T): T => (started.push(p), p);
@@ -168,19 +182,39 @@ async function runHitComparison(options: ReplicasOptions, redis: TestRedis): Pro
     const sim = keep(await startSimulatorProcess({ logs: UNLIMITED, spans: UNLIMITED, metrics: UNLIMITED }));
     const env = await gatewayEnv(sim.url, tokens, scratch);
     const inProcess = keep(await startGatewayProcess(env, join(scratch, 'access-memory.log')));
-    const viaRedis = keep(await startGatewayProcess({ ...(await gatewayEnv(sim.url, tokens, scratch)), TINKR_REDIS_URL: redis.url }, join(scratch, 'access-redis.log')));
+    const nearCopy = keep(await startGatewayProcess({ ...(await gatewayEnv(sim.url, tokens, scratch)), TINKR_REDIS_URL: redis.url }, join(scratch, 'access-redis.log')));
+    // A database of its own: neither Redis server shares the other's answers or quota counts.
+    const fromRedis = keep(
+      await startGatewayProcess({ ...(await gatewayEnv(sim.url, tokens, scratch)), TINKR_REDIS_URL: inDatabase(redis.url, 1) }, join(scratch, 'access-redis-far.log'), ['--no-near-copies']),
+    );
     // One request each first: every measured request is then a hit (or, past a bucket roll, stale).
-    for (const server of [inProcess, viaRedis]) {
+    for (const server of [inProcess, nearCopy, fromRedis]) {
       const response = await fetch(`${server.url}${panelPath(OVERHEAD_PANEL)}`, { headers: { authorization: `Bearer ${tokens[0]}` } });
       await response.body?.cancel();
       if (response.status !== 200) throw new Error(`the server answered the panel with ${response.status}`);
     }
+    // The contenders run one at a time: the GETs Redis served during a run are that server's.
+    const redisGets = async (): Promise<number> => getCalls(redis.cli('INFO', 'commandstats'));
     const target = { kind: 'gateway', panel: OVERHEAD_PANEL, tokens, noCache: false, unique: false } as const;
-    const redisHit: Contender = { label: 'hit through Redis', url: viaRedis.url, target, process: viaRedis, sim };
-    const memoryHit: Contender = { label: 'hit in process', url: inProcess.url, target, process: inProcess, sim };
-    return await compare({ ...options.hit, ...(options.progress ? { progress: options.progress } : {}) }, 1, redisHit, memoryHit);
+    const memoryHit: Contender = { label: HIT_LABELS.inProcess, url: inProcess.url, target, process: inProcess, sim };
+    const nearHit: Contender = { label: HIT_LABELS.nearCopy, url: nearCopy.url, target, process: nearCopy, sim, redisGets };
+    const farHit: Contender = { label: HIT_LABELS.fromRedis, url: fromRedis.url, target, process: fromRedis, sim, redisGets };
+    return await compareEach({ ...options.hit, ...(options.progress ? { progress: options.progress } : {}) }, 1, [nearHit, farHit], memoryHit);
   } finally {
     for (const p of started.reverse()) await p.close().catch(() => {});
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** `url` with its database number set to `db`. */
+function inDatabase(url: string, db: number): string {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+/** The GET commands Redis has served since it started, from `INFO commandstats` (`cmdstat_get:calls=N,...`). */
+export function getCalls(commandstats: string): number {
+  const match = /^cmdstat_get:calls=(\d+)/m.exec(commandstats);
+  return match ? Number(match[1]) : 0;
 }

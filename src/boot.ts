@@ -37,6 +37,11 @@ export interface Running {
 export interface StartOptions {
   logger: Logger;
   clock?: Clock;
+  /**
+   * With Redis: `false` keeps no near copies of shared answers, so every hit on one reads it from
+   * Redis (redis/cache-store.ts). For the replicas benchmark only; not a setting.
+   */
+  nearCopies?: boolean;
 }
 
 /**
@@ -78,7 +83,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
 
   // Redis down or unreachable does not stop the start: the replica serves on its own state.
   // Loaded only when configured: a single replica never pays for the Redis client.
-  const shared = config.store ? (await import('./redis/shared-state.ts')).createSharedState(config.store, { log, clock, telemetry }) : undefined;
+  const shared = config.store ? (await import('./redis/shared-state.ts')).createSharedState(config.store, { log, clock, telemetry, ...(options.nearCopies === false ? { cache: { nearCopies: false } } : {}) }) : undefined;
   await shared?.ready();
 
   const site = effectiveSite(config.datadog, initial.site);

@@ -98,11 +98,29 @@ const asPair = (r: ReplicaFleetReport) => ({ ...r, gateway: r.single, passThroug
 
 function replicasVerdict(r: ReplicasReport): string[] {
   const f = r.fleet;
-  const h = r.hit;
+  const [near, far] = [r.hitNearCopy, r.hitFromRedis];
+  const p50 = (v: number): string => `${x2(v)} ms`;
+  const added = (v: number): string => `${v >= 0 ? '+' : ''}${x2(v)} ms`;
   return [
     `upstream calls, ${f.replicas} replicas / one replica: ${x2(f.callRatio)} (${f.fleet.upstream.total} / ${f.single.upstream.total}; target ≤ ${f.target.callRatio}: ${verdict(f.target.callRatioMet)}); 5xx: ${f.fleet.status5xx} (target 0: ${verdict(f.target.zero5xx)})`,
-    `a cache hit through Redis adds ${x2(h.addedP50Ms)} ms at p50 with one connection (${x2(h.subjectSummary.latencyP50Ms)} vs ${x2(h.referenceSummary.latencyP50Ms)} ms), server CPU ${us(h.subjectSummary.cpuPerRequestUs)} vs ${us(h.referenceSummary.cpuPerRequestUs)} µs per hit`,
+    `a cache hit at p50 with one connection: ${p50(near.referenceSummary.latencyP50Ms)} in process, ${p50(near.subjectSummary.latencyP50Ms)} via Redis with a near copy (${added(near.addedP50Ms)}), ${p50(far.subjectSummary.latencyP50Ms)} read from Redis (${added(far.addedP50Ms)})`,
+    `server CPU per hit: ${us(near.referenceSummary.cpuPerRequestUs)} µs in process, ${us(near.subjectSummary.cpuPerRequestUs)} µs via Redis with a near copy (${x2(near.cpuRatio ?? Number.NaN)}), ${us(far.subjectSummary.cpuPerRequestUs)} µs read from Redis (${x2(far.cpuRatio ?? Number.NaN)}); Redis GETs per hit: ${perRequest(near.subjectSummary.redisGetsPerRequest)} with a near copy, ${perRequest(far.subjectSummary.redisGetsPerRequest)} read from Redis`,
   ];
+}
+
+const perRequest = (v: number | undefined): string => (v !== undefined ? x2(v) : '–');
+
+/** The hit runs side by side: in process (the reference), then each Redis contender and its ratio to it. */
+function replicaHitTable(r: ReplicasReport): { header: string[]; rows: string[][] } {
+  const [near, far] = [r.hitNearCopy, r.hitFromRedis];
+  const nearRows = comparisonRows(near);
+  const farRows = comparisonRows(far);
+  const rows = nearRows.map(([label, s, ref, q], i) => {
+    const [, s2, , q2] = farRows[i]!;
+    return [label, ref, s, q, s2, q2];
+  });
+  rows.splice(rows.length - 1, 0, ['Redis GETs per request', '–', perRequest(near.subjectSummary.redisGetsPerRequest), '', perRequest(far.subjectSummary.redisGetsPerRequest), '']);
+  return { header: ['', near.reference, near.subject, 'ratio', far.subject, 'ratio'], rows };
 }
 
 export function formatReplicas(r: ReplicasReport): string {
@@ -113,13 +131,11 @@ export function formatReplicas(r: ReplicasReport): string {
   const w1 = Math.max(single.length, ...rows.map((row) => row[1].length));
   const lines = [...fleetHeadline(pair).map((l) => `  ${l}`), '', `  ${''.padEnd(w0)}  ${single.padEnd(w1)}  ${fleet}`];
   for (const [label, a, b] of rows) lines.push(`  ${label.padEnd(w0)}  ${a.padEnd(w1)}  ${b}`);
-  const c = r.hit;
-  const hitRows = comparisonRows(c);
-  const h0 = Math.max(...hitRows.map((row) => row[0].length));
-  const h1 = Math.max(c.subject.length, ...hitRows.map((row) => row[1].length));
-  const h2 = Math.max(c.reference.length, ...hitRows.map((row) => row[2].length));
-  lines.push('', `  Cache hits, one connection: ${c.subject} vs ${c.reference}`, `  ${''.padEnd(h0)}  ${c.subject.padEnd(h1)}  ${c.reference.padEnd(h2)}  ratio`);
-  for (const [label, a, b, q] of hitRows) lines.push(`  ${label.padEnd(h0)}  ${a.padEnd(h1)}  ${b.padEnd(h2)}  ${q}`);
+  const hits = replicaHitTable(r);
+  const widths = hits.header.map((h, i) => Math.max(h.length, ...hits.rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string => `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`.trimEnd();
+  lines.push('', `  Cache hits, one connection: ${hits.header.slice(1).filter((h) => h !== 'ratio').join(' / ')} (ratios to ${r.hitNearCopy.reference})`, line(hits.header));
+  for (const row of hits.rows) lines.push(line(row));
   lines.push('', ...replicasVerdict(r).map((l) => `  ${l}`));
   return lines.join('\n');
 }
@@ -221,9 +237,14 @@ export function markdown(results: BenchResults): string {
     const pair = asPair(r.fleet);
     out.push('', `#### Replicas: ${r.fleet.replicas} sharing Redis vs one`, '', ...fleetHeadline(pair).map((l) => `- ${l}`), '');
     out.push(table(['', 'one replica', `${r.fleet.replicas} replicas + Redis`], fleetRows(pair).map((row) => [...row])));
-    const c = r.hit;
-    out.push('', `Cache hits, one connection: ${c.subject} vs ${c.reference} (${c.subjectSummary.runs.length} round(s) of ${(c.subjectSummary.runs[0]?.durationS ?? 0).toFixed(0)} s each, ABBA order, each server in its own process)`, '');
-    out.push(table(['', c.subject, c.reference, 'ratio'], comparisonRows(c).map((row) => [...row])));
+    const c = r.hitNearCopy;
+    const hits = replicaHitTable(r);
+    out.push(
+      '',
+      `Cache hits, one connection: ${c.reference} / ${c.subject} / ${r.hitFromRedis.subject} (${c.subjectSummary.runs.length} round(s) of ${(c.subjectSummary.runs[0]?.durationS ?? 0).toFixed(0)} s each, the three in turn, order reversed every other round, each server in its own process; ratios to ${c.reference})`,
+      '',
+    );
+    out.push(table(hits.header, hits.rows));
     out.push('', ...replicasVerdict(r).map((l) => `- ${l}`));
   }
   if (results.secrets) {

@@ -10,6 +10,9 @@
  *   {type:"close"}  → drains and exits 0
  *
  * On start it sends {type:"listening", url, pid}.
+ *
+ * Argument `--no-near-copies` (the replicas benchmark): with Redis, keep no near copies of shared
+ * answers, so that every hit reads its answer from Redis (StartOptions.nearCopies).
  */
 import { homedir } from 'node:os';
 import { startServer } from '../../src/boot.ts';
@@ -19,5 +22,6 @@ import { createLogger } from '../../src/logging.ts';
 import { serveProbes } from './probe.ts';
 
 const config = loadConfig({ args: parseCommandLine([]), env: process.env, homeDir: homedir(), cwd: process.cwd() });
-const running = await startServer(config, { logger: createLogger(config.logLevel) });
+const nearCopies = !process.argv.slice(2).includes('--no-near-copies');
+const running = await startServer(config, { logger: createLogger(config.logLevel), ...(nearCopies ? {} : { nearCopies: false }) });
 serveProbes({ url: running.url, close: () => running.close() });

@@ -74,12 +74,13 @@ async function measured(child: ChildProcess, label: string): Promise<Measured> {
 
 /**
  * The server, booted from the environment in its own process. Its stdout (the access log, one
- * JSON line per request, as in production) is appended to `logFile`, a real file.
+ * JSON line per request, as in production) is appended to `logFile`, a real file. `args` go to
+ * gateway-child.ts (`--no-near-copies`).
  */
-export async function startGatewayProcess(env: Record<string, string>, logFile: string): Promise<Measured> {
+export async function startGatewayProcess(env: Record<string, string>, logFile: string, args: readonly string[] = []): Promise<Measured> {
   const log = openSync(logFile, 'a');
   try {
-    const child = fork(GATEWAY_CHILD, [], {
+    const child = fork(GATEWAY_CHILD, [...args], {
       execArgv: ['--expose-gc'],
       // Node and glibc settings as the image sets them: the server as it ships.
       env: { PATH: process.env.PATH ?? '', ...SHIPPED_RUNTIME_ENV, ...env },

@@ -24,17 +24,28 @@ import { createRedisStore, type RedisStore } from './store.ts';
  * out of date or missing) from Redis, and only when Redis has nothing from the local store (an
  * out-of-date answer kept during an outage is still worth serving stale).
  *
+ * `nearCopies: false` keeps none (what cannot be shared is still kept): every hit on a shared answer
+ * is then read from Redis. Only the benchmark asks for it (to measure that read); a replica always
+ * keeps them.
+ *
  * A failed or slow Redis call (each bounded by `timeout_ms`) is a miss or a local write, never
  * an error. Entries are the bytes that were sent, framed with their timestamps (codec.ts):
  * nothing is parsed on a hit, and nothing secret is kept (keys are hashes, answers are what
  * callers of that partition may read).
  */
+export interface SharedCacheOptions {
+  /** Keep a near copy of each fresh shared answer (default true; false only in the benchmark). */
+  nearCopies?: boolean;
+}
+
 export function createSharedCacheStore(
   shared: RedisStore<CacheRecord>,
   local: Store<CacheRecord> & { readonly size?: number; readonly bytes?: number },
   health: Pick<StoreHealth, 'up'>,
   clock: Pick<Clock, 'now'>,
+  options: SharedCacheOptions = {},
 ): Store<CacheRecord> & { readonly size: number; readonly bytes: number } {
+  const nearCopies = options.nearCopies ?? true;
   const freshFor = (record: CacheRecord | undefined): number => (record !== undefined && 'bytes' in record ? record.freshUntil - clock.now() : 0);
 
   /** Keeps a near copy of a fresh answer until its freshness ends. */
@@ -51,7 +62,7 @@ export function createSharedCacheStore(
           const found = await shared.get(key);
           if (found !== undefined) {
             // Its own bytes: a view of the reply could hold a whole socket read in memory.
-            if ('bytes' in found && freshFor(found) > 0) await copyNear(key, { ...found, bytes: ownBytes(found.bytes) }, Number.POSITIVE_INFINITY);
+            if (nearCopies && 'bytes' in found && freshFor(found) > 0) await copyNear(key, { ...found, bytes: ownBytes(found.bytes) }, Number.POSITIVE_INFINITY);
             return found;
           }
         } catch {
@@ -70,7 +81,7 @@ export function createSharedCacheStore(
         }
       }
       if (!kept) await local.set(key, value, options);
-      else if ('bytes' in value && freshFor(value) > 0) await copyNear(key, value, options.ttlMs);
+      else if (nearCopies && 'bytes' in value && freshFor(value) > 0) await copyNear(key, value, options.ttlMs);
       else await local.delete(key);
     },
     async delete(key) {
@@ -94,6 +105,11 @@ function ownBytes(bytes: Buffer): Buffer {
 }
 
 /** The shared cache on `connection`: Redis under `<prefix>cache:`, the local store beside it. */
-export function sharedCacheStore(connection: RedisConnection, local: Store<CacheRecord>, clock: Pick<Clock, 'now'>): Store<CacheRecord> & { readonly size: number; readonly bytes: number } {
-  return createSharedCacheStore(createRedisStore<CacheRecord>(connection, { namespace: 'cache:', codec: framedCodec() }), local, connection.health, clock);
+export function sharedCacheStore(
+  connection: RedisConnection,
+  local: Store<CacheRecord>,
+  clock: Pick<Clock, 'now'>,
+  options: SharedCacheOptions = {},
+): Store<CacheRecord> & { readonly size: number; readonly bytes: number } {
+  return createSharedCacheStore(createRedisStore<CacheRecord>(connection, { namespace: 'cache:', codec: framedCodec() }), local, connection.health, clock, options);
 }

@@ -8,7 +8,7 @@ import { createMemoryLedger, type BudgetLedger } from '../upstream/budget-ledger
 import { createMemoryShareLedger, type ShareLedger } from '../upstream/fair-share.ts';
 import type { Store } from '../upstream/store.ts';
 import { createRedisLedger } from './budget-ledger.ts';
-import { sharedCacheStore } from './cache-store.ts';
+import { sharedCacheStore, type SharedCacheOptions } from './cache-store.ts';
 import { CONNECT_TIMEOUT_MS, createRedisConnection, type RedisConnection } from './connection.ts';
 import { createSharedCursorKeys, type SharedCursorKeys } from './cursor-keys.ts';
 import { createFallbackLedger, createFallbackShareLedger } from './fallback.ts';
@@ -41,6 +41,8 @@ export interface SharedStateDeps {
   log: Logger;
   clock: Clock;
   telemetry: Telemetry;
+  /** The answer cache's options (cache-store.ts); the defaults in production. */
+  cache?: SharedCacheOptions;
 }
 
 /**
@@ -59,7 +61,7 @@ export function createSharedState(config: StoreConfig, deps: SharedStateDeps): S
     quotas: createRedisQuotaCounter(connection),
     cursorKeys,
     leases,
-    cacheStore: (local) => sharedCacheStore(connection, local, deps.clock),
+    cacheStore: (local) => sharedCacheStore(connection, local, deps.clock, deps.cache),
     readiness: () => (connection.health.up ? 'ok' : 'degraded'),
     async ready() {
       await connection.settled(CONNECT_TIMEOUT_MS);

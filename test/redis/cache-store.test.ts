@@ -88,6 +88,25 @@ describe('the shared answer cache', () => {
     expect(localA.size + localB.size).toBe(0);
   });
 
+  it('keeps no near copy when told not to (the benchmark): every hit reads Redis, what cannot be shared is still kept', async () => {
+    const [a, b] = [await connect(), await connect()];
+    const [localA, localB] = [localStore(), localStore()];
+    const storeA = sharedCacheStore(a, localA, systemClock, { nearCopies: false });
+    const storeB = sharedCacheStore(b, localB, systemClock, { nearCopies: false });
+    await set(storeA, 'c:far', answer('"only in Redis"'));
+    expect(((await storeB.get('c:far')) as CachedAnswer).bytes.toString()).toBe('"only in Redis"');
+    expect(localA.size + localB.size).toBe(0);
+    // Gone from Redis: neither replica has it any more.
+    redis.cli('DEL', `${PREFIX}cache:c:far`);
+    for (const store of [storeA, storeB]) expect(await store.get('c:far')).toBeUndefined();
+
+    const small = { namespace: 'cache:', codec: framedCodec<CacheRecord>(), maxValueBytes: 200 };
+    const capped = createSharedCacheStore(createRedisStore(a, small), localA, a.health, systemClock, { nearCopies: false });
+    await set(capped, 'c:big-far', answer(`{"data":"${'x'.repeat(500)}"}`));
+    expect(localA.size).toBe(1);
+    expect(((await capped.get('c:big-far')) as CachedAnswer).bytes.length).toBeGreaterThan(500);
+  });
+
   it('keeps an answer over the size cap in the replica that made it only', async () => {
     const [a, b] = [await connect(), await connect()];
     const small = { namespace: 'cache:', codec: framedCodec<CacheRecord>(), maxValueBytes: 200 };
