@@ -8,7 +8,8 @@ import { sharedStack } from '../helpers/stack.ts';
 /**
  * `POST /api/v1/anomalies` with the body `tinkr anomaly` sends, over the simulator's data: a
  * quiet service gives `[]`; an error burst injected into the window under test gives the
- * error-count anomaly whose numbers and severity follow from the simulator's own logs.
+ * error-count and error-rate anomalies whose numbers and severity follow from the simulator's
+ * own logs (its ground truth) by the rules of docs/analytics.md, restated here.
  */
 
 const MINUTE = 60_000;
@@ -22,13 +23,13 @@ async function anomalies(body: unknown, fresh = false) {
   return { status: res.status, cache: res.headers.get('x-tinkr-cache'), body: (await res.json()) as any };
 }
 
-/** Error logs of `service` in each window ending at NOW, oldest first, from the ground truth. */
-function errorCounts(service: string, minutes: number): number[] {
+/** Error logs and all logs of `service` in each window ending at NOW, oldest first, from the ground truth. */
+function windowCounts(service: string, minutes: number): Array<{ errors: number; total: number }> {
   const w = minutes * MINUTE;
   return Array.from({ length: BASELINE_WINDOWS + 1 }, (_, k) => {
     const from = NOW - (BASELINE_WINDOWS + 1 - k) * w;
     const logs = stack.sim.truth.logs({ query: `service:${service}`, from, to: from + w });
-    return logs.filter((l) => ['error', 'critical'].includes(levelOf(l.attributes.status))).length;
+    return { errors: logs.filter((l) => ['error', 'critical'].includes(levelOf(l.attributes.status))).length, total: logs.length };
   });
 }
 
@@ -37,6 +38,14 @@ function countThreshold(baseline: number[]): number {
   const mean = baseline.reduce((a, b) => a + b, 0) / baseline.length;
   const sd = Math.sqrt(baseline.reduce((a, b) => a + (b - mean) ** 2, 0) / baseline.length);
   return Math.max(10, mean + 3 * sd, 1.5 * mean);
+}
+
+/** The documented rate rule: the window's error % against max(baseline % + 5, 1.5 × baseline %). */
+function errorRate(windows: Array<{ errors: number; total: number }>): { rate: number; threshold: number; before: number } {
+  const baseline = windows.slice(0, -1);
+  const current = windows.at(-1)!;
+  const before = (100 * baseline.reduce((n, w) => n + w.errors, 0)) / baseline.reduce((n, w) => n + w.total, 0);
+  return { rate: (100 * current.errors) / current.total, threshold: Math.max(before + 5, 1.5 * before), before };
 }
 
 describe('POST /api/v1/anomalies', () => {
@@ -54,19 +63,27 @@ describe('POST /api/v1/anomalies', () => {
   });
 
   it.each([
-    [30_000, 'low'],
-    [10_000, 'medium'],
-    [4_000, 'high'],
-    [1_000, 'critical'],
-  ])('a burst of one error every %i ms in the window is a %s error-count anomaly', async (everyMs, severity) => {
+    [30_000, 'low', 'low'],
+    [10_000, 'medium', 'medium'],
+    [4_000, 'high', 'medium'],
+    [1_000, 'critical', 'high'],
+  ])('a burst of one error every %i ms in the window is a %s error-count and a %s error-rate anomaly', async (everyMs, severity, rateSeverity) => {
     stack.sim.bursts.add({ service: 'payments-api', fromMs: NOW - 10 * MINUTE, toMs: NOW, everyMs });
-    const counts = errorCounts('payments-api', 10);
+    const windows = windowCounts('payments-api', 10);
+    const counts = windows.map((w) => w.errors);
     const current = counts.at(-1)!;
     const threshold = countThreshold(counts.slice(0, -1));
     expect(severityOf(current, threshold)).toBe(severity);
+    // The rate rule applies: at least 10 errors among at least 20 logs, and the rate above its threshold.
+    const rate = errorRate(windows);
+    expect(current).toBeGreaterThanOrEqual(10);
+    expect(windows.at(-1)!.total).toBeGreaterThanOrEqual(20);
+    expect(rate.rate).toBeGreaterThan(rate.threshold);
+    expect(severityOf(rate.rate, rate.threshold)).toBe(rateSeverity);
 
     const answer = await anomalies({ service: 'payments-api', window_minutes: 10 }, true);
-    const count = answer.body.anomalies.find((a: { metric: string }) => a.metric === 'log_error_count');
+    expect(answer.body.anomalies.map((a: { metric: string }) => a.metric)).toEqual(['log_error_count', 'log_error_rate']);
+    const [count, share] = answer.body.anomalies;
     expect(count).toMatchObject({
       service: 'payments-api',
       severity,
@@ -75,6 +92,17 @@ describe('POST /api/v1/anomalies', () => {
       threshold: pyRound(threshold, 2),
       description: expect.stringMatching(new RegExp(`^${current} error logs in the last 10 min`)),
     });
+    expect(share).toMatchObject({
+      service: 'payments-api',
+      severity: rateSeverity,
+      detected_at: '2026-11-25T04:00:00.000Z',
+      current_value: pyRound(rate.rate, 2),
+      threshold: pyRound(rate.threshold, 2),
+      description: `${pyRound(rate.rate, 1)}% of logs are errors in the last 10 min, against ${pyRound(rate.before, 1)}% before (threshold ${pyRound(rate.threshold, 1)}%)`,
+    });
+    // Both log anomalies carry the same summary of the window's error logs.
+    expect(share.log_summary).toEqual(count.log_summary);
+    expect(share.log_summary.total_count).toBe(current);
     // At most three calls: the two aggregates and one page of error logs for the summary.
     expect(stack.sim.callCount()).toBe(3);
     expect(stack.sim.callCount('logs')).toBe(1);
