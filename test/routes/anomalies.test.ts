@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { levelOf } from '../../src/datadog/levels.ts';
-import { BASELINE_WINDOWS, severityOf } from '../../src/tinkr/anomaly-rules.ts';
+import { BASELINE_WINDOWS, severityOf, type Severity } from '../../src/tinkr/anomaly-rules.ts';
 import { pyRound } from '../../src/tinkr/py-round.ts';
 import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
 import { sharedStack } from '../helpers/stack.ts';
@@ -8,8 +8,9 @@ import { sharedStack } from '../helpers/stack.ts';
 /**
  * `POST /api/v1/anomalies` with the body `tinkr anomaly` sends, over the simulator's data: a
  * quiet service gives `[]`; an error burst injected into the window under test gives the
- * error-count and error-rate anomalies whose numbers and severity follow from the simulator's
- * own logs (its ground truth) by the rules of docs/analytics.md, restated here.
+ * error-count and error-rate anomalies, a latency burst the latency anomaly, whose numbers and
+ * severity follow from the simulator's own logs and spans (its ground truth) by the rules of
+ * docs/analytics.md, restated here.
  */
 
 const MINUTE = 60_000;
@@ -46,6 +47,38 @@ function errorRate(windows: Array<{ errors: number; total: number }>): { rate: n
   const current = windows.at(-1)!;
   const before = (100 * baseline.reduce((n, w) => n + w.errors, 0)) / baseline.reduce((n, w) => n + w.total, 0);
   return { rate: (100 * current.errors) / current.total, threshold: Math.max(before + 5, 1.5 * before), before };
+}
+
+function nearestRank(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1]!;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * The documented latency rule over the ground truth's spans of `service`: the p95 (nearest
+ * rank) of `@duration` in ms per 1-minute bucket (buckets without spans have none); the window's
+ * value is the median of its buckets' p95s, the threshold max(1.5 × baseline, baseline + 50 ms,
+ * the 90th percentile of the baseline buckets), the baseline being the median of the baseline
+ * windows' buckets.
+ */
+function latency(service: string, minutes: number): { current: number; threshold: number; baseline: number[]; window: number[] } {
+  const windowFrom = NOW - minutes * MINUTE;
+  const buckets = new Map<number, number[]>();
+  for (const span of stack.sim.truth.spans({ query: `service:${service}`, from: NOW - (BASELINE_WINDOWS + 1) * minutes * MINUTE, to: NOW })) {
+    const bucket = Math.floor(Date.parse(span.attributes.start_timestamp) / MINUTE) * MINUTE;
+    buckets.set(bucket, [...(buckets.get(bucket) ?? []), (span.attributes.custom['duration'] as number) / 1e6]);
+  }
+  const p95s = [...buckets.entries()].map(([t, ms]) => [t, nearestRank(ms, 95)] as const);
+  const baseline = p95s.filter(([t]) => t < windowFrom).map(([, p95]) => p95);
+  const window = p95s.filter(([t]) => t >= windowFrom).map(([, p95]) => p95);
+  const before = median(baseline);
+  return { current: median(window), threshold: Math.max(1.5 * before, before + 50, nearestRank(baseline, 90)), baseline, window };
 }
 
 describe('POST /api/v1/anomalies', () => {
@@ -106,6 +139,80 @@ describe('POST /api/v1/anomalies', () => {
     // At most three calls: the two aggregates and one page of error logs for the summary.
     expect(stack.sim.callCount()).toBe(3);
     expect(stack.sim.callCount('logs')).toBe(1);
+  });
+
+  it.each([
+    ['payments-api', 10, { factor: 2.5 }, 'low'],
+    ['payments-api', 10, { factor: 5 }, 'medium'],
+    ['payments-api', 10, { addMs: 300 }, 'high'],
+    ['payments-api', 10, { factor: 20 }, 'critical'],
+    ['checkout', 60, { factor: 5 }, 'medium'],
+  ] as const)('a latency burst on %s over %i minutes (%j) is a %s latency anomaly', async (service, minutes, slower, severity: Severity) => {
+    stack.sim.latencyBursts.add({ service, fromMs: NOW - minutes * MINUTE, toMs: NOW, ...slower });
+    const { current, threshold, baseline, window } = latency(service, minutes);
+    expect(baseline.length).toBeGreaterThanOrEqual(3);
+    expect(window.length).toBeGreaterThanOrEqual(3);
+    expect(current).toBeGreaterThan(threshold);
+    expect(severityOf(current, threshold)).toBe(severity);
+
+    const answer = await anomalies({ service, window_minutes: minutes }, true);
+    expect(answer.status).toBe(200);
+    expect(answer.body.anomalies).toEqual([
+      {
+        service,
+        metric: 'span_p95_latency_ms',
+        severity,
+        detected_at: '2026-11-25T04:00:00.000Z',
+        current_value: pyRound(current, 2),
+        threshold: pyRound(threshold, 2),
+        description: expect.stringMatching(new RegExp(`^p95 span latency ${pyRound(current, 1)} ms in the last ${minutes} min, .* \\(threshold ${pyRound(threshold, 1)} ms\\)$`)),
+        log_summary: {},
+      },
+    ]);
+    // No log rule fired: the two aggregates, no page of error logs.
+    expect(stack.sim.callCount('spans_aggregate')).toBe(1);
+    expect(stack.sim.callCount()).toBe(2);
+  });
+
+  it('a service slow all along and slower in the window is measured against its slow baseline (1.5 × its median)', async () => {
+    // Ledger's spans are short (a p95 near 20 ms): 200 ms more all along puts the baseline's
+    // median where 1.5 × it is the largest of the three terms of the threshold.
+    stack.sim.latencyBursts.add({ service: 'ledger', fromMs: NOW - 7 * 10 * MINUTE, toMs: NOW, addMs: 200 });
+    stack.sim.latencyBursts.add({ service: 'ledger', fromMs: NOW - 10 * MINUTE, toMs: NOW, factor: 2 });
+    const { current, threshold, baseline } = latency('ledger', 10);
+    expect(median(baseline)).toBeGreaterThan(200);
+    expect(threshold).toBe(1.5 * median(baseline));
+    expect(current).toBeGreaterThan(threshold);
+
+    const answer = await anomalies({ service: 'ledger', window_minutes: 10 }, true);
+    expect(answer.body.anomalies).toEqual([
+      expect.objectContaining({
+        metric: 'span_p95_latency_ms',
+        severity: severityOf(current, threshold),
+        current_value: pyRound(current, 2),
+        threshold: pyRound(threshold, 2),
+      }),
+    ]);
+    expect(answer.body.anomalies[0].severity).toBe('low');
+  });
+
+  it.each([
+    // Just under 1.5 × the baseline median.
+    ['payments-api', 10, { factor: 2 }],
+    // Well over 1.5 × the baseline median, but under the baseline's 90th percentile: the minutes
+    // with a cart read timing out at redis (250 ms) make checkout's p95 vary widely anyway.
+    ['checkout', 60, { factor: 2 }],
+  ] as const)('a latency burst on %s over %i minutes (%j) that stays under the threshold is no anomaly', async (service, minutes, slower) => {
+    stack.sim.latencyBursts.add({ service, fromMs: NOW - minutes * MINUTE, toMs: NOW, ...slower });
+    const { current, threshold, baseline, window } = latency(service, minutes);
+    expect(baseline.length).toBeGreaterThanOrEqual(3);
+    expect(window.length).toBeGreaterThanOrEqual(3);
+    // The burst did slow the window down, but not past the threshold.
+    expect(current).toBeGreaterThan(median(baseline) * 1.3);
+    expect(current).toBeLessThanOrEqual(threshold);
+
+    const answer = await anomalies({ service, window_minutes: minutes }, true);
+    expect(answer.body).toEqual({ anomalies: [] });
   });
 
   it("summarizes the window's error logs: patterns with counts and an example, stack traces, timing", async () => {
