@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { levelOf } from '../../src/datadog/levels.ts';
 import { BASELINE_WINDOWS, severityOf, type Severity } from '../../src/tinkr/anomaly-rules.ts';
 import { pyRound } from '../../src/tinkr/py-round.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { TEST_NOW as NOW } from '../helpers/manual-clock.ts';
 import { sharedStack } from '../helpers/stack.ts';
 
@@ -10,7 +11,7 @@ import { sharedStack } from '../helpers/stack.ts';
  * quiet service gives `[]`; an error burst injected into the window under test gives the
  * error-count and error-rate anomalies, a latency burst the latency anomaly, whose numbers and
  * severity follow from the simulator's own logs and spans (its ground truth) by the rules of
- * docs/analytics.md, restated here.
+ * docs/analytics.md, restated here; concurrent identical questions cost one set of calls.
  */
 
 const MINUTE = 60_000;
@@ -247,6 +248,37 @@ describe('POST /api/v1/anomalies', () => {
     const again = await anomalies({ service: 'ledger', window_minutes: 10 });
     expect(again.cache).toBe('hit');
     expect(stack.sim.callCount()).toBe(0);
+  });
+
+  it('concurrent identical questions on fresh data cost the calls of one and get one answer', async () => {
+    // A key no earlier test asked (ledger over 15 minutes), with both kinds of incident armed:
+    // all three rules fire, so one answer costs both aggregates and a page of error logs.
+    const question = { service: 'ledger', window_minutes: 15 };
+    stack.sim.bursts.add({ service: 'ledger', fromMs: NOW - 15 * MINUTE, toMs: NOW, everyMs: 2_000 });
+    stack.sim.latencyBursts.add({ service: 'ledger', fromMs: NOW - 15 * MINUTE, toMs: NOW, factor: 10 });
+    await stack.settle();
+    stack.sim.resetRequests();
+    // The logs aggregate answers only once the clock moves: all ten callers join the one flight first.
+    stack.sim.faults.add({ kind: 'latency', delayMs: 1_000, endpoint: 'logs_aggregate' });
+    const responses = Array.from({ length: 10 }, () => stack.app.post('/api/v1/anomalies', question));
+    await eventually(() => stack.engine.inspect().waiters === 10, 'ten callers share one flight');
+    clock.advance(1_000);
+    const answers = await Promise.all(responses);
+    const bodies = await Promise.all(answers.map((r) => r.json() as Promise<any>));
+    expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
+    const statuses = answers.map((r) => r.headers.get('x-tinkr-cache'));
+    expect(statuses.filter((s) => s === 'miss')).toHaveLength(1);
+    expect(statuses.filter((s) => s === 'coalesced')).toHaveLength(9);
+    for (const body of bodies) expect(body).toEqual(bodies[0]);
+    expect(bodies[0].anomalies.map((a: { metric: string }) => a.metric)).toEqual(['log_error_count', 'log_error_rate', 'span_p95_latency_ms']);
+    const together = { logs_aggregate: stack.sim.callCount('logs_aggregate'), spans_aggregate: stack.sim.callCount('spans_aggregate'), logs: stack.sim.callCount('logs'), all: stack.sim.callCount() };
+    expect(together).toEqual({ logs_aggregate: 1, spans_aggregate: 1, logs: 1, all: 3 });
+
+    // What one caller alone costs, asked afresh: the same calls, the same answer.
+    const alone = await anomalies(question, true);
+    expect(alone.cache).toBe('bypass');
+    expect({ logs_aggregate: stack.sim.callCount('logs_aggregate'), spans_aggregate: stack.sim.callCount('spans_aggregate'), logs: stack.sim.callCount('logs'), all: stack.sim.callCount() }).toEqual(together);
+    expect(alone.body).toEqual(bodies[0]);
   });
 
   it('window_minutes must be a positive integer whose seven windows fit in the range limit', async () => {
