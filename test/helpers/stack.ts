@@ -94,7 +94,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 }
 
 export interface SharedStackOptions extends Omit<StackOptions, 'clock'> {
-  /** What to undo after each test besides the check: the clock back at TEST_NOW, armed faults, injected bursts. */
+  /** What to undo after each test besides the check: the clock back at TEST_NOW, armed faults, injected bursts (error and latency). */
   reset?: { clock?: boolean; faults?: boolean; bursts?: boolean };
 }
 
@@ -119,7 +119,10 @@ export function sharedStack(options: SharedStackOptions = {}): { clock: ManualCl
   afterEach(() => {
     current().sim.assertNoViolations();
     if (reset.faults) current().sim.faults.clear();
-    if (reset.bursts) current().sim.bursts.clear();
+    if (reset.bursts) {
+      current().sim.bursts.clear();
+      current().sim.latencyBursts.clear();
+    }
     if (reset.clock) clock.set(TEST_NOW);
   });
   const stack: Stack = {

@@ -86,6 +86,24 @@ describe('/_sim control endpoints', () => {
     expect(sim.truth.logs({ query, from: NOW - 60_000, to: NOW })).toHaveLength(before);
   });
 
+  it('arm, list and disarm latency bursts; the spans show them at once', async () => {
+    const query = 'service:ledger env:prod';
+    const durations = () => sim.truth.spans({ query, from: NOW - 60_000, to: NOW }).map((s) => s.attributes.custom['duration'] as number);
+    const before = durations();
+    const burst = { service: 'ledger', fromMs: NOW - 60_000, toMs: NOW, addMs: 250 };
+    expect(await control('POST', '/_sim/latency-bursts', [burst, { ...burst, factor: 2, addMs: 0 }])).toEqual({ status: 201, body: { armed: 2 } });
+    expect((await control('GET', '/_sim/latency-bursts')).body.bursts).toEqual([
+      { ...burst, factor: 1, env: 'prod' },
+      { ...burst, factor: 2, addMs: 0, env: 'prod' },
+    ]);
+    expect(before.length).toBeGreaterThan(0);
+    expect(durations()).toEqual(before.map((ns) => ns * 2 + 500_000_000));
+    expect(await control('POST', '/_sim/latency-bursts', { ...burst, factor: 0 })).toEqual({ status: 400, body: { errors: [expect.stringMatching(/factor/)] } });
+    expect((await control('GET', '/_sim/latency-bursts')).body.bursts).toHaveLength(2);
+    expect((await control('DELETE', '/_sim/latency-bursts')).status).toBe(204);
+    expect(durations()).toEqual(before);
+  });
+
   it('rotate keys', async () => {
     const rotated = { apiKey: 'bbbb0000000000000000000000000001', appKey: 'bbbb000000000000000000000000000000000002' };
     expect((await control('POST', '/_sim/keys', rotated)).status).toBe(204);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseBurst, type ErrorBurst } from './data/bursts.ts';
+import { parseLatencyBurst, type LatencyBurst } from './data/latency-bursts.ts';
 import { parseFault, type Fault } from './faults.ts';
 import { BodyTooLarge, parseBody, readBody, send } from './http/io.ts';
 import { apiError, ENDPOINTS, JSON_TYPE, type Endpoint, type Reply } from './http/reply.ts';
@@ -22,6 +23,9 @@ import type { SampleTraceOptions } from './truth.ts';
  *   GET    /_sim/bursts                 armed error bursts
  *   POST   /_sim/bursts                 arm an error burst or an array of them (see data/bursts.ts) → 201
  *   DELETE /_sim/bursts                 disarm all
+ *   GET    /_sim/latency-bursts         armed latency bursts
+ *   POST   /_sim/latency-bursts         arm a latency burst or an array of them (see data/latency-bursts.ts) → 201
+ *   DELETE /_sim/latency-bursts         disarm all
  *   POST   /_sim/keys                   {"apiKey","appKey"}: accept this key pair from now on
  *   GET    /_sim/rate-limits            the limits per endpoint family
  *   PUT    /_sim/rate-limits            {"logs"?:{"limit","periodS"}, "spans"?:…, "logs_aggregate"?:…, …}
@@ -39,6 +43,7 @@ export interface ControlTarget {
   resetRequests(): void;
   faults: { add(f: Fault): void; clear(): void; pending(): Fault[] };
   bursts: { add(b: ErrorBurst): void; clear(): void; list(): ErrorBurst[] };
+  latencyBursts: { add(b: LatencyBurst): void; clear(): void; list(): LatencyBurst[] };
   setKeys(keys: ApiKeys): void;
   currentApiKey(): string;
   rateLimit: {
@@ -124,6 +129,16 @@ function route(target: ControlTarget, key: string, url: URL, body: unknown): Rep
     }
     case 'DELETE /_sim/bursts':
       target.bursts.clear();
+      return noContent();
+    case 'GET /_sim/latency-bursts':
+      return ok({ bursts: target.latencyBursts.list() });
+    case 'POST /_sim/latency-bursts': {
+      const bursts = (Array.isArray(body) ? body : [body]).map(parseLatencyBurst);
+      for (const burst of bursts) target.latencyBursts.add(burst);
+      return ok({ armed: target.latencyBursts.list().length }, 201);
+    }
+    case 'DELETE /_sim/latency-bursts':
+      target.latencyBursts.clear();
       return noContent();
     case 'POST /_sim/keys':
       target.setKeys(checkKeys(body));

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from './clock.ts';
 import { handleControl, type ControlTarget } from './control.ts';
 import { BurstSet, type ErrorBurst } from './data/bursts.ts';
+import { LatencyBurstSet, type LatencyBurst } from './data/latency-bursts.ts';
 import { simData } from './data/source.ts';
 import { FaultQueue, type Fault } from './faults.ts';
 import { send } from './http/io.ts';
@@ -16,7 +17,7 @@ import { createGroundTruth, type GroundTruth } from './truth.ts';
 /**
  * A loopback Datadog simulator: the real wire format of logs search, spans search, metrics query
  * and the logs and spans aggregates over deterministic synthetic data, with Datadog's auth, rate
- * limits and error shapes, injectable faults and error bursts, and a ground truth for tests. Used by the tests, `tinkr-server demo`,
+ * limits and error shapes, injectable faults, error and latency bursts, and a ground truth for tests. Used by the tests, `tinkr-server demo`,
  * docker compose and the benchmark.
  */
 
@@ -24,6 +25,7 @@ export { DEFAULT_DEMO_KEYS, type ApiKeys } from './keys.ts';
 export { DEFAULT_RATE_LIMITS, RATE_LIMIT_NAMES, type RateLimit } from './rate-limits.ts';
 export type { Fault } from './faults.ts';
 export type { ErrorBurst } from './data/bursts.ts';
+export type { LatencyBurst } from './data/latency-bursts.ts';
 export { ENDPOINTS, type ApiEndpoint, type Endpoint } from './http/reply.ts';
 export type { RecordedEndpoint, RecordedRequest } from './recorder.ts';
 export type { GroundTruth, LogsTruthQuery, SpansTruthQuery, SampleTraceOptions, TimeInput } from './truth.ts';
@@ -65,6 +67,8 @@ export interface Simulator {
   readonly faults: { add(fault: Fault): void; clear(): void; pending(): Fault[] };
   /** Injected error bursts (data/bursts.ts): searches, aggregates and the truth see them. */
   readonly bursts: { add(burst: ErrorBurst): void; clear(): void; list(): ErrorBurst[] };
+  /** Injected latency bursts (data/latency-bursts.ts): span searches, span aggregates and the truth see them. */
+  readonly latencyBursts: { add(burst: LatencyBurst): void; clear(): void; list(): LatencyBurst[] };
   setKeys(keys: ApiKeys): void;
   readonly keys: Readonly<ApiKeys>;
   readonly rateLimit: {
@@ -91,7 +95,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const recorder = new Recorder();
   const faults = new FaultQueue();
   const bursts = new BurstSet();
-  const data = simData(bursts);
+  const latencyBursts = new LatencyBurstSet();
+  const data = simData(bursts, latencyBursts);
   const truth = createGroundTruth(clock, data);
   const state: PipelineState = {
     clock,
@@ -114,6 +119,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     clear: () => bursts.clear(),
     list: () => bursts.list(),
   };
+  const latencyBurstApi = {
+    add: (burst: LatencyBurst) => latencyBursts.add(burst),
+    clear: () => latencyBursts.clear(),
+    list: () => latencyBursts.list(),
+  };
   const rateLimit: Simulator['rateLimit'] = {
     get: (endpoint) => limiter.get(endpoint),
     set: (endpoint, limit) => limiter.set(endpoint, limit),
@@ -135,6 +145,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     resetRequests: () => recorder.reset(),
     faults: faultApi,
     bursts: burstApi,
+    latencyBursts: latencyBurstApi,
     setKeys,
     currentApiKey: () => state.keys.apiKey,
     rateLimit,
@@ -188,6 +199,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     resetRequests: () => recorder.reset(),
     faults: faultApi,
     bursts: burstApi,
+    latencyBursts: latencyBurstApi,
     setKeys,
     get keys() {
       return { ...state.keys };

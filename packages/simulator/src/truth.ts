@@ -65,7 +65,7 @@ export const MAX_TRUTH_EVENTS = 250_000;
 /** How far back `sampleTraceId` looks (slots) before giving up. */
 const SAMPLE_SEARCH_SLOTS = 100_000;
 
-/** `data` defaults to the generated data alone (no bursts). */
+/** `data` defaults to the generated data alone (no bursts of either kind). */
 export function createGroundTruth(clock: Clock, data: SimData = simData(new BurstSet())): GroundTruth {
   const resolve = (t: TimeInput, name: string, nowMs: number): number => {
     if (typeof t === 'number') return t;
@@ -122,7 +122,7 @@ export function createGroundTruth(clock: Clock, data: SimData = simData(new Burs
     trace(traceId) {
       const slot = slotOfTraceId(traceId);
       if (slot === undefined) return [];
-      const trace = traceAt(slot);
+      const trace = data.traceAt(slot);
       if (trace.traceId !== traceId || !traceVisible(trace, clock.now())) return [];
       return trace.spans.map(toSpanEvent);
     },

@@ -1,6 +1,6 @@
 import { baseTags } from './catalog.ts';
 import { hashString } from './hash.ts';
-import { traceAt, type SimSpan, type SimTrace } from './traces.ts';
+import type { SimSpan, SimTrace } from './traces.ts';
 import { eventId, isoMs, type SpanEvent, type Timed } from '../wire.ts';
 
 /**
@@ -17,9 +17,8 @@ export function traceVisible(trace: SimTrace, nowMs: number): boolean {
   return trace.endMs <= nowMs;
 }
 
-/** The spans of `slot`'s trace as wire events, in (start, id) order; empty until it finished. */
-export function spansInSlot(slot: number, nowMs: number): Timed<SpanEvent>[] {
-  const trace = traceAt(slot);
+/** The spans of a slot's trace (as served, see source.ts) as wire events, in (start, id) order; empty until it finished. */
+export function spansOfTrace(trace: SimTrace, nowMs: number): Timed<SpanEvent>[] {
   if (!traceVisible(trace, nowMs)) return [];
   return trace.spans
     .map((span) => {

@@ -1,5 +1,4 @@
 import { SPANS_RETENTION_MS } from '../data/log-indexes.ts';
-import { spansInSlot } from '../data/spans.ts';
 import { JSON_API_TYPE, jsonApiError, type Reply } from '../http/reply.ts';
 import { runPage, type PageRequest } from '../search/page.ts';
 import { spanTarget } from '../search/targets.ts';
@@ -59,7 +58,7 @@ export function searchSpans(input: SpansInput, ctx: SearchContext): Reply {
     scope: [],
     nowMs: ctx.nowMs,
     window: (fromMs, toMs) => ({ fromMs: Math.max(fromMs, ctx.nowMs - SPANS_RETENTION_MS), toMs }),
-    eventsInSlot: (slot) => spansInSlot(slot, ctx.nowMs),
+    eventsInSlot: (slot) => ctx.data.spansInSlot(slot, ctx.nowMs),
     target: spanTarget,
     traceIdFields: ['trace_id'],
     spanIdFields: ['span_id'],

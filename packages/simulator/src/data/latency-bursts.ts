@@ -1,0 +1,111 @@
+import { ENVS, type Env } from './catalog.ts';
+import type { SimSpan, SimTrace } from './traces.ts';
+
+/**
+ * Injected latency bursts: one service's spans made slower over a window, so tests and demos can
+ * stage a latency incident on demand (the generated durations are steady, as error bursts are
+ * for the error rate, see bursts.ts). A span of `service` in `env` starting in [`fromMs`,
+ * `toMs`) lasts `round(duration · factor) + addMs` instead (whole ms, as every span). Span
+ * searches, span aggregates and the ground truth see the same slower spans.
+ *
+ * Only the durations change, and only the service's own spans (its callers' spans keep theirs, so
+ * a test can pin the incident on one service). Start times, the trace's visibility and the logs
+ * of the trace keep their generated timing: every event stays in its slot (traces.ts) and a
+ * settled slot's aggregate rows stay right (analytics/rows.ts). A slowed span near "now" can
+ * therefore be searchable before its slowed end.
+ */
+export interface LatencyBurst {
+  service: string;
+  fromMs: number;
+  toMs: number;
+  /** Durations are multiplied by this, at least 1; default 1. */
+  factor?: number;
+  /** Then this many ms are added; default 0. */
+  addMs?: number;
+  /** Default `prod`. */
+  env?: Env;
+}
+
+/** Latency bursts armed at once; a runaway test fails loudly rather than slowing every scan. */
+export const MAX_LATENCY_BURSTS = 100;
+/** Slower than this is no longer a latency incident but an outage, which other tools stage. */
+export const MAX_LATENCY_FACTOR = 100;
+export const MAX_LATENCY_ADD_MS = 60_000;
+
+/** Checks a latency burst given as JSON (control endpoint) or in code; throws a TypeError naming the problem. */
+export function parseLatencyBurst(input: unknown): Required<LatencyBurst> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new TypeError('a latency burst must be an object');
+  const b = input as Record<string, unknown>;
+  if (typeof b['service'] !== 'string' || b['service'] === '') throw new TypeError('latencyBurst.service must be a service name');
+  const fromMs = b['fromMs'];
+  const toMs = b['toMs'];
+  if (typeof fromMs !== 'number' || !Number.isInteger(fromMs) || typeof toMs !== 'number' || !Number.isInteger(toMs) || fromMs >= toMs) {
+    throw new TypeError('latencyBurst.fromMs and latencyBurst.toMs must be epoch milliseconds with fromMs < toMs');
+  }
+  const factor = b['factor'] ?? 1;
+  if (typeof factor !== 'number' || !Number.isFinite(factor) || factor < 1 || factor > MAX_LATENCY_FACTOR) {
+    throw new TypeError(`latencyBurst.factor must be a number from 1 to ${MAX_LATENCY_FACTOR}`);
+  }
+  const addMs = b['addMs'] ?? 0;
+  if (typeof addMs !== 'number' || !Number.isInteger(addMs) || addMs < 0 || addMs > MAX_LATENCY_ADD_MS) {
+    throw new TypeError(`latencyBurst.addMs must be an integer from 0 to ${MAX_LATENCY_ADD_MS}`);
+  }
+  // A burst that changes nothing is a mistake in the test that armed it.
+  if (factor === 1 && addMs === 0) throw new TypeError('a latency burst needs latencyBurst.factor above 1 or latencyBurst.addMs above 0');
+  const env = b['env'] ?? 'prod';
+  if (!(ENVS as readonly unknown[]).includes(env)) throw new TypeError(`latencyBurst.env must be one of ${ENVS.join(', ')}`);
+  return { service: b['service'], fromMs, toMs, factor, addMs, env: env as Env };
+}
+
+export class LatencyBurstSet {
+  #bursts: Array<Required<LatencyBurst>> = [];
+  #version = 0;
+
+  add(burst: LatencyBurst): void {
+    const checked = parseLatencyBurst(burst);
+    if (this.#bursts.length >= MAX_LATENCY_BURSTS) throw new RangeError(`more than ${MAX_LATENCY_BURSTS} latency bursts`);
+    this.#bursts.push(checked);
+    this.#version++;
+  }
+
+  clear(): void {
+    this.#bursts = [];
+    this.#version++;
+  }
+
+  /** Changes whenever the set does: anything derived from the data is stale then. */
+  get version(): number {
+    return this.#version;
+  }
+
+  list(): LatencyBurst[] {
+    return this.#bursts.map((b) => ({ ...b }));
+  }
+
+  get size(): number {
+    return this.#bursts.length;
+  }
+
+  /**
+   * `trace` with the spans the armed bursts cover slowed (each burst in turn); the same object
+   * when none is. `endMs` stays the generated one: it decides when the trace is visible.
+   */
+  slow(trace: SimTrace): SimTrace {
+    if (this.#bursts.length === 0) return trace;
+    let changed = false;
+    const spans = trace.spans.map((span) => {
+      let durationMs = span.durationMs;
+      for (const burst of this.#bursts) {
+        if (covers(burst, span)) durationMs = Math.round(durationMs * burst.factor) + burst.addMs;
+      }
+      if (durationMs === span.durationMs) return span;
+      changed = true;
+      return { ...span, durationMs } satisfies SimSpan;
+    });
+    return changed ? { ...trace, spans } : trace;
+  }
+}
+
+function covers(burst: Required<LatencyBurst>, span: SimSpan): boolean {
+  return span.service.name === burst.service && span.env === burst.env && span.startMs >= burst.fromMs && span.startMs < burst.toMs;
+}
