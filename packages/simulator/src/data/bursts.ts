@@ -1,3 +1,4 @@
+import { ArmedSet } from './armed-set.ts';
 import { baseTags, ENVS, QUIRKY_INFO, SERVICES, type Env, type ServiceInfo, type ServiceName } from './catalog.ts';
 import { hashInts } from './hash.ts';
 import { TRACE_PERIOD_MS } from './traces.ts';
@@ -66,33 +67,9 @@ export function parseBurst(input: unknown): ErrorBurst {
   return { service: b['service'], fromMs, toMs, everyMs, status, env: env as Env };
 }
 
-export class BurstSet {
-  #bursts: Array<Required<ErrorBurst>> = [];
-  #version = 0;
-
-  add(burst: ErrorBurst): void {
-    const checked = parseBurst(burst) as Required<ErrorBurst>;
-    if (this.#bursts.length >= MAX_BURSTS) throw new RangeError(`more than ${MAX_BURSTS} bursts`);
-    this.#bursts.push(checked);
-    this.#version++;
-  }
-
-  clear(): void {
-    this.#bursts = [];
-    this.#version++;
-  }
-
-  /** Changes whenever the set does: anything derived from the data is stale then. */
-  get version(): number {
-    return this.#version;
-  }
-
-  list(): ErrorBurst[] {
-    return this.#bursts.map((b) => ({ ...b }));
-  }
-
-  get size(): number {
-    return this.#bursts.length;
+export class BurstSet extends ArmedSet<Required<ErrorBurst>> {
+  constructor() {
+    super((input) => parseBurst(input) as Required<ErrorBurst>, MAX_BURSTS, 'bursts');
   }
 
   /** The burst logs of `slot` that exist at `nowMs`, unsorted. */
@@ -100,7 +77,7 @@ export class BurstSet {
     const out: Timed<LogEvent>[] = [];
     const slotStart = slot * TRACE_PERIOD_MS;
     const slotEnd = slotStart + TRACE_PERIOD_MS;
-    this.#bursts.forEach((burst, b) => {
+    this.armed.forEach((burst, b) => {
       const from = Math.max(burst.fromMs, slotStart);
       const to = Math.min(burst.toMs, slotEnd, nowMs + 1);
       if (from >= to) return;

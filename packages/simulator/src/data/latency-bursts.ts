@@ -1,3 +1,4 @@
+import { ArmedSet } from './armed-set.ts';
 import { ENVS, type Env } from './catalog.ts';
 import type { SimSpan, SimTrace } from './traces.ts';
 
@@ -57,33 +58,9 @@ export function parseLatencyBurst(input: unknown): Required<LatencyBurst> {
   return { service: b['service'], fromMs, toMs, factor, addMs, env: env as Env };
 }
 
-export class LatencyBurstSet {
-  #bursts: Array<Required<LatencyBurst>> = [];
-  #version = 0;
-
-  add(burst: LatencyBurst): void {
-    const checked = parseLatencyBurst(burst);
-    if (this.#bursts.length >= MAX_LATENCY_BURSTS) throw new RangeError(`more than ${MAX_LATENCY_BURSTS} latency bursts`);
-    this.#bursts.push(checked);
-    this.#version++;
-  }
-
-  clear(): void {
-    this.#bursts = [];
-    this.#version++;
-  }
-
-  /** Changes whenever the set does: anything derived from the data is stale then. */
-  get version(): number {
-    return this.#version;
-  }
-
-  list(): LatencyBurst[] {
-    return this.#bursts.map((b) => ({ ...b }));
-  }
-
-  get size(): number {
-    return this.#bursts.length;
+export class LatencyBurstSet extends ArmedSet<Required<LatencyBurst>> {
+  constructor() {
+    super(parseLatencyBurst, MAX_LATENCY_BURSTS, 'latency bursts');
   }
 
   /**
@@ -91,11 +68,11 @@ export class LatencyBurstSet {
    * when none is. `endMs` stays the generated one: it decides when the trace is visible.
    */
   slow(trace: SimTrace): SimTrace {
-    if (this.#bursts.length === 0) return trace;
+    if (this.armed.length === 0) return trace;
     let changed = false;
     const spans = trace.spans.map((span) => {
       let durationMs = span.durationMs;
-      for (const burst of this.#bursts) {
+      for (const burst of this.armed) {
         if (covers(burst, span)) durationMs = Math.round(durationMs * burst.factor) + burst.addMs;
       }
       if (durationMs === span.durationMs) return span;
