@@ -51,6 +51,10 @@ export function registerTailRoute(app: FastifyInstance, deps: { hub: TailHub }):
         .header('cache-control', 'no-store')
         // Proxies such as nginx buffer responses unless told not to; a tail must flow.
         .header('x-accel-buffering', 'no')
+        // A stream ends only for good (lifetime, shutdown, a viewer cut off) and its viewer
+        // reconnects anyway: the socket closes with it instead of idling as keep-alive, so an
+        // ended tail holds nothing open and a drain never waits on one.
+        .header('connection', 'close')
         .send(subscription.body);
     },
   );

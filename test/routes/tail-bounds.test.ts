@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LOOKBACK_MS } from '../../src/tail/options.ts';
 import { BOUND_RETRY_AFTER_S } from '../../src/tail/hub.ts';
 import { createPrometheusTelemetry } from '../../src/telemetry/prometheus.ts';
+import { TEST_TOKEN } from '../helpers/app.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { openSocket, rawGet } from '../helpers/raw-http.ts';
 import { sharedStack } from '../helpers/stack.ts';
 import { tailHarness } from '../helpers/tail.ts';
 
@@ -73,6 +75,26 @@ describe('GET /logs/tail bounds', () => {
     const together = [...client.logIds(), ...resumed.logIds()];
     expect(together).toHaveLength(expected.size);
     expect(new Set(together)).toEqual(expected);
+  });
+
+  it('closes the connection with the subscription: an ended tail leaves no keep-alive socket behind', async () => {
+    const socket = await openSocket(Number(new URL(stack.app.url).port));
+    let text = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(rawGet('/logs/tail?service=ledger', TEST_TOKEN));
+    await eventually(() => text.includes('retry:'), 'the stream opens');
+    expect(text).toMatch(/\r\nconnection: close\r\n/i);
+    const startedAt = clock.now();
+    while (clock.now() < startedAt + LIFETIME_MS - 2_000) await tail.step();
+    expect(text).not.toContain('event: end');
+    clock.advance(2_000);
+    await eventually(() => text.includes('event: end'), 'the lifetime ends the subscription');
+    // What a keep-alive client does next: another request on the same connection. Nobody answers
+    // it: the server has closed the connection (kept alive, it would answer 200 and idle on).
+    socket.write(rawGet('/healthz'));
+    await closed;
+    expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200']);
   });
 });
 
