@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from './clock.ts';
 import { handleControl, type ControlTarget } from './control.ts';
+import { armedControls } from './data/armed-set.ts';
 import { BurstSet, type ErrorBurst } from './data/bursts.ts';
 import { LatencyBurstSet, type LatencyBurst } from './data/latency-bursts.ts';
 import { simData } from './data/source.ts';
@@ -114,16 +115,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     clear: () => faults.clear(),
     pending: () => faults.pending(),
   };
-  const burstApi = {
-    add: (burst: ErrorBurst) => bursts.add(burst),
-    clear: () => bursts.clear(),
-    list: () => bursts.list(),
-  };
-  const latencyBurstApi = {
-    add: (burst: LatencyBurst) => latencyBursts.add(burst),
-    clear: () => latencyBursts.clear(),
-    list: () => latencyBursts.list(),
-  };
+  const burstApi = armedControls<ErrorBurst>(bursts);
+  const latencyBurstApi = armedControls<LatencyBurst>(latencyBursts);
   const rateLimit: Simulator['rateLimit'] = {
     get: (endpoint) => limiter.get(endpoint),
     set: (endpoint, limit) => limiter.set(endpoint, limit),

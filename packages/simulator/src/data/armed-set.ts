@@ -43,3 +43,15 @@ export class ArmedSet<T extends object> {
     return this.armed.length;
   }
 }
+
+/**
+ * What the simulator hands out of an armed set (`sim.bursts`, `sim.latencyBursts`, the control
+ * endpoints): arming takes the documented input shape, and nothing else of the set is reachable.
+ */
+export function armedControls<I>(set: ArmedSet<I & object>): { add(item: I): void; clear(): void; list(): I[] } {
+  return {
+    add: (item) => set.add(item),
+    clear: () => set.clear(),
+    list: () => set.list(),
+  };
+}

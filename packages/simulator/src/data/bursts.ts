@@ -47,7 +47,7 @@ const TEMPLATES: ReadonlyArray<(n: number) => { message: string; kind: string; d
 ];
 
 /** Checks a burst given as JSON (control endpoint) or in code; throws a TypeError naming the problem. */
-export function parseBurst(input: unknown): ErrorBurst {
+export function parseBurst(input: unknown): Required<ErrorBurst> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new TypeError('a burst must be an object');
   const b = input as Record<string, unknown>;
   if (typeof b['service'] !== 'string' || b['service'] === '') throw new TypeError('burst.service must be a service name');
@@ -69,7 +69,7 @@ export function parseBurst(input: unknown): ErrorBurst {
 
 export class BurstSet extends ArmedSet<Required<ErrorBurst>> {
   constructor() {
-    super((input) => parseBurst(input) as Required<ErrorBurst>, MAX_BURSTS, 'bursts');
+    super(parseBurst, MAX_BURSTS, 'bursts');
   }
 
   /** The burst logs of `slot` that exist at `nowMs`, unsorted. */
