@@ -1,6 +1,7 @@
 import { ArmedSet } from './armed-set.ts';
-import { baseTags, ENVS, QUIRKY_INFO, SERVICES, type Env, type ServiceInfo, type ServiceName } from './catalog.ts';
+import { baseTags, QUIRKY_INFO, SERVICES, type Env, type ServiceInfo, type ServiceName } from './catalog.ts';
 import { hashInts } from './hash.ts';
+import { parseStagedWindow } from './staged-window.ts';
 import { TRACE_PERIOD_MS } from './traces.ts';
 import { eventId, isoMs, type LogEvent, type Timed } from '../wire.ts';
 
@@ -48,23 +49,14 @@ const TEMPLATES: ReadonlyArray<(n: number) => { message: string; kind: string; d
 
 /** Checks a burst given as JSON (control endpoint) or in code; throws a TypeError naming the problem. */
 export function parseBurst(input: unknown): Required<ErrorBurst> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new TypeError('a burst must be an object');
-  const b = input as Record<string, unknown>;
-  if (typeof b['service'] !== 'string' || b['service'] === '') throw new TypeError('burst.service must be a service name');
-  const fromMs = b['fromMs'];
-  const toMs = b['toMs'];
-  if (typeof fromMs !== 'number' || !Number.isInteger(fromMs) || typeof toMs !== 'number' || !Number.isInteger(toMs) || fromMs >= toMs) {
-    throw new TypeError('burst.fromMs and burst.toMs must be epoch milliseconds with fromMs < toMs');
-  }
+  const { window, fields: b } = parseStagedWindow(input, 'burst', 'a burst');
   const everyMs = b['everyMs'] ?? DEFAULT_EVERY_MS;
   if (typeof everyMs !== 'number' || !Number.isInteger(everyMs) || everyMs < MIN_BURST_EVERY_MS) {
     throw new TypeError(`burst.everyMs must be an integer of at least ${MIN_BURST_EVERY_MS}`);
   }
   const status = b['status'] ?? 'error';
   if (typeof status !== 'string' || status === '') throw new TypeError('burst.status must be a string');
-  const env = b['env'] ?? 'prod';
-  if (!(ENVS as readonly unknown[]).includes(env)) throw new TypeError(`burst.env must be one of ${ENVS.join(', ')}`);
-  return { service: b['service'], fromMs, toMs, everyMs, status, env: env as Env };
+  return { ...window, everyMs, status };
 }
 
 export class BurstSet extends ArmedSet<Required<ErrorBurst>> {

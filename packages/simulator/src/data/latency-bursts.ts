@@ -1,5 +1,6 @@
 import { ArmedSet } from './armed-set.ts';
-import { ENVS, type Env } from './catalog.ts';
+import type { Env } from './catalog.ts';
+import { parseStagedWindow } from './staged-window.ts';
 import type { SimSpan, SimTrace } from './traces.ts';
 
 /**
@@ -35,14 +36,7 @@ export const MAX_LATENCY_ADD_MS = 60_000;
 
 /** Checks a latency burst given as JSON (control endpoint) or in code; throws a TypeError naming the problem. */
 export function parseLatencyBurst(input: unknown): Required<LatencyBurst> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new TypeError('a latency burst must be an object');
-  const b = input as Record<string, unknown>;
-  if (typeof b['service'] !== 'string' || b['service'] === '') throw new TypeError('latencyBurst.service must be a service name');
-  const fromMs = b['fromMs'];
-  const toMs = b['toMs'];
-  if (typeof fromMs !== 'number' || !Number.isInteger(fromMs) || typeof toMs !== 'number' || !Number.isInteger(toMs) || fromMs >= toMs) {
-    throw new TypeError('latencyBurst.fromMs and latencyBurst.toMs must be epoch milliseconds with fromMs < toMs');
-  }
+  const { window, fields: b } = parseStagedWindow(input, 'latencyBurst', 'a latency burst');
   const factor = b['factor'] ?? 1;
   if (typeof factor !== 'number' || !Number.isFinite(factor) || factor < 1 || factor > MAX_LATENCY_FACTOR) {
     throw new TypeError(`latencyBurst.factor must be a number from 1 to ${MAX_LATENCY_FACTOR}`);
@@ -53,9 +47,7 @@ export function parseLatencyBurst(input: unknown): Required<LatencyBurst> {
   }
   // A burst that changes nothing is a mistake in the test that armed it.
   if (factor === 1 && addMs === 0) throw new TypeError('a latency burst needs latencyBurst.factor above 1 or latencyBurst.addMs above 0');
-  const env = b['env'] ?? 'prod';
-  if (!(ENVS as readonly unknown[]).includes(env)) throw new TypeError(`latencyBurst.env must be one of ${ENVS.join(', ')}`);
-  return { service: b['service'], fromMs, toMs, factor, addMs, env: env as Env };
+  return { ...window, factor, addMs };
 }
 
 export class LatencyBurstSet extends ArmedSet<Required<LatencyBurst>> {
